@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/spf13/cobra"
+
+	"hallmark.dev/hallmark/pkg/oci"
+	"hallmark.dev/hallmark/pkg/sign"
+	"hallmark.dev/hallmark/pkg/verify"
+)
+
+type signOptions struct {
+	keyPath         string
+	annotations     []string
+	yes             bool
+	newBundleFormat bool
+	recursive       bool
+	tlogUpload      bool
+	registry        registryFlags
+}
+
+func (a *app) signCommand() *cobra.Command {
+	o := &signOptions{}
+	cmd := &cobra.Command{
+		Use:   "sign --key KEY [-a key=value]... IMAGE...",
+		Short: "Sign container images and store the signatures in the registry",
+		Long: `Sign container images with a key and store the signatures beside them.
+
+A tag is resolved to its digest and the digest is signed. The default format is
+cosign v3's: a Sigstore bundle stored as an OCI 1.1 referrer (or under the
+sha256-<hex> referrers tag on registries without the referrers API).
+--new-bundle-format=false writes cosign v2's sha256-<hex>.sig tag instead.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.sign(cmd.Context(), o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.keyPath, "key", "k", "", "encrypted private key file")
+	f.StringArrayVarP(&o.annotations, "annotations", "a", nil, "extra key=value pairs to sign")
+	f.BoolVarP(&o.yes, "yes", "y", false, "skip confirmation prompts (Hallmark never prompts; accepted for cosign compatibility)")
+	f.BoolVar(&o.newBundleFormat, "new-bundle-format", true, "store a Sigstore bundle as an OCI referrer (false: cosign v2 .sig tag)")
+	f.BoolVar(&o.recursive, "recursive", false, "when IMAGE is an index, also sign each manifest it lists")
+	f.BoolVar(&o.tlogUpload, "tlog-upload", true, "upload the signature to the transparency log")
+	o.registry.add(cmd)
+	return cmd
+}
+
+func (a *app) sign(ctx context.Context, o *signOptions, images []string) error {
+	if o.keyPath == "" {
+		return fmt.Errorf("%w: --key is required (keyless signing is not available yet)", errUsage)
+	}
+	ann, err := parseAnnotations(o.annotations)
+	if err != nil {
+		return err
+	}
+	c, err := a.client(&o.registry)
+	if err != nil {
+		return err
+	}
+	refs := make([]name.Reference, len(images))
+	for i, img := range images {
+		if refs[i], err = c.ParseReference(img); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	priv, err := a.loadPrivateKey(o.keyPath)
+	if err != nil {
+		return err
+	}
+	if !o.tlogUpload {
+		a.infof("--tlog-upload=false: the signature is not uploaded to a transparency log")
+	} else {
+		a.infof("No transparency log is configured: the signature is stored without a log entry (verifiers will need --insecure-ignore-tlog)")
+	}
+	format := verify.FormatBundle
+	if !o.newBundleFormat {
+		format = verify.FormatLegacy
+	}
+	for _, ref := range refs {
+		if err := a.signOne(ctx, c, priv, ref, format, ann, o.recursive); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *app) signOne(ctx context.Context, c *oci.Client, priv crypto.Signer, ref name.Reference, format verify.Format, ann map[string]any, recursive bool) error {
+	signer, err := sign.New(priv)
+	if err != nil {
+		return err
+	}
+	d, desc, err := c.Resolve(ctx, ref)
+	if err != nil {
+		return registryExit(err, ref.String())
+	}
+	if _, isTag := ref.(name.Tag); isTag {
+		a.infof("%s is a tag: signing the digest it points to now, %s (sign by digest to be sure what you sign)", ref, d.DigestStr())
+	}
+	targets := []name.Digest{d}
+	if recursive {
+		children, err := c.Children(ctx, d)
+		if err != nil {
+			return registryExit(err, d.String())
+		}
+		targets = append(targets, children...)
+	}
+	for _, t := range targets {
+		tdesc := desc
+		if t != d {
+			if _, tdesc, err = c.Resolve(ctx, t); err != nil {
+				return registryExit(err, t.String())
+			}
+		}
+		res, err := signer.SignImage(ctx, c, t, tdesc, format, ann)
+		if err != nil {
+			return registryExit(err, t.String())
+		}
+		a.infof("Signed %s (%s format), stored at %s", t, res.Format, res.Location)
+	}
+	return nil
+}
+
+// registryExit maps registry errors to their exit codes.
+func registryExit(err error, ref string) error {
+	var rerr *oci.RegistryError
+	switch {
+	case errors.As(err, &rerr):
+		return withCode(exitRegistryFailure, err)
+	case oci.IsNotFound(err):
+		return withCodef(exitNoSuchTag, "%s: no such image (tag or digest not found in the registry)", ref)
+	}
+	return err
+}

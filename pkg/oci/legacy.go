@@ -1,0 +1,148 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"hallmark.dev/hallmark/pkg/cosign"
+)
+
+// maxLegacyLayers caps how many signatures one .sig image may carry.
+const maxLegacyLayers = 1000
+
+// LegacySignature is one layer of a cosign .sig image: the payload and its
+// layer annotations (signature, certificate, chain, bundle).
+type LegacySignature struct {
+	Payload     []byte
+	Annotations map[string]string
+	Layer       v1.Hash
+}
+
+// LegacyTag is the tag cosign ≤ v2 stores signatures of d under:
+// sha256-<hex>.sig in the signature repository.
+func (c *Client) LegacyTag(d name.Digest) name.Tag {
+	return c.SignatureRepository(d).Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + ".sig")
+}
+
+// LegacySignatures reads the .sig image of d. No such tag means no
+// signatures (nil, nil); a registry failure is a *RegistryError.
+func (c *Client) LegacySignatures(ctx context.Context, d name.Digest) ([]LegacySignature, error) {
+	tag := c.LegacyTag(d)
+	img, err := remote.Image(tag, c.remoteOpts(ctx)...)
+	if err != nil {
+		if err = classify(tag.RegistryStr(), "reading "+tag.String(), err); IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, classify(tag.RegistryStr(), "reading "+tag.String(), err)
+	}
+	if len(m.Layers) > maxLegacyLayers {
+		return nil, fmt.Errorf("%s has %d layers, more than the %d signatures read", tag, len(m.Layers), maxLegacyLayers)
+	}
+	repo := tag.Context()
+	var out []LegacySignature
+	for _, l := range m.Layers {
+		if string(l.MediaType) != cosign.SimpleSigningMediaType {
+			continue
+		}
+		payload, err := c.readBlob(ctx, repo, l)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, LegacySignature{Payload: payload, Annotations: l.Annotations, Layer: l.Digest})
+	}
+	return out, nil
+}
+
+// readBlob fetches a blob named by a descriptor, refusing oversized ones and
+// checking the digest.
+func (c *Client) readBlob(ctx context.Context, repo name.Repository, desc v1.Descriptor) ([]byte, error) {
+	if desc.Size > cosign.MaxPayloadSize {
+		return nil, fmt.Errorf("blob %s is %d bytes, over the %d byte limit", desc.Digest, desc.Size, cosign.MaxPayloadSize)
+	}
+	l, err := remote.Layer(repo.Digest(desc.Digest.String()), c.remoteOpts(ctx)...)
+	if err != nil {
+		return nil, classify(repo.RegistryStr(), "reading blob "+desc.Digest.String(), err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, classify(repo.RegistryStr(), "reading blob "+desc.Digest.String(), err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, cosign.MaxPayloadSize+1))
+	if err != nil {
+		// ggcr checks the digest as the stream ends and reports a mismatch here.
+		return nil, classify(repo.RegistryStr(), "reading blob "+desc.Digest.String(), err)
+	}
+	if int64(len(b)) > cosign.MaxPayloadSize {
+		return nil, fmt.Errorf("blob %s is over the %d byte limit", desc.Digest, cosign.MaxPayloadSize)
+	}
+	h, _, _ := v1.SHA256(bytes.NewReader(b))
+	if h != desc.Digest {
+		return nil, fmt.Errorf("blob %s has digest %s: registry returned wrong content", desc.Digest, h)
+	}
+	return b, nil
+}
+
+// AppendLegacySignature adds one signature layer to the .sig image of d,
+// keeping every signature already there; an identical layer (same payload
+// and annotations) is not added twice.
+func (c *Client) AppendLegacySignature(ctx context.Context, d name.Digest, payload []byte, annotations map[string]string) error {
+	tag := c.LegacyTag(d)
+	base, err := remote.Image(tag, c.remoteOpts(ctx)...)
+	if err != nil {
+		if err = classify(tag.RegistryStr(), "reading "+tag.String(), err); !IsNotFound(err) {
+			return err
+		}
+		base = mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+		base = mutate.ConfigMediaType(base, types.OCIConfigJSON)
+	}
+	layer := static.NewLayer(payload, types.MediaType(cosign.SimpleSigningMediaType))
+	ld, err := layer.Digest()
+	if err != nil {
+		return err
+	}
+	m, err := base.Manifest()
+	if err != nil {
+		return classify(tag.RegistryStr(), "reading "+tag.String(), err)
+	}
+	for _, l := range m.Layers {
+		if l.Digest == ld && equalAnnotations(l.Annotations, annotations) {
+			return nil
+		}
+	}
+	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, Annotations: annotations})
+	if err != nil {
+		return err
+	}
+	if err := remote.Write(tag, img, c.remoteOpts(ctx)...); err != nil {
+		return classify(tag.RegistryStr(), "writing "+tag.String(), err)
+	}
+	return nil
+}
+
+func equalAnnotations(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

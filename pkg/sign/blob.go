@@ -1,0 +1,29 @@
+package sign
+
+import (
+	"crypto/sha256"
+	"fmt"
+
+	"hallmark.dev/hallmark/pkg/cosign"
+	"hallmark.dev/hallmark/pkg/keys"
+	"hallmark.dev/hallmark/pkg/verify"
+)
+
+// SignBlob signs data and returns the bundle (protobuf-specs JSON) and the
+// raw signature.
+func (s *Signer) SignBlob(data []byte) (bundleJSON, sig []byte, err error) {
+	sig, err = keys.Sign(s.key, data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing blob: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	b := cosign.NewMessageBundle(sum[:], sig, s.hint)
+	if err := s.verifier.VerifyBlobBundle(b, verify.Blob{Data: data, SHA256: sum[:]}, true); err != nil {
+		return nil, nil, fmt.Errorf("self-check of new signature failed: %w", err)
+	}
+	raw, err := cosign.MarshalBundle(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return raw, sig, nil
+}
