@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// result is one in-process run of the hallmark command line.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// hm runs hallmark in-process with env as its whole environment.
+func hm(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := &app{
+		stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
+		getenv:    func(k string) string { return env[k] },
+		lookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		isTTY:     func() bool { return false },
+	}
+	code := a.run(context.Background(), args)
+	return result{code, out.String(), errb.String()}
+}
+
+// mustHM runs hallmark and fails the test unless it exits with want.
+func mustHM(t *testing.T, want int, env map[string]string, args ...string) result {
+	t.Helper()
+	r := hm(t, env, args...)
+	if r.code != want {
+		t.Fatalf("hallmark %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, want, r.stdout, r.stderr)
+	}
+	return r
+}
+
+var pw = map[string]string{"HALLMARK_PASSWORD": "test-password"}
+
+var (
+	sharedOnce           sync.Once
+	sharedKey, sharedPub string
+	sharedDir            string
+)
+
+// TestMain removes the shared key directory.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedDir != "" {
+		os.RemoveAll(sharedDir)
+	}
+	os.Exit(code)
+}
+
+// shared returns one key pair for the whole package (scrypt is slow under
+// the race detector), encrypted with pw.
+func shared(t *testing.T) (key, pub string) {
+	t.Helper()
+	sharedOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hallmark-cli-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sharedDir = dir
+		sharedKey, sharedPub = keyPair(t, dir, "shared")
+	})
+	if sharedKey == "" {
+		t.Fatal("shared key generation failed earlier")
+	}
+	return sharedKey, sharedPub
+}
+
+// keyPair generates a key pair named prefix in dir with hallmark.
+func keyPair(t *testing.T, dir, prefix string) (key, pub string) {
+	t.Helper()
+	p := filepath.Join(dir, prefix)
+	mustHM(t, 0, pw, "generate-key-pair", "--output-key-prefix", p)
+	return p + ".key", p + ".pub"
+}
+
+func writeFile(t *testing.T, path, content string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func wantContains(t *testing.T, s string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			t.Errorf("output lacks %q:\n%s", sub, s)
+		}
+	}
+}

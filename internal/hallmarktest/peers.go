@@ -1,0 +1,70 @@
+package hallmarktest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// CosignVersion is the cosign release interop tests run against.
+const CosignVersion = "v3.1.3"
+
+// missingPeer skips (or, when peers are required, fails) a test that needs
+// a peer that is not installed.
+func missingPeer(t testing.TB, what, how string) {
+	t.Helper()
+	msg := "PEER MISSING: " + what + " is not installed; " + how
+	if os.Getenv("HALLMARK_REQUIRE_PEERS") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// Cosign returns the path of the cosign binary: $HALLMARK_COSIGN, else the
+// one scripts/test caches under $HOME/.cache/hallmark-cosign.
+func Cosign(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("HALLMARK_COSIGN")
+	if p == "" {
+		home, _ := os.UserHomeDir()
+		p = filepath.Join(home, ".cache", "hallmark-cosign", CosignVersion, "cosign")
+	}
+	if _, err := os.Stat(p); err != nil {
+		missingPeer(t, "cosign "+CosignVersion+" ("+p+")", "run scripts/test, which builds it")
+	}
+	return p
+}
+
+// CosignEnv returns an environment for running cosign offline: its TUF cache
+// in a temporary directory and the key password set.
+func CosignEnv(t testing.TB, password string) []string {
+	t.Helper()
+	return append(os.Environ(), "TUF_ROOT="+t.TempDir(), "COSIGN_PASSWORD="+password, "COSIGN_YES=true")
+}
+
+// RunCosign runs cosign with args in dir and returns its combined output
+// and error.
+func RunCosign(t testing.TB, dir string, env []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(Cosign(t), args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// CosignOffline writes the empty signing config and minimal trusted root
+// cosign v3 needs to sign and verify with no network, and returns their paths.
+func CosignOffline(t testing.TB, dir string) (signingConfig, trustedRoot string) {
+	t.Helper()
+	signingConfig = filepath.Join(dir, "signing-config.json")
+	trustedRoot = filepath.Join(dir, "trusted-root.json")
+	if err := os.WriteFile(signingConfig, []byte(`{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(trustedRoot, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return signingConfig, trustedRoot
+}
