@@ -1,0 +1,163 @@
+package verify
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"testing"
+
+	"hallmark.dev/hallmark/pkg/cosign"
+	"hallmark.dev/hallmark/pkg/keys"
+)
+
+const digestA = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+const digestB = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+func newKey(t testing.TB) crypto.Signer {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func bundleFor(t testing.TB, k crypto.Signer, digest string, ann map[string]any, predicateType string) *cosign.Bundle {
+	t.Helper()
+	payload, err := cosign.NewSignStatement("sha256", digest[7:], ann)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if predicateType != cosign.SignPredicateType {
+		st, _ := cosign.ParseStatement(payload)
+		st.PredicateType = predicateType
+		payload = mustProtoJSON(t, st)
+	}
+	sig, err := keys.Sign(k, cosign.PAE(cosign.InTotoPayloadType, payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cosign.NewDSSEBundle(cosign.InTotoPayloadType, payload, sig, "")
+}
+
+func legacyFor(t testing.TB, k crypto.Signer, digest string, ann map[string]any) LegacySignature {
+	t.Helper()
+	payload, err := cosign.NewSimpleSigning("reg/app", digest, ann)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := keys.Sign(k, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return LegacySignature{Payload: payload, Signature: base64.StdEncoding.EncodeToString(sig)}
+}
+
+func TestImageBundle(t *testing.T) {
+	k, other := newKey(t), newKey(t)
+	v, _ := NewKeyVerifier(k.Public())
+	ok := Policy{Digest: digestA, Annotations: map[string]string{"env": "prod"}, IgnoreTlogUnsafe: true}
+	good := bundleFor(t, k, digestA, map[string]any{"env": "prod"}, cosign.SignPredicateType)
+	if r, err := v.VerifyImageBundle(good, ok); err != nil || r.Digest != digestA || r.Format != FormatBundle {
+		t.Fatalf("good bundle: %v %+v", err, r)
+	}
+
+	tampered := bundleFor(t, k, digestA, map[string]any{"env": "prod"}, cosign.SignPredicateType)
+	tampered.GetDsseEnvelope().Payload, _ = cosign.NewSignStatement("sha256", digestB[7:], map[string]any{"env": "prod"})
+	wrongType := bundleFor(t, k, digestA, map[string]any{"env": "prod"}, cosign.SignPredicateType)
+	wrongType.GetDsseEnvelope().PayloadType = "application/json"
+
+	cases := []struct {
+		name string
+		b    *cosign.Bundle
+		p    Policy
+		want error
+	}{
+		{"wrong key", bundleFor(t, other, digestA, map[string]any{"env": "prod"}, cosign.SignPredicateType), ok, ErrSignature},
+		{"tampered payload", tampered, ok, ErrSignature},
+		{"other image", good, Policy{Digest: digestB, IgnoreTlogUnsafe: true}, ErrClaims},
+		{"annotation differs", good, Policy{Digest: digestA, Annotations: map[string]string{"env": "dev"}, IgnoreTlogUnsafe: true}, ErrAnnotations},
+		{"annotation missing", good, Policy{Digest: digestA, Annotations: map[string]string{"x": "y"}, IgnoreTlogUnsafe: true}, ErrAnnotations},
+		{"attestation predicate", bundleFor(t, k, digestA, nil, "https://slsa.dev/provenance/v1"), ok, ErrClaims},
+		{"wrong payload type", wrongType, ok, ErrFormat},
+		{"no tlog entry", good, Policy{Digest: digestA}, ErrTlog},
+		{"blob bundle", cosign.NewMessageBundle(make([]byte, 32), []byte("s"), ""), ok, ErrFormat},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := v.VerifyImageBundle(tc.b, tc.p)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLegacy(t *testing.T) {
+	k, other := newKey(t), newKey(t)
+	v, _ := NewKeyVerifier(k.Public())
+	p := Policy{Digest: digestA, IgnoreTlogUnsafe: true}
+	good := legacyFor(t, k, digestA, map[string]any{"env": "prod"})
+	if _, err := v.VerifyLegacy(good, p); err != nil {
+		t.Fatal(err)
+	}
+	tampered := good
+	tampered.Payload, _ = cosign.NewSimpleSigning("reg/app", digestA, map[string]any{"env": "dev"})
+	cases := []struct {
+		name string
+		s    LegacySignature
+		p    Policy
+		want error
+	}{
+		{"wrong key", legacyFor(t, other, digestA, nil), p, ErrSignature},
+		{"tampered payload", tampered, p, ErrSignature},
+		{"copied from another image", legacyFor(t, k, digestB, nil), p, ErrClaims},
+		{"annotation", good, Policy{Digest: digestA, Annotations: map[string]string{"env": "dev"}, IgnoreTlogUnsafe: true}, ErrAnnotations},
+		{"no signature annotation", LegacySignature{Payload: good.Payload}, p, ErrFormat},
+		{"signature not base64", LegacySignature{Payload: good.Payload, Signature: "!!"}, p, ErrFormat},
+		{"no tlog entry", good, Policy{Digest: digestA}, ErrTlog},
+		{"tlog entry present but unverifiable", LegacySignature{Payload: good.Payload, Signature: good.Signature, HasTlogEntry: true}, Policy{Digest: digestA}, ErrTlog},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := v.VerifyLegacy(tc.s, tc.p); !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+	var se *StepError
+	_, err := v.VerifyLegacy(legacyFor(t, k, digestB, nil), p)
+	if !errors.As(err, &se) || se.Want != digestA || se.Got != digestB {
+		t.Errorf("digest mismatch error lacks want/got: %v", err)
+	}
+}
+
+func TestBlobBundle(t *testing.T) {
+	k := newKey(t)
+	v, _ := NewKeyVerifier(k.Public())
+	data := []byte("blob")
+	sum := sha256.Sum256(data)
+	sig, _ := keys.Sign(k, data)
+	b := cosign.NewMessageBundle(sum[:], sig, "")
+	if err := v.VerifyBlobBundle(b, Blob{Data: data, SHA256: sum[:]}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.VerifyBlobBundle(b, Blob{SHA256: sum[:]}, true); err != nil {
+		t.Fatalf("by digest: %v", err)
+	}
+	other := sha256.Sum256([]byte("other"))
+	if err := v.VerifyBlobBundle(b, Blob{Data: []byte("other"), SHA256: other[:]}, true); !errors.Is(err, ErrClaims) {
+		t.Errorf("other blob: %v", err)
+	}
+	noDigest := cosign.NewMessageBundle(sum[:], sig, "")
+	noDigest.GetMessageSignature().MessageDigest = nil
+	if err := v.VerifyBlobBundle(noDigest, Blob{Data: []byte("other"), SHA256: other[:]}, true); !errors.Is(err, ErrSignature) {
+		t.Errorf("other blob, no messageDigest to catch it: %v", err)
+	}
+	if err := v.VerifyBlobBundle(b, Blob{Data: data, SHA256: sum[:]}, false); !errors.Is(err, ErrTlog) {
+		t.Errorf("tlog not waived: %v", err)
+	}
+}
