@@ -61,6 +61,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.signBlobCommand(),
 		a.verifyBlobCommand(),
 		a.registryCommand(),
+		a.logCommand(),
 		a.quickstartCommand(),
 		a.versionCommand(),
 	)

@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql" // the MySQL/MariaDB driver Tessera's MySQL storage uses
+	"github.com/spf13/cobra"
+
+	"hallmark.dev/hallmark/internal/tlogserver"
+	"hallmark.dev/hallmark/pkg/cosign"
+	"hallmark.dev/hallmark/pkg/registry"
+	"hallmark.dev/hallmark/pkg/rekor"
+	"hallmark.dev/hallmark/pkg/tlog"
+)
+
+type logServeOptions struct {
+	addr, data, signer, origin, mysqlDSN, publicURL string
+	maxEntrySize                                    int64
+	batchMaxAge                                     time.Duration
+}
+
+func (a *app) logCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "log", Short: "Run and query a Rekor-compatible transparency log"}
+	o := &logServeOptions{}
+	serve := &cobra.Command{
+		Use:   "serve --addr HOST:PORT --data DIR",
+		Short: "Serve a Rekor-compatible transparency log (Rekor v1 API, C2SP tlog-tiles) stored in DIR",
+		Long: `Serve a transparency log. Entries are stored by Tessera (on disk in DIR/log, or in
+MySQL/MariaDB with --mysql) and indexed in DIR/index.db. On start the log writes
+DIR/trusted-root.json and DIR/signing-config.json, which hallmark and cosign take as
+--trusted-root and --signing-config.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.serveLog(cmd.Context(), o) },
+	}
+	f := serve.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:3000", "address to listen on")
+	f.StringVar(&o.data, "data", "hallmark-log", "directory for the index, keys and (POSIX storage) the log")
+	f.StringVar(&o.signer, "signer", "", "log signing key (PEM; ECDSA). Default: DIR/log-signer.pem, created on first start")
+	f.StringVar(&o.origin, "origin", "hallmark.local/log", "log origin named in checkpoints")
+	f.StringVar(&o.mysqlDSN, "mysql", "", "store the log in MySQL/MariaDB (go-sql-driver DSN) instead of on disk")
+	f.StringVar(&o.publicURL, "public-url", "", "URL clients reach the log at (default http://ADDR)")
+	f.Int64Var(&o.maxEntrySize, "max-entry-size", rekor.MaxEntrySize, "largest entry accepted, in bytes (413 above)")
+	f.DurationVar(&o.batchMaxAge, "batch-max-age", 5*time.Millisecond, "longest an entry waits to be sequenced")
+	cmd.AddCommand(serve)
+	cmd.AddCommand(a.logClientCommands()...)
+	return cmd
+}
+
+func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
+	if err := os.MkdirAll(o.data, 0o700); err != nil {
+		return fmt.Errorf("log data %s: %w", o.data, err)
+	}
+	pw, _ := a.lookupEnv("HALLMARK_LOG_PASSWORD")
+	key, err := tlogserver.LoadOrCreateSigner(o.data, o.signer, []byte(pw))
+	if err != nil {
+		return err
+	}
+	cfg := tlogserver.Config{Dir: o.data, Signer: key, Origin: o.origin, BatchMaxAge: o.batchMaxAge}
+	if o.mysqlDSN != "" {
+		db, err := sql.Open("mysql", o.mysqlDSN)
+		if err != nil {
+			return fmt.Errorf("--mysql: %w", err)
+		}
+		defer db.Close()
+		if err := db.PingContext(ctx); err != nil {
+			return fmt.Errorf("--mysql: connecting: %w", err)
+		}
+		cfg.MySQL = db
+	}
+	svc, err := tlogserver.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = svc.Close(sctx)
+	}()
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.addr, err)
+	}
+	url := o.publicURL
+	if url == "" {
+		url = "http://" + ln.Addr().String()
+	}
+	if err := writeLogTrust(o.data, url, key.Public()); err != nil {
+		return err
+	}
+	a.infof("Transparency log serving %s (data in %s, log ID %s)", url, o.data, svc.LogID())
+	a.infof("Trust it with --trusted-root %s; sign to it with --signing-config %s",
+		filepath.Join(o.data, "trusted-root.json"), filepath.Join(o.data, "signing-config.json"))
+	h := tlogserver.NewHandler(svc, o.maxEntrySize, slog.New(slog.NewTextHandler(a.stderr, nil)))
+	err = registry.Serve(ctx, ln, h, "", "")
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// writeLogTrust writes the trusted root and signing config naming this log.
+func writeLogTrust(dir, url string, pub any) error {
+	id, err := tlog.LogID(pub)
+	if err != nil {
+		return err
+	}
+	start := time.Now().Add(-24 * time.Hour).UTC().Truncate(time.Second)
+	if st, err := os.Stat(filepath.Join(dir, "log-signer.pem")); err == nil {
+		start = st.ModTime().Add(-time.Hour).UTC().Truncate(time.Second)
+	}
+	tr, err := cosign.NewLogTrustedRoot(url, pub, id, start)
+	if err != nil {
+		return err
+	}
+	trJSON, err := cosign.MarshalTrust(tr)
+	if err != nil {
+		return err
+	}
+	scJSON, err := cosign.MarshalTrust(cosign.NewLogSigningConfig(url, "hallmark", start))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "trusted-root.json"), trJSON, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "signing-config.json"), scJSON, 0o644)
+}

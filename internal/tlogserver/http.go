@@ -1,0 +1,388 @@
+package tlogserver
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/api/layout"
+
+	"hallmark.dev/hallmark/pkg/keys"
+	"hallmark.dev/hallmark/pkg/rekor"
+)
+
+// Handler serves the Rekor v1 API and the C2SP tlog-tiles read API.
+type Handler struct {
+	svc          *Service
+	maxEntrySize int64
+	log          *slog.Logger
+	mux          *http.ServeMux
+}
+
+// NewHandler returns the HTTP API of svc. Entries larger than maxEntrySize
+// bytes are refused with 413.
+func NewHandler(svc *Service, maxEntrySize int64, logger *slog.Logger) *Handler {
+	if maxEntrySize <= 0 {
+		maxEntrySize = rekor.MaxEntrySize
+	}
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	h := &Handler{svc: svc, maxEntrySize: maxEntrySize, log: logger, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST /api/v1/log/entries", h.createEntry)
+	h.mux.HandleFunc("GET /api/v1/log/entries", h.entryByIndex)
+	h.mux.HandleFunc("GET /api/v1/log/entries/{uuid}", h.entryByUUID)
+	h.mux.HandleFunc("POST /api/v1/log/entries/retrieve", h.retrieveEntries)
+	h.mux.HandleFunc("GET /api/v1/log", h.logInfo)
+	h.mux.HandleFunc("GET /api/v1/log/publicKey", h.publicKey)
+	h.mux.HandleFunc("GET /api/v1/log/proof", h.consistency)
+	h.mux.HandleFunc("POST /api/v1/index/retrieve", h.searchIndex)
+	h.mux.HandleFunc("GET /checkpoint", h.tilesCheckpoint)
+	h.mux.HandleFunc("GET /tile/entries/{index...}", h.tilesEntries)
+	h.mux.HandleFunc("GET /tile/{level}/{index...}", h.tilesTile)
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// apiError writes Rekor's error shape: {"code":N,"message":"..."}.
+func apiError(w http.ResponseWriter, code int, format string, args ...any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "message": fmt.Sprintf(format, args...)})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// statusFor maps service errors to HTTP statuses.
+func (h *Handler) statusFor(w http.ResponseWriter, err error, what string) {
+	switch {
+	case errors.Is(err, errNoEntry):
+		apiError(w, http.StatusNotFound, "%s: no such entry", what)
+	case errors.Is(err, errBadRequest), errors.Is(err, rekor.ErrInvalidEntry):
+		apiError(w, http.StatusBadRequest, "%s: %v", what, err)
+	case errors.Is(err, tessera.ErrPushback):
+		w.Header().Set("Retry-After", "1")
+		apiError(w, http.StatusServiceUnavailable, "%s: log is overloaded, retry shortly", what)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		apiError(w, http.StatusServiceUnavailable, "%s: %v", what, err)
+	default:
+		h.log.Error("log request failed", "what", what, "err", err)
+		apiError(w, http.StatusInternalServerError, "%s: %v", what, err)
+	}
+}
+
+func (h *Handler) createEntry(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxEntrySize))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		apiError(w, http.StatusRequestEntityTooLarge, "entry is over the %d byte limit", h.maxEntrySize)
+		return
+	}
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "reading entry: %v", err)
+		return
+	}
+	e, err := rekor.Parse(body)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	uuid, le, err := h.svc.Add(r.Context(), e)
+	if errors.Is(err, ErrExists) {
+		w.Header().Set("Location", "/api/v1/log/entries/"+uuid)
+		apiError(w, http.StatusConflict, "an equivalent entry already exists in the transparency log with UUID %s", uuid)
+		return
+	}
+	if err != nil {
+		h.statusFor(w, err, "adding entry")
+		return
+	}
+	w.Header().Set("ETag", uuid)
+	w.Header().Set("Location", "/api/v1/log/entries/"+uuid)
+	writeJSON(w, http.StatusCreated, map[string]*rekor.LogEntry{uuid: le})
+}
+
+func (h *Handler) entryByIndex(w http.ResponseWriter, r *http.Request) {
+	i, err := strconv.ParseUint(r.URL.Query().Get("logIndex"), 10, 63)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "logIndex %q is not a non-negative integer", r.URL.Query().Get("logIndex"))
+		return
+	}
+	uuid, le, err := h.svc.GetByIndex(r.Context(), i)
+	if err != nil {
+		h.statusFor(w, err, fmt.Sprintf("entry at index %d", i))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]*rekor.LogEntry{uuid: le})
+}
+
+func (h *Handler) entryByUUID(w http.ResponseWriter, r *http.Request) {
+	uuid, le, err := h.svc.GetByUUID(r.Context(), r.PathValue("uuid"))
+	if err != nil {
+		h.statusFor(w, err, "entry "+r.PathValue("uuid"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]*rekor.LogEntry{uuid: le})
+}
+
+// maxRetrieve caps a retrieve request's list lengths, as Rekor does.
+const maxRetrieve = 10
+
+func (h *Handler) retrieveEntries(w http.ResponseWriter, r *http.Request) {
+	var q struct {
+		EntryUUIDs []string          `json:"entryUUIDs"`
+		LogIndexes []int64           `json:"logIndexes"`
+		Entries    []json.RawMessage `json:"entries"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&q); err != nil {
+		apiError(w, http.StatusBadRequest, "search query: %v", err)
+		return
+	}
+	if len(q.EntryUUIDs)+len(q.LogIndexes)+len(q.Entries) > maxRetrieve {
+		apiError(w, http.StatusUnprocessableEntity, "at most %d entries may be retrieved at once", maxRetrieve)
+		return
+	}
+	out := []map[string]*rekor.LogEntry{}
+	add := func(uuid string, le *rekor.LogEntry, err error) bool {
+		if errors.Is(err, errNoEntry) {
+			return true
+		}
+		if err != nil {
+			h.statusFor(w, err, "retrieving entries")
+			return false
+		}
+		out = append(out, map[string]*rekor.LogEntry{uuid: le})
+		return true
+	}
+	for _, u := range q.EntryUUIDs {
+		if !add(h.svc.GetByUUID(r.Context(), u)) {
+			return
+		}
+	}
+	for _, i := range q.LogIndexes {
+		if i < 0 {
+			apiError(w, http.StatusBadRequest, "logIndex %d is negative", i)
+			return
+		}
+		if !add(h.svc.GetByIndex(r.Context(), uint64(i))) {
+			return
+		}
+	}
+	for _, raw := range q.Entries {
+		e, err := rekor.Parse(raw)
+		if err != nil {
+			apiError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		sum := hex.EncodeToString(leafHash(e.Body))
+		if !add(h.svc.GetByUUID(r.Context(), sum)) {
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) logInfo(w http.ResponseWriter, r *http.Request) {
+	t, err := h.svc.current(r.Context())
+	if err != nil {
+		h.statusFor(w, err, "log info")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"rootHash": hex.EncodeToString(t.root), "treeSize": t.size,
+		"signedTreeHead": string(t.checkpoint), "treeID": h.svc.treeID, "inactiveShards": []any{},
+	})
+}
+
+func (h *Handler) publicKey(w http.ResponseWriter, _ *http.Request) {
+	p, err := keys.MarshalPublicKey(h.svc.PublicKey())
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	_, _ = w.Write(p)
+}
+
+func (h *Handler) consistency(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	first, err1 := strconv.ParseUint(defaultStr(q.Get("firstSize"), "1"), 10, 63)
+	last, err2 := strconv.ParseUint(defaultStr(q.Get("lastSize"), "0"), 10, 63)
+	if err1 != nil || err2 != nil {
+		apiError(w, http.StatusBadRequest, "firstSize and lastSize must be non-negative integers")
+		return
+	}
+	hashes, root, err := h.svc.ConsistencyProof(r.Context(), first, last)
+	if err != nil {
+		h.statusFor(w, err, "consistency proof")
+		return
+	}
+	hx := make([]string, len(hashes))
+	for i, x := range hashes {
+		hx[i] = hex.EncodeToString(x)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rootHash": hex.EncodeToString(root), "hashes": hx})
+}
+
+func defaultStr(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func (h *Handler) searchIndex(w http.ResponseWriter, r *http.Request) {
+	var q struct {
+		Email     string `json:"email"`
+		Hash      string `json:"hash"`
+		PublicKey *struct {
+			Format  string `json:"format"`
+			Content string `json:"content"`
+		} `json:"publicKey"`
+		Operator string `json:"operator"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&q); err != nil {
+		apiError(w, http.StatusBadRequest, "search index query: %v", err)
+		return
+	}
+	var searchKeys []string
+	if q.Email != "" {
+		searchKeys = append(searchKeys, "email:"+strings.ToLower(q.Email))
+	}
+	if q.Hash != "" {
+		hs := strings.ToLower(q.Hash)
+		if !strings.Contains(hs, ":") {
+			hs = "sha256:" + hs
+		}
+		searchKeys = append(searchKeys, hs)
+	}
+	if q.PublicKey != nil && q.PublicKey.Content != "" {
+		k, err := searchKeyForPublicKey(q.PublicKey.Content)
+		if err != nil {
+			apiError(w, http.StatusBadRequest, "publicKey: %v", err)
+			return
+		}
+		searchKeys = append(searchKeys, k)
+	}
+	if len(searchKeys) == 0 {
+		apiError(w, http.StatusBadRequest, "search needs an email, a hash or a publicKey")
+		return
+	}
+	result, err := h.combine(searchKeys, strings.ToLower(q.Operator) == "and")
+	if err != nil {
+		h.statusFor(w, err, "searching the index")
+		return
+	}
+	writeJSON(w, http.StatusOK, result)
+}
+
+func (h *Handler) combine(searchKeys []string, and bool) ([]string, error) {
+	counts := map[string]int{}
+	var order []string
+	for _, k := range searchKeys {
+		uuids, err := h.svc.Search(k)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range uuids {
+			if counts[u] == 0 {
+				order = append(order, u)
+			}
+			counts[u]++
+		}
+	}
+	out := []string{}
+	for _, u := range order {
+		if !and || counts[u] == len(searchKeys) {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// searchKeyForPublicKey accepts a base64 PEM (Rekor's form) or a raw PEM.
+func searchKeyForPublicKey(content string) (string, error) {
+	data := []byte(content)
+	if dec, err := base64.StdEncoding.DecodeString(content); err == nil {
+		data = dec
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return "", errors.New("not a PEM public key or certificate")
+	}
+	var pub any
+	switch block.Type {
+	case "CERTIFICATE":
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return "", err
+		}
+		pub = c.PublicKey
+	default:
+		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return "", err
+		}
+		pub = k
+	}
+	return rekor.KeyFingerprint(pub)
+}
+
+// tlog-tiles read API: the published checkpoint (signed by the log key and
+// the C2SP Ed25519 note key), hash tiles and entry bundles.
+func (h *Handler) tilesCheckpoint(w http.ResponseWriter, r *http.Request) {
+	cp, err := h.svc.reader.ReadCheckpoint(r.Context())
+	if err != nil {
+		apiError(w, http.StatusNotFound, "no checkpoint published yet")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(cp)
+}
+
+func (h *Handler) tilesTile(w http.ResponseWriter, r *http.Request) {
+	level, index, p, err := layout.ParseTileLevelIndexPartial(r.PathValue("level"), r.PathValue("index"))
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "tile path: %v", err)
+		return
+	}
+	b, err := h.svc.reader.ReadTile(r.Context(), level, index, p)
+	h.writeResource(w, b, err)
+}
+
+func (h *Handler) tilesEntries(w http.ResponseWriter, r *http.Request) {
+	index, p, err := layout.ParseTileIndexPartial(r.PathValue("index"))
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "entry bundle path: %v", err)
+		return
+	}
+	b, err := h.svc.reader.ReadEntryBundle(r.Context(), index, p)
+	h.writeResource(w, b, err)
+}
+
+func (h *Handler) writeResource(w http.ResponseWriter, b []byte, err error) {
+	if err != nil {
+		apiError(w, http.StatusNotFound, "no such resource")
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Cache-Control", "max-age=31536000, immutable")
+	_, _ = w.Write(b)
+}

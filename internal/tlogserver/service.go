@@ -1,0 +1,451 @@
+package tlogserver
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/client"
+	"github.com/transparency-dev/tessera/storage/mysql"
+	"github.com/transparency-dev/tessera/storage/posix"
+	"golang.org/x/mod/sumdb/note"
+
+	"hallmark.dev/hallmark/pkg/rekor"
+	"hallmark.dev/hallmark/pkg/tlog"
+)
+
+// Config configures a log service.
+type Config struct {
+	// Dir holds the search index, the log's keys and, with the POSIX
+	// driver, the log itself (Dir/log).
+	Dir string
+	// Signer is the log key (ECDSA). Checkpoints and SETs are signed with it.
+	Signer crypto.Signer
+	// Origin names the log in its checkpoints (no spaces).
+	Origin string
+	// MySQL, when set, stores the log in MySQL/MariaDB instead of on disk.
+	MySQL *sql.DB
+	// BatchMaxAge and BatchMaxSize bound how long an entry waits to be
+	// sequenced and how many are sequenced at once.
+	BatchMaxAge  time.Duration
+	BatchMaxSize uint
+	// Now is the clock for integrated times (tests set it).
+	Now func() time.Time
+}
+
+// Service is a running log.
+type Service struct {
+	cfg      Config
+	appender *tessera.Appender
+	reader   tessera.LogReader
+	shutdown func(context.Context) error
+	index    *index
+	signer   *tlog.NoteSigner
+	logID    string // hex
+	treeID   string
+
+	mu     sync.Mutex
+	latest *tree
+}
+
+// tree is a signed view of the log at one size, with a proof builder.
+type tree struct {
+	size       uint64
+	root       []byte
+	checkpoint []byte // signed with the log key only (Rekor v1 clients accept one signature)
+	proofs     *client.ProofBuilder
+}
+
+// ErrExists is returned by Add when the same entry is already in the log.
+var ErrExists = errors.New("an equivalent entry already exists in the log")
+
+// Open starts a log service over the configured storage.
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Origin == "" {
+		cfg.Origin = "hallmark.local/log"
+	}
+	if cfg.BatchMaxAge == 0 {
+		cfg.BatchMaxAge = 5 * time.Millisecond
+	}
+	if cfg.BatchMaxSize == 0 {
+		cfg.BatchMaxSize = 1024
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("log data directory: %w", err)
+	}
+	signer, err := tlog.NewNoteSigner(cfg.Origin, cfg.Signer)
+	if err != nil {
+		return nil, err
+	}
+	witnessKey, err := c2spSigner(cfg.Dir, cfg.Origin)
+	if err != nil {
+		return nil, err
+	}
+	logID, err := tlog.LogIDHex(cfg.Signer.Public())
+	if err != nil {
+		return nil, err
+	}
+	var (
+		driver     tessera.Driver
+		cpInterval = 100 * time.Millisecond
+	)
+	if cfg.MySQL != nil {
+		if driver, err = mysql.New(ctx, cfg.MySQL); err != nil {
+			return nil, fmt.Errorf("opening MySQL log storage: %w", err)
+		}
+		cpInterval = time.Second
+	} else if driver, err = posix.New(ctx, posix.Config{Path: filepath.Join(cfg.Dir, "log")}); err != nil {
+		return nil, fmt.Errorf("opening POSIX log storage: %w", err)
+	}
+	opts := tessera.NewAppendOptions().
+		WithCheckpointSigner(signer, witnessKey).
+		WithBatching(cfg.BatchMaxSize, cfg.BatchMaxAge).
+		WithCheckpointInterval(cpInterval).
+		WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
+	appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
+	if err != nil {
+		return nil, fmt.Errorf("starting log appender: %w", err)
+	}
+	ix, err := openIndex(cfg.Dir)
+	if err != nil {
+		_ = shutdown(ctx)
+		return nil, err
+	}
+	s := &Service{cfg: cfg, appender: appender, reader: reader, shutdown: shutdown, index: ix,
+		signer: signer, logID: logID, treeID: treeIDFor(logID)}
+	if err := s.reconcile(ctx); err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
+	return s, nil
+}
+
+// c2spSigner loads (or creates) the Ed25519 note key that co-signs published
+// checkpoints in the C2SP signed-note form, for tlog-tiles clients.
+func c2spSigner(dir, origin string) (note.Signer, error) {
+	path := filepath.Join(dir, "log-note.key")
+	skey, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		sk, vk, gerr := note.GenerateKey(rand.Reader, origin)
+		if gerr != nil {
+			return nil, gerr
+		}
+		if err := os.WriteFile(filepath.Join(dir, "log-note.pub"), []byte(vk+"\n"), 0o644); err != nil {
+			return nil, fmt.Errorf("writing note verifier key: %w", err)
+		}
+		if err := os.WriteFile(path, []byte(sk), 0o600); err != nil {
+			return nil, fmt.Errorf("writing %s: %w", path, err)
+		}
+		skey = []byte(sk)
+	} else if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	s, err := note.NewSigner(strings.TrimSpace(string(skey)))
+	if err != nil {
+		return nil, fmt.Errorf("note key %s: %w", path, err)
+	}
+	if s.Name() != origin {
+		return nil, fmt.Errorf("note key %s is for origin %q, not %q", path, s.Name(), origin)
+	}
+	return s, nil
+}
+
+// NoteVerifierKey returns the C2SP verifier key of the log's Ed25519 note
+// key ("origin+hash+base64"), for tlog-tiles clients and witnesses.
+func NoteVerifierKey(dir string) (string, error) {
+	vkey, err := os.ReadFile(filepath.Join(dir, "log-note.pub"))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(vkey)), nil
+}
+
+// treeIDFor derives a stable decimal tree ID (Rekor's API names one) from
+// the log ID.
+func treeIDFor(logIDHex string) string {
+	b, _ := hex.DecodeString(logIDHex)
+	var v uint64
+	for _, x := range b[:8] {
+		v = v<<8 | uint64(x)
+	}
+	return fmt.Sprint(v >> 1)
+}
+
+// Close stops the appender (flushing what it holds) and closes the index.
+func (s *Service) Close(ctx context.Context) error {
+	err := s.shutdown(ctx)
+	return errors.Join(err, s.index.close())
+}
+
+// LogID is the hex SHA-256 of the log's public key.
+func (s *Service) LogID() string { return s.logID }
+
+// PublicKey is the log's public key.
+func (s *Service) PublicKey() crypto.PublicKey { return s.cfg.Signer.Public() }
+
+// Add validates nothing itself (callers pass a parsed rekor.Entry), appends
+// the entry and returns it with its evidence once it is durable and indexed.
+// A duplicate returns the existing entry and ErrExists.
+func (s *Service) Add(ctx context.Context, e *rekor.Entry) (string, *rekor.LogEntry, error) {
+	leaf := tlog.LeafHash(e.Body)
+	if r, err := s.index.byLeafHash(leaf); err == nil {
+		le, err := s.logEntry(ctx, r, e.Body)
+		return hex.EncodeToString(leaf), le, errors.Join(ErrExists, err)
+	}
+	integrated := s.cfg.Now().Unix()
+	idx, err := s.appender.Add(ctx, tessera.NewEntry(e.Body))()
+	if err != nil {
+		return "", nil, fmt.Errorf("appending to the log: %w", err)
+	}
+	if idx.IsDup {
+		r, err := s.waitIndexed(ctx, idx.Index)
+		if err != nil {
+			return "", nil, err
+		}
+		le, err := s.logEntry(ctx, r, e.Body)
+		return hex.EncodeToString(leaf), le, errors.Join(ErrExists, err)
+	}
+	r := record{LeafHash: leaf, LogIndex: idx.Index, IntegratedTime: integrated}
+	if err := s.index.put(r, e.Keys); err != nil {
+		return "", nil, fmt.Errorf("indexing entry %d: %w", idx.Index, err)
+	}
+	le, err := s.logEntry(ctx, &r, e.Body)
+	return hex.EncodeToString(leaf), le, err
+}
+
+// waitIndexed waits for a concurrent duplicate's first copy to be indexed.
+func (s *Service) waitIndexed(ctx context.Context, i uint64) (*record, error) {
+	for {
+		r, err := s.index.byLogIndex(i)
+		if err == nil {
+			return r, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// logEntry attaches an inclusion proof against a checkpoint that covers the
+// entry, and the entry's SET.
+func (s *Service) logEntry(ctx context.Context, r *record, body []byte) (*rekor.LogEntry, error) {
+	t, err := s.treeAt(ctx, r.LogIndex+1)
+	if err != nil {
+		return nil, err
+	}
+	hashes, err := t.proofs.InclusionProof(ctx, r.LogIndex)
+	if err != nil {
+		return nil, fmt.Errorf("inclusion proof for %d in tree %d: %w", r.LogIndex, t.size, err)
+	}
+	set, err := tlog.SignSET(s.cfg.Signer, body, r.IntegratedTime, int64(r.LogIndex), s.logID)
+	if err != nil {
+		return nil, err
+	}
+	hexHashes := make([]string, len(hashes))
+	for i, h := range hashes {
+		hexHashes[i] = hex.EncodeToString(h)
+	}
+	return &rekor.LogEntry{
+		Body: base64.StdEncoding.EncodeToString(body), IntegratedTime: r.IntegratedTime,
+		LogID: s.logID, LogIndex: int64(r.LogIndex),
+		Verification: &rekor.Verification{
+			SignedEntryTimestamp: set,
+			InclusionProof: &rekor.InclusionProof{
+				Checkpoint: string(t.checkpoint), Hashes: hexHashes, LogIndex: int64(r.LogIndex),
+				RootHash: hex.EncodeToString(t.root), TreeSize: int64(t.size),
+			},
+		},
+	}, nil
+}
+
+// treeAt returns a signed view of the log at its integrated size, which is
+// at least minSize. Views are cached: many requests share one.
+func (s *Service) treeAt(ctx context.Context, minSize uint64) (*tree, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.latest != nil && s.latest.size >= minSize {
+		return s.latest, nil
+	}
+	size, err := s.reader.IntegratedSize(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading log size: %w", err)
+	}
+	if size < minSize {
+		return nil, fmt.Errorf("log size %d does not yet cover entry %d", size, minSize-1)
+	}
+	t, err := s.signTree(ctx, size)
+	if err != nil {
+		return nil, err
+	}
+	s.latest = t
+	return t, nil
+}
+
+func (s *Service) signTree(ctx context.Context, size uint64) (*tree, error) {
+	root := rfc6962.DefaultHasher.EmptyRoot()
+	if size > 0 {
+		nodes, err := client.FetchRangeNodes(ctx, size, s.reader.ReadTile)
+		if err != nil {
+			return nil, fmt.Errorf("reading tree of size %d: %w", size, err)
+		}
+		rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+		rng, err := rf.NewRange(0, size, nodes)
+		if err != nil {
+			return nil, err
+		}
+		if root, err = rng.GetRootHash(nil); err != nil {
+			return nil, err
+		}
+	}
+	// Rekor v1 names its tree in the origin line ("<origin> - <treeID>"), and
+	// v1 clients (sigstore-go) tell a v1 checkpoint by that shape.
+	text := log.Checkpoint{Origin: s.cfg.Origin + " - " + s.treeID, Size: size, Hash: root}.Marshal()
+	signed, err := note.Sign(&note.Note{Text: string(text)}, s.signer)
+	if err != nil {
+		return nil, fmt.Errorf("signing checkpoint: %w", err)
+	}
+	pb, err := client.NewProofBuilder(ctx, size, s.reader.ReadTile)
+	if err != nil {
+		return nil, err
+	}
+	return &tree{size: size, root: root, checkpoint: signed, proofs: pb}, nil
+}
+
+// Latest returns a signed view of the whole log.
+func (s *Service) Latest(ctx context.Context) (*tree, error) { return s.treeAt(ctx, 0) }
+
+// Refresh forces the cached view to the current integrated size.
+func (s *Service) current(ctx context.Context) (*tree, error) {
+	size, err := s.reader.IntegratedSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.treeAt(ctx, size)
+}
+
+// body reads entry i's canonical body from the log.
+func (s *Service) body(ctx context.Context, i, size uint64) ([]byte, error) {
+	b, err := client.GetEntryBundle(ctx, s.reader.ReadEntryBundle, i/256, size)
+	if err != nil {
+		return nil, fmt.Errorf("reading entry %d: %w", i, err)
+	}
+	if int(i%256) >= len(b.Entries) {
+		return nil, fmt.Errorf("entry %d missing from its bundle", i)
+	}
+	return b.Entries[i%256], nil
+}
+
+// GetByIndex returns entry i with its evidence.
+func (s *Service) GetByIndex(ctx context.Context, i uint64) (string, *rekor.LogEntry, error) {
+	r, err := s.index.byLogIndex(i)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.get(ctx, r)
+}
+
+// GetByUUID returns the entry whose leaf hash is uuid (64 hex; an 80-hex
+// Rekor UUID with a tree ID prefix is accepted too).
+func (s *Service) GetByUUID(ctx context.Context, uuid string) (string, *rekor.LogEntry, error) {
+	if len(uuid) == 80 {
+		uuid = uuid[16:]
+	}
+	h, err := hex.DecodeString(uuid)
+	if err != nil || len(h) != 32 {
+		return "", nil, fmt.Errorf("%w: %q is not a 64 (or 80) hex digit entry UUID", errBadRequest, uuid)
+	}
+	r, err := s.index.byLeafHash(h)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.get(ctx, r)
+}
+
+func (s *Service) get(ctx context.Context, r *record) (string, *rekor.LogEntry, error) {
+	t, err := s.current(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	body, err := s.body(ctx, r.LogIndex, t.size)
+	if err != nil {
+		return "", nil, err
+	}
+	le, err := s.logEntry(ctx, r, body)
+	return hex.EncodeToString(r.LeafHash), le, err
+}
+
+// Search returns the UUIDs indexed under a search key.
+func (s *Service) Search(key string) ([]string, error) { return s.index.search(key) }
+
+// ConsistencyProof proves the tree of size first is a prefix of the tree
+// of size last, and returns last's root.
+func (s *Service) ConsistencyProof(ctx context.Context, first, last uint64) ([][]byte, []byte, error) {
+	t, err := s.current(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if last == 0 {
+		last = t.size
+	}
+	if first > last || last > t.size {
+		return nil, nil, fmt.Errorf("%w: need firstSize <= lastSize <= %d, got %d and %d", errBadRequest, t.size, first, last)
+	}
+	lt := t
+	if last != t.size {
+		if lt, err = s.signTree(ctx, last); err != nil {
+			return nil, nil, err
+		}
+	}
+	if first == 0 || first == last {
+		return [][]byte{}, lt.root, nil
+	}
+	p, err := lt.proofs.ConsistencyProof(ctx, first, last)
+	return p, lt.root, err
+}
+
+var errBadRequest = errors.New("bad request")
+
+// reconcile indexes entries the log has but the index lacks (a crash
+// between integration and indexing); they were never acknowledged.
+func (s *Service) reconcile(ctx context.Context) error {
+	have, err := s.index.size()
+	if err != nil {
+		return err
+	}
+	size, err := s.reader.IntegratedSize(ctx)
+	if err != nil {
+		return err
+	}
+	for i := have; i < size; i++ {
+		body, err := s.body(ctx, i, size)
+		if err != nil {
+			return fmt.Errorf("reindexing: %w", err)
+		}
+		r := record{LeafHash: tlog.LeafHash(body), LogIndex: i, IntegratedTime: s.cfg.Now().Unix()}
+		if err := s.index.put(r, rekor.SearchKeys(body)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func leafHash(body []byte) []byte { return tlog.LeafHash(body) }

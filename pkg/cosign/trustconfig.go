@@ -1,0 +1,143 @@
+package cosign
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"fmt"
+	"strings"
+	"time"
+
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	prototrustroot "github.com/sigstore/protobuf-specs/gen/pb-go/trustroot/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// SigningConfig is a Sigstore signing config: which CA, log and TSA URLs a
+// signer uses.
+type SigningConfig = prototrustroot.SigningConfig
+
+// SigningConfigMediaType is the v0.2 signing config media type.
+const SigningConfigMediaType = "application/vnd.dev.sigstore.signingconfig.v0.2+json"
+
+// ParseSigningConfig decodes a signing config JSON file.
+func ParseSigningConfig(data []byte) (*SigningConfig, error) {
+	if len(data) > MaxPayloadSize {
+		return nil, fmt.Errorf("signing config of %d bytes exceeds the %d byte limit", len(data), MaxPayloadSize)
+	}
+	sc := &SigningConfig{}
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, sc); err != nil {
+		return nil, fmt.Errorf("decoding signing config: %w", err)
+	}
+	if !strings.HasPrefix(sc.GetMediaType(), "application/vnd.dev.sigstore.signingconfig") {
+		return nil, fmt.Errorf("signing config mediaType is %q, want %s", sc.GetMediaType(), SigningConfigMediaType)
+	}
+	return sc, nil
+}
+
+// RekorV1URL returns the first Rekor v1 log URL of a signing config valid at
+// now, or "" when it lists none.
+func RekorV1URL(sc *SigningConfig, now time.Time) string {
+	for _, s := range sc.GetRekorTlogUrls() {
+		if s.GetMajorApiVersion() != 1 {
+			continue
+		}
+		vf := s.GetValidFor()
+		if vf.GetStart() != nil && now.Before(vf.GetStart().AsTime()) {
+			continue
+		}
+		if vf.GetEnd() != nil && now.After(vf.GetEnd().AsTime()) {
+			continue
+		}
+		return s.GetUrl()
+	}
+	return ""
+}
+
+// NewLogSigningConfig returns a signing config naming one Rekor v1 log.
+func NewLogSigningConfig(url, operator string, start time.Time) *SigningConfig {
+	return &SigningConfig{
+		MediaType: SigningConfigMediaType,
+		RekorTlogUrls: []*prototrustroot.Service{{
+			Url: url, MajorApiVersion: 1, Operator: operator,
+			ValidFor: &protocommon.TimeRange{Start: timestamppb.New(start)},
+		}},
+		RekorTlogConfig: &prototrustroot.ServiceConfiguration{Selector: prototrustroot.ServiceSelector_ANY},
+	}
+}
+
+// NewLogTrustedRoot returns a trusted root trusting one log key.
+func NewLogTrustedRoot(url string, pub crypto.PublicKey, logID []byte, start time.Time) (*TrustedRoot, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	details, err := keyDetails(pub)
+	if err != nil {
+		return nil, err
+	}
+	return &TrustedRoot{
+		MediaType: "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+		Tlogs: []*prototrustroot.TransparencyLogInstance{{
+			BaseUrl:       url,
+			HashAlgorithm: protocommon.HashAlgorithm_SHA2_256,
+			PublicKey: &protocommon.PublicKey{
+				RawBytes: der, KeyDetails: details,
+				ValidFor: &protocommon.TimeRange{Start: timestamppb.New(start)},
+			},
+			LogId: &protocommon.LogId{KeyId: logID},
+		}},
+	}, nil
+}
+
+func keyDetails(pub crypto.PublicKey) (protocommon.PublicKeyDetails, error) {
+	if k, ok := pub.(*ecdsa.PublicKey); ok {
+		switch k.Curve {
+		case elliptic.P256():
+			return protocommon.PublicKeyDetails_PKIX_ECDSA_P256_SHA_256, nil
+		case elliptic.P384():
+			return protocommon.PublicKeyDetails_PKIX_ECDSA_P384_SHA_384, nil
+		case elliptic.P521():
+			return protocommon.PublicKeyDetails_PKIX_ECDSA_P521_SHA_512, nil
+		}
+	}
+	return 0, fmt.Errorf("unsupported log key type %T", pub)
+}
+
+// MarshalTrust encodes a trusted root or signing config as protobuf JSON.
+func MarshalTrust(m proto.Message) ([]byte, error) {
+	return protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
+}
+
+// TrustedLog is a log key a trusted root trusts, with its validity window.
+type TrustedLog struct {
+	BaseURL    string
+	ID         []byte
+	Key        crypto.PublicKey
+	Start, End time.Time // End is zero when open-ended
+}
+
+// TrustedLogs extracts the transparency logs of a trusted root.
+func TrustedLogs(tr *TrustedRoot) ([]TrustedLog, error) {
+	var out []TrustedLog
+	for i, t := range tr.GetTlogs() {
+		pk, err := x509.ParsePKIXPublicKey(t.GetPublicKey().GetRawBytes())
+		if err != nil {
+			return nil, fmt.Errorf("trusted root tlog %d (%s): public key: %w", i, t.GetBaseUrl(), err)
+		}
+		tl := TrustedLog{BaseURL: t.GetBaseUrl(), ID: t.GetLogId().GetKeyId(), Key: pk}
+		if vf := t.GetPublicKey().GetValidFor(); vf != nil {
+			if vf.GetStart() != nil {
+				tl.Start = vf.GetStart().AsTime()
+			}
+			if vf.GetEnd() != nil {
+				tl.End = vf.GetEnd().AsTime()
+			}
+		}
+		out = append(out, tl)
+	}
+	return out, nil
+}

@@ -1,0 +1,75 @@
+package rekor
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Body is what a stored entry says was signed, for matching a log entry to
+// the signature it is supposed to record.
+type Body struct {
+	Kind string
+	// hashedrekord
+	DigestAlgorithm string
+	Digest          []byte
+	Signature       []byte
+	PublicKeyPEM    []byte
+	// dsse
+	PayloadSHA256 []byte
+	Signatures    [][]byte // envelope signatures
+	VerifiersPEM  [][]byte
+}
+
+// ParseBody reads a canonical hashedrekord or dsse body.
+func ParseBody(body []byte) (*Body, error) {
+	var p proposed
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("entry body: %w", err)
+	}
+	switch {
+	case p.Kind == "hashedrekord" && p.APIVersion == "0.0.1":
+		var s hashedRekordSpec
+		if err := json.Unmarshal(p.Spec, &s); err != nil {
+			return nil, fmt.Errorf("hashedrekord body: %w", err)
+		}
+		d, err := hex.DecodeString(s.Data.Hash.Value)
+		if err != nil {
+			return nil, fmt.Errorf("hashedrekord body digest: %w", err)
+		}
+		sig, err := base64.StdEncoding.DecodeString(s.Signature.Content)
+		if err != nil {
+			return nil, fmt.Errorf("hashedrekord body signature: %w", err)
+		}
+		pk, err := base64.StdEncoding.DecodeString(s.Signature.PublicKey.Content)
+		if err != nil {
+			return nil, fmt.Errorf("hashedrekord body key: %w", err)
+		}
+		return &Body{Kind: p.Kind, DigestAlgorithm: strings.ToLower(s.Data.Hash.Algorithm), Digest: d, Signature: sig, PublicKeyPEM: pk}, nil
+	case p.Kind == "dsse" && p.APIVersion == "0.0.1":
+		var s dsseCanonical
+		if err := json.Unmarshal(p.Spec, &s); err != nil {
+			return nil, fmt.Errorf("dsse body: %w", err)
+		}
+		ph, err := hex.DecodeString(s.PayloadHash.Value)
+		if err != nil || s.PayloadHash.Algorithm != "sha256" {
+			return nil, fmt.Errorf("dsse body payloadHash is not sha256 hex")
+		}
+		b := &Body{Kind: p.Kind, PayloadSHA256: ph}
+		for i, sig := range s.Signatures {
+			raw, err := base64.StdEncoding.DecodeString(sig.Signature)
+			if err != nil {
+				return nil, fmt.Errorf("dsse body signature %d: %w", i, err)
+			}
+			v, err := base64.StdEncoding.DecodeString(sig.Verifier)
+			if err != nil {
+				return nil, fmt.Errorf("dsse body verifier %d: %w", i, err)
+			}
+			b.Signatures, b.VerifiersPEM = append(b.Signatures, raw), append(b.VerifiersPEM, v)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("entry body kind %q version %q is not one Hallmark verifies", p.Kind, p.APIVersion)
+}
