@@ -17,7 +17,8 @@ import (
 
 func (a *app) signBlobCommand() *cobra.Command {
 	var keyPath, bundlePath, sigPath string
-	var yes, tlogUpload bool
+	var yes bool
+	var lf logFlags
 	cmd := &cobra.Command{
 		Use:   "sign-blob --key KEY --bundle OUT FILE",
 		Short: "Sign a file and write a Sigstore bundle",
@@ -37,16 +38,15 @@ func (a *app) signBlobCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := sign.New(priv)
+			signOpts, err := a.signerOptions(&lf)
 			if err != nil {
 				return err
 			}
-			if !tlogUpload {
-				a.infof("--tlog-upload=false: the signature is not uploaded to a transparency log")
-			} else {
-				a.infof("No transparency log is configured: the signature is stored without a log entry")
+			s, err := sign.New(priv, signOpts...)
+			if err != nil {
+				return err
 			}
-			bundle, sig, err := s.SignBlob(data)
+			bundle, sig, err := s.SignBlob(cmd.Context(), data)
 			if err != nil {
 				return err
 			}
@@ -70,7 +70,7 @@ func (a *app) signBlobCommand() *cobra.Command {
 	f.StringVar(&bundlePath, "bundle", "", "write the Sigstore bundle to this file")
 	f.StringVar(&sigPath, "output-signature", "", "also write the base64 signature to this file")
 	f.BoolVarP(&yes, "yes", "y", false, "skip confirmation prompts (accepted for cosign compatibility)")
-	f.BoolVar(&tlogUpload, "tlog-upload", true, "upload the signature to the transparency log")
+	lf.add(cmd)
 	return cmd
 }
 
@@ -85,7 +85,8 @@ func (a *app) verifyBlobCommand() *cobra.Command {
 			if keyPath == "" || bundlePath == "" {
 				return fmt.Errorf("%w: --key and --bundle are required", errUsage)
 			}
-			if err := checkTrustedRoot(trustedRoot); err != nil {
+			vopts, err := verifierOptions(trustedRoot)
+			if err != nil {
 				return err
 			}
 			blob, err := readBlobArg(args[0])
@@ -96,7 +97,7 @@ func (a *app) verifyBlobCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			v, err := verify.NewKeyVerifier(pub)
+			v, err := verify.NewKeyVerifier(pub, vopts...)
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto"
 	"errors"
 	"fmt"
 
@@ -20,7 +19,7 @@ type signOptions struct {
 	yes             bool
 	newBundleFormat bool
 	recursive       bool
-	tlogUpload      bool
+	log             logFlags
 	registry        registryFlags
 }
 
@@ -46,7 +45,7 @@ sha256-<hex> referrers tag on registries without the referrers API).
 	f.BoolVarP(&o.yes, "yes", "y", false, "skip confirmation prompts (Hallmark never prompts; accepted for cosign compatibility)")
 	f.BoolVar(&o.newBundleFormat, "new-bundle-format", true, "store a Sigstore bundle as an OCI referrer (false: cosign v2 .sig tag)")
 	f.BoolVar(&o.recursive, "recursive", false, "when IMAGE is an index, also sign each manifest it lists")
-	f.BoolVar(&o.tlogUpload, "tlog-upload", true, "upload the signature to the transparency log")
+	o.log.add(cmd)
 	o.registry.add(cmd)
 	return cmd
 }
@@ -73,28 +72,27 @@ func (a *app) sign(ctx context.Context, o *signOptions, images []string) error {
 	if err != nil {
 		return err
 	}
-	if !o.tlogUpload {
-		a.infof("--tlog-upload=false: the signature is not uploaded to a transparency log")
-	} else {
-		a.infof("No transparency log is configured: the signature is stored without a log entry (verifiers will need --insecure-ignore-tlog)")
+	signOpts, err := a.signerOptions(&o.log)
+	if err != nil {
+		return err
+	}
+	signer, err := sign.New(priv, signOpts...)
+	if err != nil {
+		return err
 	}
 	format := verify.FormatBundle
 	if !o.newBundleFormat {
 		format = verify.FormatLegacy
 	}
 	for _, ref := range refs {
-		if err := a.signOne(ctx, c, priv, ref, format, ann, o.recursive); err != nil {
+		if err := a.signOne(ctx, c, signer, ref, format, ann, o.recursive); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (a *app) signOne(ctx context.Context, c *oci.Client, priv crypto.Signer, ref name.Reference, format verify.Format, ann map[string]any, recursive bool) error {
-	signer, err := sign.New(priv)
-	if err != nil {
-		return err
-	}
+func (a *app) signOne(ctx context.Context, c *oci.Client, signer *sign.Signer, ref name.Reference, format verify.Format, ann map[string]any, recursive bool) error {
 	d, desc, err := c.Resolve(ctx, ref)
 	if err != nil {
 		return registryExit(err, ref.String())

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -71,14 +70,15 @@ func (a *app) verify(ctx context.Context, o *verifyOptions, images []string) err
 	if err != nil {
 		return err
 	}
-	if err := checkTrustedRoot(o.trustedRoot); err != nil {
+	vopts, err := verifierOptions(o.trustedRoot)
+	if err != nil {
 		return err
 	}
 	pub, err := loadPublicKey(o.keyPath)
 	if err != nil {
 		return err
 	}
-	v, err := verify.NewKeyVerifier(pub)
+	v, err := verify.NewKeyVerifier(pub, vopts...)
 	if err != nil {
 		return fmt.Errorf("public key %s: %w", o.keyPath, err)
 	}
@@ -142,9 +142,9 @@ func (a *app) verifyImage(ctx context.Context, c *oci.Client, v *verify.Verifier
 		seen++
 		where := "legacy signature layer " + ls.Layer.String() + " in " + c.LegacyTag(d).String()
 		r, err := v.VerifyLegacy(verify.LegacySignature{
-			Payload:      ls.Payload,
-			Signature:    ls.Annotations[cosign.SignatureAnnotation],
-			HasTlogEntry: ls.Annotations[cosign.LegacyBundleAnnotation] != "",
+			Payload:     ls.Payload,
+			Signature:   ls.Annotations[cosign.SignatureAnnotation],
+			RekorBundle: ls.Annotations[cosign.LegacyBundleAnnotation],
 		}, p)
 		if err != nil {
 			failures = append(failures, candidateFailure{where, err})
@@ -199,6 +199,8 @@ func (a *app) printChecks(ref string, o *verifyOptions, annotations bool) {
 	a.infof("  - The cosign claims were validated")
 	if o.ignoreTlog {
 		a.infof("  - The transparency log was NOT checked (--insecure-ignore-tlog)")
+	} else {
+		a.infof("  - Existence of the claims in the transparency log was verified offline")
 	}
 	a.infof("  - The signatures were verified against the specified public key")
 }
@@ -240,20 +242,6 @@ func (a *app) printResults(ref name.Reference, results []*verify.Result, output 
 		return err
 	}
 	fmt.Fprintln(a.stdout, string(b))
-	return nil
-}
-
-func checkTrustedRoot(path string) error {
-	if path == "" {
-		return nil
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("reading trusted root %s: %w", path, err)
-	}
-	if _, err := cosign.ParseTrustedRoot(data); err != nil {
-		return fmt.Errorf("trusted root %s: %w", path, err)
-	}
 	return nil
 }
 

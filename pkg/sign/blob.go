@@ -1,23 +1,34 @@
 package sign
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/keys"
+	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/verify"
 )
 
 // SignBlob signs data and returns the bundle (protobuf-specs JSON) and the
 // raw signature.
-func (s *Signer) SignBlob(data []byte) (bundleJSON, sig []byte, err error) {
+func (s *Signer) SignBlob(ctx context.Context, data []byte) (bundleJSON, sig []byte, err error) {
 	sig, err = keys.Sign(s.key, data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing blob: %w", err)
 	}
 	sum := sha256.Sum256(data)
 	b := cosign.NewMessageBundle(sum[:], sig, s.hint)
+	le, err := s.logEntry(ctx, func() ([]byte, error) { return rekor.NewHashedRekord(sum[:], sig, s.pubPEM) })
+	if err != nil {
+		return nil, nil, err
+	}
+	if le != nil {
+		if err := attachEntry(b, le); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := s.verifier.VerifyBlobBundle(b, verify.Blob{Data: data, SHA256: sum[:]}, true); err != nil {
 		return nil, nil, fmt.Errorf("self-check of new signature failed: %w", err)
 	}

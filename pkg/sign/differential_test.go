@@ -56,7 +56,7 @@ func TestDifferentialAgainstSigstoreGo(t *testing.T) {
 
 	t.Run("blob", func(t *testing.T) {
 		data := []byte("artifact")
-		raw, _, err := s.SignBlob(data)
+		raw, _, err := s.SignBlob(t.Context(), data)
 		if err != nil {
 			t.Fatal(err)
 		}

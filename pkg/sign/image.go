@@ -3,6 +3,7 @@ package sign
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/keys"
 	"hallmark.dev/hallmark/pkg/oci"
+	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/verify"
 )
 
@@ -22,12 +24,26 @@ type Format = verify.Format
 // Signer signs images and blobs with one private key.
 type Signer struct {
 	key      crypto.Signer
+	pubPEM   []byte
 	hint     string
 	verifier *verify.Verifier
+	log      LogWriter
 }
 
+// LogWriter records entries in a transparency log (a *rekor.Client).
+type LogWriter interface {
+	Create(ctx context.Context, proposed []byte) (string, *rekor.LogEntry, error)
+}
+
+// Option configures a Signer.
+type Option func(*Signer)
+
+// WithLog uploads every signature to a transparency log and embeds the
+// entry (SET, inclusion proof, checkpoint) in what is stored.
+func WithLog(w LogWriter) Option { return func(s *Signer) { s.log = w } }
+
 // New returns a Signer for key.
-func New(key crypto.Signer) (*Signer, error) {
+func New(key crypto.Signer, opts ...Option) (*Signer, error) {
 	hint, err := cosign.KeyHint(key.Public())
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
@@ -36,7 +52,31 @@ func New(key crypto.Signer) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	return &Signer{key: key, hint: hint, verifier: v}, nil
+	pubPEM, err := keys.MarshalPublicKey(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	s := &Signer{key: key, pubPEM: pubPEM, hint: hint, verifier: v}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// logEntry uploads a proposed entry, when a log is configured.
+func (s *Signer) logEntry(ctx context.Context, proposed func() ([]byte, error)) (*rekor.LogEntry, error) {
+	if s.log == nil {
+		return nil, nil
+	}
+	p, err := proposed()
+	if err != nil {
+		return nil, err
+	}
+	_, le, err := s.log.Create(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("uploading to the transparency log: %w", err)
+	}
+	return le, nil
 }
 
 // ImageSignature is what SignImage stored.
@@ -64,7 +104,23 @@ func (s *Signer) SignImage(ctx context.Context, c *oci.Client, d name.Digest, de
 		if _, err := s.verifier.VerifyLegacy(verify.LegacySignature{Payload: payload, Signature: b64}, policy); err != nil {
 			return nil, fmt.Errorf("self-check of new signature failed: %w", err)
 		}
-		if err := c.AppendLegacySignature(ctx, d, payload, map[string]string{cosign.SignatureAnnotation: b64}); err != nil {
+		ann := map[string]string{cosign.SignatureAnnotation: b64}
+		digest := sha256.Sum256(payload)
+		le, err := s.logEntry(ctx, func() ([]byte, error) { return rekor.NewHashedRekord(digest[:], sig, s.pubPEM) })
+		if err != nil {
+			return nil, err
+		}
+		if le != nil {
+			rb, err := cosign.MarshalRekorBundle(&cosign.RekorBundle{
+				SignedEntryTimestamp: le.Verification.SignedEntryTimestamp,
+				Payload:              cosign.RekorBundlePayload{Body: le.Body, IntegratedTime: le.IntegratedTime, LogIndex: le.LogIndex, LogID: le.LogID},
+			})
+			if err != nil {
+				return nil, err
+			}
+			ann[cosign.LegacyBundleAnnotation] = rb
+		}
+		if err := c.AppendLegacySignature(ctx, d, payload, ann); err != nil {
 			return nil, err
 		}
 		return &ImageSignature{Format: format, Digest: d, Location: c.LegacyTag(d).String()}, nil
@@ -74,7 +130,7 @@ func (s *Signer) SignImage(ctx context.Context, c *oci.Client, d name.Digest, de
 		if err != nil {
 			return nil, err
 		}
-		b, err := s.dsseBundle(cosign.InTotoPayloadType, statement)
+		b, err := s.dsseBundle(ctx, cosign.InTotoPayloadType, statement)
 		if err != nil {
 			return nil, err
 		}
@@ -94,12 +150,27 @@ func (s *Signer) SignImage(ctx context.Context, c *oci.Client, d name.Digest, de
 	return nil, fmt.Errorf("unknown signature format %q", format)
 }
 
-func (s *Signer) dsseBundle(payloadType string, payload []byte) (*cosign.Bundle, error) {
+func (s *Signer) dsseBundle(ctx context.Context, payloadType string, payload []byte) (*cosign.Bundle, error) {
 	sig, err := keys.Sign(s.key, cosign.PAE(payloadType, payload))
 	if err != nil {
 		return nil, fmt.Errorf("signing envelope: %w", err)
 	}
-	return cosign.NewDSSEBundle(payloadType, payload, sig, s.hint), nil
+	b := cosign.NewDSSEBundle(payloadType, payload, sig, s.hint)
+	le, err := s.logEntry(ctx, func() ([]byte, error) { return rekor.NewDSSE(payloadType, payload, sig, s.pubPEM) })
+	if err != nil || le == nil {
+		return b, err
+	}
+	return b, attachEntry(b, le)
+}
+
+// attachEntry puts a log entry into a bundle's verification material.
+func attachEntry(b *cosign.Bundle, le *rekor.LogEntry) error {
+	tle, err := rekor.ToTLE(le)
+	if err != nil {
+		return fmt.Errorf("log entry: %w", err)
+	}
+	b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, tle)
+	return nil
 }
 
 func stringAnnotations(a map[string]any) map[string]string {

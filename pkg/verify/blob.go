@@ -43,5 +43,6 @@ func (v *Verifier) VerifyBlobBundle(b *cosign.Bundle, blob Blob, ignoreTlogUnsaf
 	if err != nil {
 		return stepErr(ErrSignature, "blob signature", err)
 	}
-	return checkTlog(Policy{IgnoreTlogUnsafe: ignoreTlogUnsafe}, len(b.GetVerificationMaterial().GetTlogEntries()) > 0)
+	_, err = v.checkTlog(Policy{IgnoreTlogUnsafe: ignoreTlogUnsafe}, b.GetVerificationMaterial().GetTlogEntries(), v.matchHashedRekord(blob.SHA256, ms.GetSignature()))
+	return err
 }

@@ -1,8 +1,14 @@
 package verify
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"fmt"
 	"strings"
+
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/keys"
@@ -13,8 +19,8 @@ import (
 type LegacySignature struct {
 	Payload   []byte
 	Signature string
-	// HasTlogEntry is true when the layer carries a Rekor bundle annotation.
-	HasTlogEntry bool
+	// RekorBundle is the layer's dev.sigstore.cosign/bundle annotation, if any.
+	RekorBundle string
 }
 
 // VerifyLegacy checks a legacy image signature against p.
@@ -40,12 +46,22 @@ func (v *Verifier) VerifyLegacy(s LegacySignature, p Policy) (*Result, error) {
 	if err := checkAnnotations(p.Annotations, ss.Optional); err != nil {
 		return nil, err
 	}
-	if err := checkTlog(p, s.HasTlogEntry); err != nil {
+	var tles []*protorekor.TransparencyLogEntry
+	if s.RekorBundle != "" {
+		tle, err := legacyTLE(s.RekorBundle)
+		if err != nil {
+			return nil, stepErr(ErrTlog, "layer's rekor bundle", err)
+		}
+		tles = append(tles, tle)
+	}
+	digest := sha256.Sum256(s.Payload)
+	logged, err := v.checkTlog(p, tles, v.matchHashedRekord(digest[:], sig))
+	if err != nil {
 		return nil, err
 	}
 	return &Result{
 		Format: FormatLegacy, Digest: p.Digest, Identity: ss.Critical.Identity.DockerReference,
-		Type: ss.Critical.Type, Annotations: ss.Optional, TlogVerified: false,
+		Type: ss.Critical.Type, Annotations: ss.Optional, TlogVerified: logged,
 	}, nil
 }
 
@@ -61,15 +77,18 @@ func (v *Verifier) VerifyImageBundle(b *cosign.Bundle, p Policy) (*Result, error
 		return nil, mismatch(ErrFormat, "DSSE payloadType", cosign.InTotoPayloadType, env.GetPayloadType())
 	}
 	pae := cosign.PAE(env.GetPayloadType(), env.GetPayload())
-	var sigErr error
-	verified := false
+	var (
+		sigErr error
+		good   [][]byte
+	)
 	for _, s := range env.GetSignatures() {
-		if sigErr = keys.Verify(v.key, pae, s.GetSig()); sigErr == nil {
-			verified = true
-			break
+		if err := keys.Verify(v.key, pae, s.GetSig()); err != nil {
+			sigErr = err
+			continue
 		}
+		good = append(good, s.GetSig())
 	}
-	if !verified {
+	if len(good) == 0 {
 		return nil, stepErr(ErrSignature, "DSSE envelope", sigErr)
 	}
 	st, err := cosign.ParseStatement(env.GetPayload())
@@ -94,23 +113,30 @@ func (v *Verifier) VerifyImageBundle(b *cosign.Bundle, p Policy) (*Result, error
 		if err := checkAnnotations(p.Annotations, ann); err != nil {
 			return nil, err
 		}
-		if err := checkTlog(p, len(b.GetVerificationMaterial().GetTlogEntries()) > 0); err != nil {
+		logged, err := v.checkTlog(p, b.GetVerificationMaterial().GetTlogEntries(), v.matchDSSE(env.GetPayloadType(), env.GetPayload(), good))
+		if err != nil {
 			return nil, err
 		}
-		return &Result{Format: FormatBundle, Digest: p.Digest, Type: st.GetPredicateType(), Annotations: ann}, nil
+		return &Result{Format: FormatBundle, Digest: p.Digest, Type: st.GetPredicateType(), Annotations: ann, TlogVerified: logged}, nil
 	}
 	return nil, mismatch(ErrClaims, "no statement subject is the image digest", p.Digest, strings.Join(got, ","))
 }
 
-// checkTlog enforces the transparency-log requirement. Hallmark does not yet
-// verify log entries (a later capability), so a signature is accepted only
-// when the caller waived the log.
-func checkTlog(p Policy, hasEntry bool) error {
-	if p.IgnoreTlogUnsafe {
-		return nil
+// legacyTLE turns a legacy layer's rekor bundle annotation into a log entry
+// with an inclusion promise (the legacy format carries no proof).
+func legacyTLE(annotation string) (*protorekor.TransparencyLogEntry, error) {
+	rb, body, err := cosign.ParseRekorBundle(annotation)
+	if err != nil {
+		return nil, err
 	}
-	if !hasEntry {
-		return stepErr(ErrTlog, "signature has no transparency log entry; pass --insecure-ignore-tlog to accept signatures made without a log", nil)
+	id, err := hex.DecodeString(rb.Payload.LogID)
+	if err != nil {
+		return nil, fmt.Errorf("logID %q is not hex", rb.Payload.LogID)
 	}
-	return stepErr(ErrTlog, "signature has a transparency log entry, but no log key is trusted to check it; pass --insecure-ignore-tlog to skip the log check", nil)
+	return &protorekor.TransparencyLogEntry{
+		LogIndex: rb.Payload.LogIndex, LogId: &protocommon.LogId{KeyId: id},
+		IntegratedTime:    rb.Payload.IntegratedTime,
+		InclusionPromise:  &protorekor.InclusionPromise{SignedEntryTimestamp: rb.SignedEntryTimestamp},
+		CanonicalizedBody: body,
+	}, nil
 }

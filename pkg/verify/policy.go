@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"fmt"
 
+	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/keys"
 )
 
@@ -23,15 +24,23 @@ type Policy struct {
 type Verifier struct {
 	key    crypto.PublicKey
 	scheme keys.Scheme
+	logs   []cosign.TrustedLog
 }
 
-// NewKeyVerifier returns a Verifier trusting pub.
-func NewKeyVerifier(pub crypto.PublicKey) (*Verifier, error) {
+// NewKeyVerifier returns a Verifier trusting pub (and, with options, the
+// transparency logs whose entries it requires).
+func NewKeyVerifier(pub crypto.PublicKey, opts ...Option) (*Verifier, error) {
 	s, err := keys.SchemeFor(pub)
 	if err != nil {
 		return nil, fmt.Errorf("verification key: %w", err)
 	}
-	return &Verifier{key: pub, scheme: s}, nil
+	v := &Verifier{key: pub, scheme: s}
+	for _, o := range opts {
+		if err := o(v); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
 }
 
 // Format names the storage format a verified signature came in.

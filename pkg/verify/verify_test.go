@@ -119,7 +119,7 @@ func TestLegacy(t *testing.T) {
 		{"no signature annotation", LegacySignature{Payload: good.Payload}, p, ErrFormat},
 		{"signature not base64", LegacySignature{Payload: good.Payload, Signature: "!!"}, p, ErrFormat},
 		{"no tlog entry", good, Policy{Digest: digestA}, ErrTlog},
-		{"tlog entry present but unverifiable", LegacySignature{Payload: good.Payload, Signature: good.Signature, HasTlogEntry: true}, Policy{Digest: digestA}, ErrTlog},
+		{"tlog entry present but unverifiable", LegacySignature{Payload: good.Payload, Signature: good.Signature, RekorBundle: `{"SignedEntryTimestamp":"AA==","Payload":{"body":"e30=","logID":"00"}}`}, Policy{Digest: digestA}, ErrTlog},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

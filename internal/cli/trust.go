@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"hallmark.dev/hallmark/pkg/cosign"
+	"hallmark.dev/hallmark/pkg/rekor"
+	"hallmark.dev/hallmark/pkg/sign"
+	"hallmark.dev/hallmark/pkg/verify"
+)
+
+// logFlags choose the transparency log a signature is uploaded to.
+type logFlags struct {
+	upload        bool
+	rekorURL      string
+	signingConfig string
+}
+
+func (f *logFlags) add(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.upload, "tlog-upload", true, "upload the signature to the transparency log")
+	cmd.Flags().StringVar(&f.rekorURL, "rekor-url", "", "transparency log (Rekor v1 API) to upload to")
+	cmd.Flags().StringVar(&f.signingConfig, "signing-config", "", "Sigstore signing config naming the log to upload to")
+}
+
+// signerOptions returns the log option for sign.New and says on stderr
+// where (or whether) signatures are logged.
+func (a *app) signerOptions(f *logFlags) ([]sign.Option, error) {
+	if !f.upload {
+		a.infof("--tlog-upload=false: the signature is not uploaded to a transparency log")
+		return nil, nil
+	}
+	url := f.rekorURL
+	if url == "" && f.signingConfig != "" {
+		data, err := os.ReadFile(f.signingConfig)
+		if err != nil {
+			return nil, fmt.Errorf("reading signing config %s: %w", f.signingConfig, err)
+		}
+		sc, err := cosign.ParseSigningConfig(data)
+		if err != nil {
+			return nil, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
+		}
+		url = cosign.RekorV1URL(sc, time.Now())
+		if url == "" {
+			a.infof("Signing config %s names no Rekor v1 log valid now: the signature is stored without a log entry", f.signingConfig)
+			return nil, nil
+		}
+	}
+	if url == "" {
+		a.infof("No transparency log is configured (--rekor-url or --signing-config): the signature is stored without a log entry (verifiers will need --insecure-ignore-tlog)")
+		return nil, nil
+	}
+	c, err := rekor.NewClient(url, nil)
+	if err != nil {
+		return nil, err
+	}
+	a.infof("Uploading the signature to the transparency log %s", url)
+	return []sign.Option{sign.WithLog(c)}, nil
+}
+
+// verifierOptions reads --trusted-root and trusts the logs it names.
+func verifierOptions(trustedRoot string) ([]verify.Option, error) {
+	if trustedRoot == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(trustedRoot)
+	if err != nil {
+		return nil, fmt.Errorf("reading trusted root %s: %w", trustedRoot, err)
+	}
+	tr, err := cosign.ParseTrustedRoot(data)
+	if err != nil {
+		return nil, fmt.Errorf("trusted root %s: %w", trustedRoot, err)
+	}
+	logs, err := cosign.TrustedLogs(tr)
+	if err != nil {
+		return nil, fmt.Errorf("trusted root %s: %w", trustedRoot, err)
+	}
+	return []verify.Option{verify.WithTrustedLogs(logs)}, nil
+}

@@ -1,0 +1,46 @@
+package rekor
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+)
+
+// NewHashedRekord returns a hashedrekord 0.0.1 proposed entry: a signature
+// over a SHA-256 digest, and the signer's PEM public key or certificate.
+func NewHashedRekord(sha256Digest, sig, pubPEM []byte) ([]byte, error) {
+	var s hashedRekordSpec
+	s.Data.Hash.Algorithm = "sha256"
+	s.Data.Hash.Value = hex.EncodeToString(sha256Digest)
+	s.Signature.Content = base64.StdEncoding.EncodeToString(sig)
+	s.Signature.PublicKey.Content = base64.StdEncoding.EncodeToString(pubPEM)
+	return json.Marshal(struct {
+		APIVersion string           `json:"apiVersion"`
+		Kind       string           `json:"kind"`
+		Spec       hashedRekordSpec `json:"spec"`
+	}{"0.0.1", "hashedrekord", s})
+}
+
+// NewDSSE returns a dsse 0.0.1 proposed entry for an envelope signed by the
+// key (or certificate) pubPEM.
+func NewDSSE(payloadType string, payload, sig, pubPEM []byte) ([]byte, error) {
+	env := envelope{PayloadType: payloadType, Payload: payload}
+	env.Signatures = append(env.Signatures, struct {
+		KeyID string `json:"keyid"`
+		Sig   []byte `json:"sig"`
+	}{Sig: sig})
+	envJSON, err := json.Marshal(env)
+	if err != nil {
+		return nil, err
+	}
+	var p dsseProposed
+	p.ProposedContent = &struct {
+		Envelope  string   `json:"envelope"`
+		Verifiers []string `json:"verifiers"`
+	}{Envelope: string(envJSON), Verifiers: []string{base64.StdEncoding.EncodeToString(pubPEM)}}
+	return json.Marshal(struct {
+		APIVersion string       `json:"apiVersion"`
+		Kind       string       `json:"kind"`
+		Spec       dsseProposed `json:"spec"`
+	}{"0.0.1", "dsse", p})
+}
