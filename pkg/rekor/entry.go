@@ -47,13 +47,14 @@ func Parse(data []byte) (*Entry, error) {
 	if err := json.Unmarshal(data, &p); err != nil {
 		return nil, fmt.Errorf("%w: not a JSON proposed entry: %v", ErrInvalidEntry, err)
 	}
-	if len(p.Spec) == 0 {
-		return nil, fmt.Errorf("%w: no spec", ErrInvalidEntry)
-	}
 	var (
 		e   *Entry
 		err error
 	)
+	supported := (p.Kind == "hashedrekord" || p.Kind == "dsse") && p.APIVersion == "0.0.1"
+	if supported && len(p.Spec) == 0 {
+		return nil, fmt.Errorf("%w: %s has no spec", ErrInvalidEntry, p.Kind)
+	}
 	switch {
 	case p.Kind == "hashedrekord" && p.APIVersion == "0.0.1":
 		e, err = parseHashedRekord(p.Spec)
