@@ -363,7 +363,7 @@ func (h *Handler) tilesTile(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "tile path: %v", err)
 		return
 	}
-	b, err := h.svc.reader.ReadTile(r.Context(), level, index, p)
+	b, err := h.svc.readTile(r.Context(), level, index, p)
 	h.writeResource(w, b, err)
 }
 

@@ -53,6 +53,7 @@ type Service struct {
 	appender *tessera.Appender
 	reader   tessera.LogReader
 	shutdown func(context.Context) error
+	cancel   context.CancelFunc // stops Tessera's background work
 	index    *index
 	signer   *tlog.NoteSigner
 	logID    string // hex
@@ -67,13 +68,28 @@ type tree struct {
 	size       uint64
 	root       []byte
 	checkpoint []byte // signed with the log key only (Rekor v1 clients accept one signature)
-	proofs     *client.ProofBuilder
+
+	proofMu sync.Mutex // the proof builder's tile cache is not safe for concurrent use
+	proofs  *client.ProofBuilder
+}
+
+func (t *tree) inclusionProof(ctx context.Context, i uint64) ([][]byte, error) {
+	t.proofMu.Lock()
+	defer t.proofMu.Unlock()
+	return t.proofs.InclusionProof(ctx, i)
+}
+
+func (t *tree) consistencyProof(ctx context.Context, first, last uint64) ([][]byte, error) {
+	t.proofMu.Lock()
+	defer t.proofMu.Unlock()
+	return t.proofs.ConsistencyProof(ctx, first, last)
 }
 
 // ErrExists is returned by Add when the same entry is already in the log.
 var ErrExists = errors.New("an equivalent entry already exists in the log")
 
-// Open starts a log service over the configured storage.
+// Open starts a log service over the configured storage. ctx bounds only
+// the opening; the service runs until Close.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Origin == "" {
 		cfg.Origin = "hallmark.local/log"
@@ -107,28 +123,33 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		cpInterval = 100 * time.Millisecond
 	)
 	if cfg.MySQL != nil {
-		if driver, err = mysql.New(ctx, cfg.MySQL); err != nil {
+		if driver, err = mysql.New(context.WithoutCancel(ctx), cfg.MySQL); err != nil {
 			return nil, fmt.Errorf("opening MySQL log storage: %w", err)
 		}
 		cpInterval = time.Second
 	} else if driver, err = posix.New(ctx, posix.Config{Path: filepath.Join(cfg.Dir, "log")}); err != nil {
 		return nil, fmt.Errorf("opening POSIX log storage: %w", err)
 	}
+	// Tessera's integration and publishing loops live as long as this
+	// context: the service's lifetime, not the caller's.
+	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(signer, witnessKey).
 		WithBatching(cfg.BatchMaxSize, cfg.BatchMaxAge).
 		WithCheckpointInterval(cpInterval).
 		WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
-	appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
+	appender, shutdown, reader, err := tessera.NewAppender(life, driver, opts)
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("starting log appender: %w", err)
 	}
 	ix, err := openIndex(cfg.Dir)
 	if err != nil {
 		_ = shutdown(ctx)
+		cancel()
 		return nil, err
 	}
-	s := &Service{cfg: cfg, appender: appender, reader: reader, shutdown: shutdown, index: ix,
+	s := &Service{cfg: cfg, appender: appender, reader: reader, shutdown: shutdown, cancel: cancel, index: ix,
 		signer: signer, logID: logID, treeID: treeIDFor(logID)}
 	if err := s.reconcile(ctx); err != nil {
 		s.Close(ctx)
@@ -188,9 +209,11 @@ func treeIDFor(logIDHex string) string {
 	return fmt.Sprint(v >> 1)
 }
 
-// Close stops the appender (flushing what it holds) and closes the index.
+// Close stops the appender (flushing what it holds), its background work,
+// and closes the index.
 func (s *Service) Close(ctx context.Context) error {
 	err := s.shutdown(ctx)
+	s.cancel()
 	return errors.Join(err, s.index.close())
 }
 
@@ -252,7 +275,7 @@ func (s *Service) logEntry(ctx context.Context, r *record, body []byte) (*rekor.
 	if err != nil {
 		return nil, err
 	}
-	hashes, err := t.proofs.InclusionProof(ctx, r.LogIndex)
+	hashes, err := t.inclusionProof(ctx, r.LogIndex)
 	if err != nil {
 		return nil, fmt.Errorf("inclusion proof for %d in tree %d: %w", r.LogIndex, t.size, err)
 	}
@@ -303,7 +326,7 @@ func (s *Service) treeAt(ctx context.Context, minSize uint64) (*tree, error) {
 func (s *Service) signTree(ctx context.Context, size uint64) (*tree, error) {
 	root := rfc6962.DefaultHasher.EmptyRoot()
 	if size > 0 {
-		nodes, err := client.FetchRangeNodes(ctx, size, s.reader.ReadTile)
+		nodes, err := client.FetchRangeNodes(ctx, size, s.readTile)
 		if err != nil {
 			return nil, fmt.Errorf("reading tree of size %d: %w", size, err)
 		}
@@ -323,7 +346,7 @@ func (s *Service) signTree(ctx context.Context, size uint64) (*tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing checkpoint: %w", err)
 	}
-	pb, err := client.NewProofBuilder(ctx, size, s.reader.ReadTile)
+	pb, err := client.NewProofBuilder(ctx, size, s.readTile)
 	if err != nil {
 		return nil, err
 	}
@@ -418,7 +441,7 @@ func (s *Service) ConsistencyProof(ctx context.Context, first, last uint64) ([][
 	if first == 0 || first == last {
 		return [][]byte{}, lt.root, nil
 	}
-	p, err := lt.proofs.ConsistencyProof(ctx, first, last)
+	p, err := lt.consistencyProof(ctx, first, last)
 	return p, lt.root, err
 }
 

@@ -1,0 +1,121 @@
+package tlogserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"hallmark.dev/hallmark/pkg/keys"
+	"hallmark.dev/hallmark/pkg/rekor"
+)
+
+type testLog struct {
+	svc  *Service
+	srv  *httptest.Server
+	dir  string
+	key  *ecdsa.PrivateKey
+	stop func()
+}
+
+func openTestLog(t *testing.T, dir string, key *ecdsa.PrivateKey) *testLog {
+	t.Helper()
+	if key == nil {
+		key, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	svc, err := Open(context.Background(), Config{Dir: dir, Signer: key, BatchMaxAge: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(NewHandler(svc, 64<<10, nil))
+	tl := &testLog{svc: svc, srv: srv, dir: dir, key: key}
+	stopped := false
+	tl.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := svc.Close(ctx); err != nil {
+			t.Errorf("closing log: %v", err)
+		}
+	}
+	t.Cleanup(tl.stop)
+	return tl
+}
+
+// signer makes valid hashedrekord entries.
+type signer struct {
+	key    *ecdsa.PrivateKey
+	pubPEM []byte
+}
+
+func newSigner(t *testing.T) *signer {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p, _ := keys.MarshalPublicKey(k.Public())
+	return &signer{k, p}
+}
+
+func (s *signer) entry(t testing.TB, artifact []byte) []byte {
+	d := sha256.Sum256(artifact)
+	sig, err := ecdsa.SignASN1(rand.Reader, s.key, d[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := rekor.NewHashedRekord(d[:], sig, s.pubPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (tl *testLog) post(t testing.TB, path string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.Post(tl.srv.URL+path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func (tl *testLog) get(t testing.TB, path string, out any) int {
+	t.Helper()
+	resp, err := http.Get(tl.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("GET %s: %v: %s", path, err, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (tl *testLog) size(t testing.TB) int64 {
+	var li struct {
+		TreeSize int64 `json:"treeSize"`
+	}
+	if code := tl.get(t, "/api/v1/log", &li); code != http.StatusOK {
+		t.Fatalf("log info: %d", code)
+	}
+	return li.TreeSize
+}
+
+func sha256Sum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
+
+func sleep() { time.Sleep(20 * time.Millisecond) }
