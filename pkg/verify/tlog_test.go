@@ -1,0 +1,192 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"google.golang.org/protobuf/proto"
+
+	"hallmark.dev/hallmark/internal/hallmarktest"
+	"hallmark.dev/hallmark/pkg/cosign"
+	"hallmark.dev/hallmark/pkg/oci"
+	"hallmark.dev/hallmark/pkg/rekor"
+	"hallmark.dev/hallmark/pkg/sign"
+	"hallmark.dev/hallmark/pkg/tlog"
+	"hallmark.dev/hallmark/pkg/verify"
+)
+
+type logFixture struct {
+	log      *hallmarktest.Log
+	key      *ecdsa.PrivateKey
+	verifier *verify.Verifier
+	bundle   *cosign.Bundle // a logged image signature
+	other    *cosign.Bundle // another logged image signature, same key
+	image    name.Digest
+	legacy   verify.LegacySignature
+}
+
+func newLogFixture(t *testing.T) *logFixture {
+	t.Helper()
+	l := hallmarktest.StartLog(t)
+	reg := hallmarktest.EmbeddedRegistry(t, "")
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rc, err := rekor.NewClient(l.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sign.New(k, sign.WithLog(rc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := oci.New()
+	ctx := context.Background()
+	f := &logFixture{log: l, key: k}
+	f.verifier, err = verify.NewKeyVerifier(k.Public(), verify.WithTrustedLogs(l.Logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bundles []*cosign.Bundle
+	for _, n := range []string{"a", "b"} {
+		d := hallmarktest.PushImage(t, reg.Host, n+":v1", n)
+		_, desc, err := c.Resolve(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SignImage(ctx, c, d, desc, verify.FormatBundle, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SignImage(ctx, c, d, desc, verify.FormatLegacy, nil); err != nil {
+			t.Fatal(err)
+		}
+		stored, err := c.Bundles(ctx, d)
+		if err != nil || len(stored) != 1 {
+			t.Fatalf("%v %d", err, len(stored))
+		}
+		b, err := cosign.ParseBundle(stored[0].Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bundles = append(bundles, b)
+		if n == "a" {
+			f.image = d
+			ls, err := c.LegacySignatures(ctx, d)
+			if err != nil || len(ls) != 1 {
+				t.Fatalf("%v %d", err, len(ls))
+			}
+			f.legacy = verify.LegacySignature{Payload: ls[0].Payload, Signature: ls[0].Annotations[cosign.SignatureAnnotation], RekorBundle: ls[0].Annotations[cosign.LegacyBundleAnnotation]}
+		}
+	}
+	f.bundle, f.other = bundles[0], bundles[1]
+	return f
+}
+
+func (f *logFixture) policy() verify.Policy { return verify.Policy{Digest: f.image.DigestStr()} }
+
+// tampered returns a copy of the fixture's bundle with its log entry changed.
+func (f *logFixture) tampered(change func(tle *protorekor.TransparencyLogEntry)) *cosign.Bundle {
+	b := proto.Clone(f.bundle).(*cosign.Bundle)
+	change(b.GetVerificationMaterial().GetTlogEntries()[0])
+	return b
+}
+
+func flip(b []byte) []byte { c := append([]byte{}, b...); c[len(c)/2] ^= 1; return c }
+
+func TestLoggedSignatureEvidence(t *testing.T) {
+	f := newLogFixture(t)
+	r, err := f.verifier.VerifyImageBundle(f.bundle, f.policy())
+	if err != nil || !r.TlogVerified {
+		t.Fatalf("logged bundle: %v (tlog verified %v)", err, r != nil && r.TlogVerified)
+	}
+	if r, err := f.verifier.VerifyLegacy(f.legacy, f.policy()); err != nil || !r.TlogVerified {
+		t.Fatalf("logged legacy signature: %v", err)
+	}
+	otherLogKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	resignedCheckpoint := func(tle *protorekor.TransparencyLogEntry) {
+		// A checkpoint for the same tree, signed by a key that is not the log's.
+		p := tle.GetInclusionProof()
+		env := p.GetCheckpoint().GetEnvelope()
+		text := env[:bytes.LastIndex([]byte(env), []byte("\n\n"))+1]
+		ns, _ := tlog.NewNoteSigner("hallmark.local/log", otherLogKey)
+		sig, _ := ns.Sign([]byte(text))
+		hint := []byte{byte(ns.KeyHash() >> 24), byte(ns.KeyHash() >> 16), byte(ns.KeyHash() >> 8), byte(ns.KeyHash())}
+		p.Checkpoint.Envelope = text + "\n\u2014 hallmark.local/log " + base64.StdEncoding.EncodeToString(append(hint, sig...)) + "\n"
+	}
+	cases := map[string]*cosign.Bundle{
+		"entry swapped for another signature's": f.tampered(func(tle *protorekor.TransparencyLogEntry) {
+			proto.Reset(tle)
+			proto.Merge(tle, f.other.GetVerificationMaterial().GetTlogEntries()[0])
+		}),
+		"body swapped, evidence kept": f.tampered(func(tle *protorekor.TransparencyLogEntry) {
+			tle.CanonicalizedBody = f.other.GetVerificationMaterial().GetTlogEntries()[0].GetCanonicalizedBody()
+		}),
+		"proof hash corrupted": f.tampered(func(tle *protorekor.TransparencyLogEntry) {
+			if len(tle.InclusionProof.Hashes) == 0 {
+				tle.InclusionProof.Hashes = [][]byte{make([]byte, 32)}
+				return
+			}
+			tle.InclusionProof.Hashes[0] = flip(tle.InclusionProof.Hashes[0])
+		}),
+		"proof root corrupted": f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.InclusionProof.RootHash = flip(tle.InclusionProof.RootHash) }),
+		"checkpoint signature corrupted": f.tampered(func(tle *protorekor.TransparencyLogEntry) {
+			env := []byte(tle.InclusionProof.Checkpoint.Envelope)
+			i := bytes.LastIndexByte(env[:len(env)-1], ' ')
+			sig, _ := base64.StdEncoding.DecodeString(string(env[i+1 : len(env)-1]))
+			tle.InclusionProof.Checkpoint.Envelope = string(env[:i+1]) + base64.StdEncoding.EncodeToString(flip(sig)) + "\n"
+		}),
+		"checkpoint signed by another key": f.tampered(resignedCheckpoint),
+		"SET corrupted":                    f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.InclusionPromise.SignedEntryTimestamp = flip(tle.InclusionPromise.SignedEntryTimestamp) }),
+		"integrated time moved":            f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.IntegratedTime += 60 }),
+		"log index moved":                  f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.LogIndex++ }),
+		"no evidence":                      f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.InclusionPromise, tle.InclusionProof = nil, nil }),
+		"unknown log":                      f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.LogId.KeyId = make([]byte, 32) }),
+		"no entry":                         func() *cosign.Bundle { b := proto.Clone(f.bundle).(*cosign.Bundle); b.VerificationMaterial.TlogEntries = nil; return b }(),
+	}
+	for name, b := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := f.verifier.VerifyImageBundle(b, f.policy())
+			if !errors.Is(err, verify.ErrTlog) {
+				t.Fatalf("got %v, want a transparency log failure", err)
+			}
+			// The waiver is the only way around it.
+			if _, err := f.verifier.VerifyImageBundle(b, verify.Policy{Digest: f.image.DigestStr(), IgnoreTlogUnsafe: true}); err != nil {
+				t.Fatalf("with --insecure-ignore-tlog: %v", err)
+			}
+		})
+	}
+	// Either kind of evidence alone suffices.
+	proofOnly := f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.InclusionPromise = nil })
+	setOnly := f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.InclusionProof = nil })
+	for name, b := range map[string]*cosign.Bundle{"proof only": proofOnly, "SET only": setOnly} {
+		if _, err := f.verifier.VerifyImageBundle(b, f.policy()); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// A verifier trusting another log, or a log key not yet valid, refuses.
+	otherLogs := []cosign.TrustedLog{{ID: f.log.Logs[0].ID, Key: otherLogKey.Public(), Start: time.Unix(0, 0)}}
+	v2, _ := verify.NewKeyVerifier(f.key.Public(), verify.WithTrustedLogs(otherLogs))
+	if _, err := v2.VerifyImageBundle(f.bundle, f.policy()); !errors.Is(err, verify.ErrTlog) {
+		t.Errorf("log key mismatch: %v", err)
+	}
+	future := []cosign.TrustedLog{{ID: f.log.Logs[0].ID, Key: f.log.Key.Public(), Start: time.Now().Add(time.Hour)}}
+	v3, _ := verify.NewKeyVerifier(f.key.Public(), verify.WithTrustedLogs(future))
+	if _, err := v3.VerifyImageBundle(f.bundle, f.policy()); !errors.Is(err, verify.ErrTlog) {
+		t.Errorf("log key not valid at integration time: %v", err)
+	}
+	// Legacy: a SET for another signature's entry is refused.
+	otherLegacy := f.legacy
+	rb, _, _ := cosign.ParseRekorBundle(f.legacy.RekorBundle)
+	rb.SignedEntryTimestamp = flip(rb.SignedEntryTimestamp)
+	otherLegacy.RekorBundle, _ = cosign.MarshalRekorBundle(rb)
+	if _, err := f.verifier.VerifyLegacy(otherLegacy, f.policy()); !errors.Is(err, verify.ErrTlog) {
+		t.Errorf("legacy with corrupted SET: %v", err)
+	}
+}
