@@ -31,11 +31,18 @@ type Log struct {
 // StartLog runs a log in a temporary directory until the test ends.
 func StartLog(t testing.TB) *Log {
 	t.Helper()
-	dir := t.TempDir()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return StartLogWithKey(t, key)
+}
+
+// StartLogWithKey runs a log signing with key: two logs with one key and
+// different entries are a forked log.
+func StartLogWithKey(t testing.TB, key *ecdsa.PrivateKey) *Log {
+	t.Helper()
+	dir := t.TempDir()
 	svc, err := tlogserver.Open(context.Background(), tlogserver.Config{Dir: filepath.Join(dir, "data"), Signer: key, BatchMaxAge: 2 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
