@@ -1,20 +1,48 @@
 package tlogserver
 
 import (
+	"context"
 	"flag"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"testing"
 
 	"k8s.io/klog/v2"
 )
 
-// TestMain keeps Tessera's klog output out of test logs.
+// TestMain keeps Tessera's klog output out of test logs, and turns the test
+// binary into a log server when the crash test starts it as a child.
 func TestMain(m *testing.M) {
 	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(fs)
 	_ = fs.Set("logtostderr", "false")
 	_ = fs.Set("stderrthreshold", "FATAL")
 	klog.SetOutput(io.Discard)
+	if dir := os.Getenv("HALLMARK_CRASH_CHILD_DIR"); dir != "" {
+		os.Exit(crashChild(dir, os.Getenv("HALLMARK_CRASH_CHILD_ADDR")))
+	}
 	os.Exit(m.Run())
+}
+
+// crashChild serves a log until it is killed.
+func crashChild(dir, addr string) int {
+	key, err := LoadOrCreateSigner(dir, "", nil)
+	if err != nil {
+		os.Stderr.WriteString(err.Error())
+		return 3
+	}
+	svc, err := Open(context.Background(), Config{Dir: dir, Signer: key})
+	if err != nil {
+		os.Stderr.WriteString(err.Error())
+		return 3
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		os.Stderr.WriteString(err.Error())
+		return 3
+	}
+	_ = http.Serve(ln, NewHandler(svc, 0, nil))
+	return 0
 }
