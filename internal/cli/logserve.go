@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -23,6 +25,7 @@ import (
 
 type logServeOptions struct {
 	addr, data, signer, origin, mysqlDSN, publicURL string
+	debugAddr                                       string
 	maxEntrySize                                    int64
 	batchMaxAge                                     time.Duration
 }
@@ -49,6 +52,7 @@ DIR/trusted-root.json and DIR/signing-config.json, which hallmark and cosign tak
 	f.StringVar(&o.publicURL, "public-url", "", "URL clients reach the log at (default http://ADDR)")
 	f.Int64Var(&o.maxEntrySize, "max-entry-size", rekor.MaxEntrySize, "largest entry accepted, in bytes (413 above)")
 	f.DurationVar(&o.batchMaxAge, "batch-max-age", 5*time.Millisecond, "longest an entry waits to be sequenced")
+	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this (loopback) address")
 	cmd.AddCommand(serve)
 	cmd.AddCommand(a.logClientCommands()...)
 	return cmd
@@ -98,6 +102,14 @@ func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
 	a.infof("Transparency log serving %s (data in %s, log ID %s)", url, o.data, svc.LogID())
 	a.infof("Trust it with --trusted-root %s; sign to it with --signing-config %s",
 		filepath.Join(o.data, "trusted-root.json"), filepath.Join(o.data, "signing-config.json"))
+	if o.debugAddr != "" {
+		dln, err := net.Listen("tcp", o.debugAddr)
+		if err != nil {
+			return fmt.Errorf("--debug-addr: %w", err)
+		}
+		go func() { _ = registry.Serve(ctx, dln, debugMux(), "", "") }()
+		a.infof("Profiles at http://%s/debug/pprof/", dln.Addr())
+	}
 	h := tlogserver.NewHandler(svc, o.maxEntrySize, slog.New(slog.NewTextHandler(a.stderr, nil)))
 	err = registry.Serve(ctx, ln, h, "", "")
 	if errors.Is(err, context.Canceled) {
@@ -132,4 +144,13 @@ func writeLogTrust(dir, url string, pub any) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "signing-config.json"), scJSON, 0o644)
+}
+
+// debugMux serves pprof, only when asked for with --debug-addr.
+func debugMux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("/debug/pprof/", pprof.Index)
+	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return m
 }

@@ -7,15 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/cockroachdb/pebble/v2"
 )
 
-var (
-	bucketEntries = []byte("entries") // leaf hash -> logIndex(8) | integratedTime(8)
-	bucketByIndex = []byte("byindex") // logIndex(8) -> leaf hash
-	bucketSearch  = []byte("search")  // key | 0x00 | leaf hash -> nothing
+// Key prefixes of the index's one keyspace.
+const (
+	prefixEntry   = 'e' // 'e' | leaf hash -> logIndex(8) | integratedTime(8)
+	prefixByIndex = 'i' // 'i' | logIndex(8, big-endian) -> leaf hash
+	prefixSearch  = 's' // 's' | search key | 0x00 | leaf hash -> nothing
 )
 
 // record is what the index keeps for an entry; its body is in the log.
@@ -25,26 +25,14 @@ type record struct {
 	IntegratedTime int64
 }
 
-// index is the search index and integrated-time store beside the log.
-type index struct{ db *bolt.DB }
+// index is the search index and integrated-time store beside the log: a
+// Pebble LSM whose synced commits share WAL fsyncs under concurrency.
+type index struct{ db *pebble.DB }
 
 func openIndex(dir string) (*index, error) {
-	db, err := bolt.Open(filepath.Join(dir, "index.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := pebble.Open(filepath.Join(dir, "index"), &pebble.Options{Logger: quietLogger{}})
 	if err != nil {
 		return nil, fmt.Errorf("opening search index: %w", err)
-	}
-	db.MaxBatchDelay = 2 * time.Millisecond
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEntries, bucketByIndex, bucketSearch} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("initialising search index: %w", err)
 	}
 	return &index{db: db}, nil
 }
@@ -53,54 +41,60 @@ func (ix *index) close() error { return ix.db.Close() }
 
 func u64(v uint64) []byte { b := make([]byte, 8); binary.BigEndian.PutUint64(b, v); return b }
 
-// put records entries durably; concurrent callers share one transaction and
-// one fsync (bbolt's Batch).
-func (ix *index) put(r record, searchKeys []string) error {
-	return ix.db.Batch(func(tx *bolt.Tx) error { return putTx(tx, r, searchKeys) })
+func key(prefix byte, parts ...[]byte) []byte {
+	k := []byte{prefix}
+	for _, p := range parts {
+		k = append(k, p...)
+	}
+	return k
 }
 
-func putTx(tx *bolt.Tx, r record, searchKeys []string) error {
+// put records an entry durably (a synced WAL commit) before it returns.
+func (ix *index) put(r record, searchKeys []string) error {
+	b := ix.db.NewBatch()
+	defer b.Close()
 	v := append(u64(r.LogIndex), u64(uint64(r.IntegratedTime))...)
-	if err := tx.Bucket(bucketEntries).Put(r.LeafHash, v); err != nil {
+	if err := b.Set(key(prefixEntry, r.LeafHash), v, nil); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketByIndex).Put(u64(r.LogIndex), r.LeafHash); err != nil {
+	if err := b.Set(key(prefixByIndex, u64(r.LogIndex)), r.LeafHash, nil); err != nil {
 		return err
 	}
-	s := tx.Bucket(bucketSearch)
 	for _, k := range searchKeys {
-		if err := s.Put(append(append([]byte(k), 0), r.LeafHash...), nil); err != nil {
+		if err := b.Set(key(prefixSearch, []byte(k), []byte{0}, r.LeafHash), nil, nil); err != nil {
 			return err
 		}
 	}
-	return nil
+	return b.Commit(pebble.Sync)
 }
 
 var errNoEntry = errors.New("no such entry")
 
+func (ix *index) get(k []byte) ([]byte, error) {
+	v, closer, err := ix.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, errNoEntry
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), v...)
+	return out, closer.Close()
+}
+
 func (ix *index) byLeafHash(h []byte) (*record, error) {
-	var r *record
-	err := ix.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketEntries).Get(h)
-		if v == nil {
-			return errNoEntry
-		}
-		r = &record{LeafHash: append([]byte(nil), h...), LogIndex: binary.BigEndian.Uint64(v[:8]), IntegratedTime: int64(binary.BigEndian.Uint64(v[8:16]))}
-		return nil
-	})
-	return r, err
+	v, err := ix.get(key(prefixEntry, h))
+	if err != nil {
+		return nil, err
+	}
+	if len(v) != 16 {
+		return nil, fmt.Errorf("index record for %x is %d bytes, want 16", h, len(v))
+	}
+	return &record{LeafHash: append([]byte(nil), h...), LogIndex: binary.BigEndian.Uint64(v[:8]), IntegratedTime: int64(binary.BigEndian.Uint64(v[8:]))}, nil
 }
 
 func (ix *index) byLogIndex(i uint64) (*record, error) {
-	var h []byte
-	err := ix.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketByIndex).Get(u64(i))
-		if v == nil {
-			return errNoEntry
-		}
-		h = append([]byte(nil), v...)
-		return nil
-	})
+	h, err := ix.get(key(prefixByIndex, u64(i)))
 	if err != nil {
 		return nil, err
 	}
@@ -109,30 +103,44 @@ func (ix *index) byLogIndex(i uint64) (*record, error) {
 
 // size is one past the highest indexed log index (0 when empty).
 func (ix *index) size() (uint64, error) {
-	var n uint64
-	err := ix.db.View(func(tx *bolt.Tx) error {
-		k, _ := tx.Bucket(bucketByIndex).Cursor().Last()
-		if k != nil {
-			n = binary.BigEndian.Uint64(k) + 1
-		}
-		return nil
-	})
-	return n, err
+	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixByIndex}, UpperBound: []byte{prefixByIndex + 1}})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, it.Error()
+	}
+	return binary.BigEndian.Uint64(it.Key()[1:]) + 1, nil
 }
 
 // maxSearchResults caps what one search returns.
 const maxSearchResults = 1024
 
-// search returns the hex leaf hashes (UUIDs) indexed under key.
-func (ix *index) search(key string) ([]string, error) {
+// search returns the hex leaf hashes (UUIDs) indexed under k.
+func (ix *index) search(k string) ([]string, error) {
+	lo := key(prefixSearch, []byte(k), []byte{0})
+	hi := key(prefixSearch, []byte(k), []byte{1})
+	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
 	var out []string
-	prefix := append([]byte(key), 0)
-	err := ix.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketSearch).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < maxSearchResults; k, _ = c.Next() {
-			out = append(out, hex.EncodeToString(k[len(prefix):]))
+	for ok := it.First(); ok && len(out) < maxSearchResults; ok = it.Next() {
+		if !bytes.HasPrefix(it.Key(), lo) {
+			break
 		}
-		return nil
-	})
-	return out, err
+		out = append(out, hex.EncodeToString(it.Key()[len(lo):]))
+	}
+	return out, it.Error()
+}
+
+// quietLogger keeps Pebble's informational messages off the console.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("search index: "+format, args...))
 }

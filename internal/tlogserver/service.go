@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/transparency-dev/formats/log"
@@ -59,30 +60,23 @@ type Service struct {
 	logID    string // hex
 	treeID   string
 
-	mu     sync.Mutex
-	latest *tree
+	mu     sync.Mutex // serialises signing new trees
+	latest atomic.Pointer[tree]
+	tiles  tileCache
 }
 
-// tree is a signed view of the log at one size, with a proof builder.
+// tree is a signed view of the log at one size.
 type tree struct {
 	size       uint64
 	root       []byte
 	checkpoint []byte // signed with the log key only (Rekor v1 clients accept one signature)
-
-	proofMu sync.Mutex // the proof builder's tile cache is not safe for concurrent use
-	proofs  *client.ProofBuilder
 }
 
-func (t *tree) inclusionProof(ctx context.Context, i uint64) ([][]byte, error) {
-	t.proofMu.Lock()
-	defer t.proofMu.Unlock()
-	return t.proofs.InclusionProof(ctx, i)
-}
-
-func (t *tree) consistencyProof(ctx context.Context, first, last uint64) ([][]byte, error) {
-	t.proofMu.Lock()
-	defer t.proofMu.Unlock()
-	return t.proofs.ConsistencyProof(ctx, first, last)
+// proofs returns a proof builder for a tree size. Builders are cheap and
+// not safe for concurrent use, so each request makes its own; the tiles
+// they read are shared through the service's tile cache.
+func (s *Service) proofs(ctx context.Context, size uint64) (*client.ProofBuilder, error) {
+	return client.NewProofBuilder(ctx, size, s.cachedTile)
 }
 
 // ErrExists is returned by Add when the same entry is already in the log.
@@ -120,7 +114,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	var (
 		driver     tessera.Driver
-		cpInterval = 100 * time.Millisecond
+		cpInterval = time.Second
 	)
 	if cfg.MySQL != nil {
 		if driver, err = mysql.New(context.WithoutCancel(ctx), cfg.MySQL); err != nil {
@@ -246,10 +240,14 @@ func (s *Service) Add(ctx context.Context, e *rekor.Entry) (string, *rekor.LogEn
 		return hex.EncodeToString(leaf), le, errors.Join(ErrExists, err)
 	}
 	r := record{LeafHash: leaf, LogIndex: idx.Index, IntegratedTime: integrated}
-	if err := s.index.put(r, e.Keys); err != nil {
-		return "", nil, fmt.Errorf("indexing entry %d: %w", idx.Index, err)
-	}
+	// Index (one fsync shared by a batch) while the proof and SET are built;
+	// the entry is acknowledged only when both are done.
+	indexed := make(chan error, 1)
+	go func() { indexed <- s.index.put(r, e.Keys) }()
 	le, err := s.logEntry(ctx, &r, e.Body)
+	if ierr := <-indexed; ierr != nil {
+		return "", nil, fmt.Errorf("indexing entry %d: %w", idx.Index, ierr)
+	}
 	return hex.EncodeToString(leaf), le, err
 }
 
@@ -275,7 +273,11 @@ func (s *Service) logEntry(ctx context.Context, r *record, body []byte) (*rekor.
 	if err != nil {
 		return nil, err
 	}
-	hashes, err := t.inclusionProof(ctx, r.LogIndex)
+	pb, err := s.proofs(ctx, t.size)
+	if err != nil {
+		return nil, err
+	}
+	hashes, err := pb.InclusionProof(ctx, r.LogIndex)
 	if err != nil {
 		return nil, fmt.Errorf("inclusion proof for %d in tree %d: %w", r.LogIndex, t.size, err)
 	}
@@ -303,10 +305,13 @@ func (s *Service) logEntry(ctx context.Context, r *record, body []byte) (*rekor.
 // treeAt returns a signed view of the log at its integrated size, which is
 // at least minSize. Views are cached: many requests share one.
 func (s *Service) treeAt(ctx context.Context, minSize uint64) (*tree, error) {
+	if t := s.latest.Load(); t != nil && t.size >= minSize {
+		return t, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.latest != nil && s.latest.size >= minSize {
-		return s.latest, nil
+	if t := s.latest.Load(); t != nil && t.size >= minSize {
+		return t, nil // signed while this caller waited
 	}
 	size, err := s.reader.IntegratedSize(ctx)
 	if err != nil {
@@ -319,14 +324,14 @@ func (s *Service) treeAt(ctx context.Context, minSize uint64) (*tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.latest = t
+	s.latest.Store(t)
 	return t, nil
 }
 
 func (s *Service) signTree(ctx context.Context, size uint64) (*tree, error) {
 	root := rfc6962.DefaultHasher.EmptyRoot()
 	if size > 0 {
-		nodes, err := client.FetchRangeNodes(ctx, size, s.readTile)
+		nodes, err := client.FetchRangeNodes(ctx, size, s.cachedTile)
 		if err != nil {
 			return nil, fmt.Errorf("reading tree of size %d: %w", size, err)
 		}
@@ -346,11 +351,7 @@ func (s *Service) signTree(ctx context.Context, size uint64) (*tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing checkpoint: %w", err)
 	}
-	pb, err := client.NewProofBuilder(ctx, size, s.readTile)
-	if err != nil {
-		return nil, err
-	}
-	return &tree{size: size, root: root, checkpoint: signed, proofs: pb}, nil
+	return &tree{size: size, root: root, checkpoint: signed}, nil
 }
 
 // Latest returns a signed view of the whole log.
@@ -441,7 +442,11 @@ func (s *Service) ConsistencyProof(ctx context.Context, first, last uint64) ([][
 	if first == 0 || first == last {
 		return [][]byte{}, lt.root, nil
 	}
-	p, err := lt.consistencyProof(ctx, first, last)
+	pb, err := s.proofs(ctx, last)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := pb.ConsistencyProof(ctx, first, last)
 	return p, lt.root, err
 }
 

@@ -312,7 +312,7 @@ func TestTilesAPI(t *testing.T) {
 	}
 	ctx := context.Background()
 	var cp []byte
-	for i := 0; i < 100; i++ { // Tessera publishes at its checkpoint interval
+	for i := 0; i < 250; i++ { // Tessera publishes at its checkpoint interval (1s)
 		cp, err = f.ReadCheckpoint(ctx)
 		if err == nil && strings.Contains(string(cp), "\n5\n") {
 			break

@@ -3,9 +3,55 @@ package tlogserver
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/transparency-dev/tessera/api/layout"
 )
+
+// tileCache holds hash tiles by (level, index, width). A tile of a given
+// width never changes, so cached tiles are never stale; the cache is only
+// bounded in size.
+type tileCache struct {
+	mu    sync.RWMutex
+	tiles map[tileKey][]byte
+}
+
+type tileKey struct {
+	level, index uint64
+	p            uint8
+}
+
+const maxCachedTiles = 8192 // 8 KiB each at most: 64 MiB
+
+func (c *tileCache) get(k tileKey) ([]byte, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	b, ok := c.tiles[k]
+	return b, ok
+}
+
+func (c *tileCache) put(k tileKey, b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tiles == nil || len(c.tiles) >= maxCachedTiles {
+		c.tiles = make(map[tileKey][]byte, 1024)
+	}
+	c.tiles[k] = b
+}
+
+// cachedTile is readTile through the tile cache.
+func (s *Service) cachedTile(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
+	k := tileKey{level, index, p}
+	if b, ok := s.tiles.get(k); ok {
+		return b, nil
+	}
+	b, err := s.readTile(ctx, level, index, p)
+	if err != nil {
+		return nil, err
+	}
+	s.tiles.put(k, b)
+	return b, nil
+}
 
 // readTile reads hash tile (level, index) with partial width p, for any tree
 // size the log has had. Tessera garbage-collects partial tiles once a wider
