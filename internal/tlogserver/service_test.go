@@ -196,15 +196,19 @@ func TestBadEntriesAreRefusedAndNotWritten(t *testing.T) {
 		code int
 		want string
 	}{
-		"not json":       {[]byte("{"), 400, "not a JSON"},
-		"unknown kind":   {[]byte(`{"kind":"rpm","apiVersion":"0.0.1","spec":{}}`), 400, "unsupported kind"},
-		"intoto 0.0.1":   {[]byte(`{"kind":"intoto","apiVersion":"0.0.1","spec":{}}`), 400, "unsupported kind"},
-		"no spec":        {[]byte(`{"kind":"hashedrekord","apiVersion":"0.0.1"}`), 400, "no spec"},
-		"wrong key":      {mutate(func(m map[string]any) { sp(m)["signature"].(map[string]any)["publicKey"].(map[string]any)["content"] = otherPEM }), 400, "does not verify"},
-		"wrong digest":   {mutate(func(m map[string]any) { sp(m)["data"].(map[string]any)["hash"].(map[string]any)["value"] = strings.Repeat("ab", 32) }), 400, "does not verify"},
-		"short digest":   {mutate(func(m map[string]any) { sp(m)["data"].(map[string]any)["hash"].(map[string]any)["value"] = "abcd" }), 400, "hex-encoded"},
-		"md5":            {mutate(func(m map[string]any) { sp(m)["data"].(map[string]any)["hash"].(map[string]any)["algorithm"] = "md5" }), 400, "algorithm"},
-		"sig not base64": {mutate(func(m map[string]any) { sp(m)["signature"].(map[string]any)["content"] = "!!" }), 400, "not base64"},
+		"not json":     {[]byte("{"), 400, "not a JSON"},
+		"unknown kind": {[]byte(`{"kind":"rpm","apiVersion":"0.0.1","spec":{}}`), 400, "unsupported kind"},
+		"intoto 0.0.1": {[]byte(`{"kind":"intoto","apiVersion":"0.0.1","spec":{}}`), 400, "unsupported kind"},
+		"no spec":      {[]byte(`{"kind":"hashedrekord","apiVersion":"0.0.1"}`), 400, "no spec"},
+		"wrong key": {mutate(func(m map[string]any) {
+			sp(m)["signature"].(map[string]any)["publicKey"].(map[string]any)["content"] = otherPEM
+		}), 400, "does not verify"},
+		"wrong digest": {mutate(func(m map[string]any) {
+			sp(m)["data"].(map[string]any)["hash"].(map[string]any)["value"] = strings.Repeat("ab", 32)
+		}), 400, "does not verify"},
+		"short digest":     {mutate(func(m map[string]any) { sp(m)["data"].(map[string]any)["hash"].(map[string]any)["value"] = "abcd" }), 400, "hex-encoded"},
+		"md5":              {mutate(func(m map[string]any) { sp(m)["data"].(map[string]any)["hash"].(map[string]any)["algorithm"] = "md5" }), 400, "algorithm"},
+		"sig not base64":   {mutate(func(m map[string]any) { sp(m)["signature"].(map[string]any)["content"] = "!!" }), 400, "not base64"},
 		"dsse no verifier": {[]byte(`{"kind":"dsse","apiVersion":"0.0.1","spec":{"proposedContent":{"envelope":"{\"payloadType\":\"x\",\"payload\":\"e30=\",\"signatures\":[{\"sig\":\"AA==\"}]}","verifiers":[]}}}`), 400, "verifiers is empty"},
 		"dsse bad sig": {func() []byte {
 			p, _ := rekor.NewDSSE("application/vnd.in-toto+json", []byte("{}"), []byte("not a signature"), s.pubPEM)

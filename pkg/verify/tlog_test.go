@@ -135,7 +135,9 @@ func TestLoggedSignatureEvidence(t *testing.T) {
 			}
 			tle.InclusionProof.Hashes[0] = flip(tle.InclusionProof.Hashes[0])
 		}),
-		"proof root corrupted": f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.InclusionProof.RootHash = flip(tle.InclusionProof.RootHash) }),
+		"proof root corrupted": f.tampered(func(tle *protorekor.TransparencyLogEntry) {
+			tle.InclusionProof.RootHash = flip(tle.InclusionProof.RootHash)
+		}),
 		"checkpoint signature corrupted": f.tampered(func(tle *protorekor.TransparencyLogEntry) {
 			env := []byte(tle.InclusionProof.Checkpoint.Envelope)
 			i := bytes.LastIndexByte(env[:len(env)-1], ' ')
@@ -143,12 +145,18 @@ func TestLoggedSignatureEvidence(t *testing.T) {
 			tle.InclusionProof.Checkpoint.Envelope = string(env[:i+1]) + base64.StdEncoding.EncodeToString(flip(sig)) + "\n"
 		}),
 		"checkpoint signed by another key": f.tampered(resignedCheckpoint),
-		"SET corrupted":                    f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.InclusionPromise.SignedEntryTimestamp = flip(tle.InclusionPromise.SignedEntryTimestamp) }),
-		"integrated time moved":            f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.IntegratedTime += 60 }),
-		"log index moved":                  f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.LogIndex++ }),
-		"no evidence":                      f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.InclusionPromise, tle.InclusionProof = nil, nil }),
-		"unknown log":                      f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.LogId.KeyId = make([]byte, 32) }),
-		"no entry":                         func() *cosign.Bundle { b := proto.Clone(f.bundle).(*cosign.Bundle); b.VerificationMaterial.TlogEntries = nil; return b }(),
+		"SET corrupted": f.tampered(func(tle *protorekor.TransparencyLogEntry) {
+			tle.InclusionPromise.SignedEntryTimestamp = flip(tle.InclusionPromise.SignedEntryTimestamp)
+		}),
+		"integrated time moved": f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.IntegratedTime += 60 }),
+		"log index moved":       f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.LogIndex++ }),
+		"no evidence":           f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.InclusionPromise, tle.InclusionProof = nil, nil }),
+		"unknown log":           f.tampered(func(tle *protorekor.TransparencyLogEntry) { tle.LogId.KeyId = make([]byte, 32) }),
+		"no entry": func() *cosign.Bundle {
+			b := proto.Clone(f.bundle).(*cosign.Bundle)
+			b.VerificationMaterial.TlogEntries = nil
+			return b
+		}(),
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {
