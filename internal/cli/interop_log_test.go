@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"hallmark.dev/hallmark/internal/hallmarktest"
+	"hallmark.dev/hallmark/internal/hallmarktest/logtest"
 	"hallmark.dev/hallmark/pkg/keys"
 	"hallmark.dev/hallmark/pkg/rekor"
 )
@@ -41,7 +42,7 @@ func TestCosignInteropThroughLog(t *testing.T) {
 	t.Parallel()
 	co := newCosignPeer(t)
 	reg := hallmarktest.EmbeddedRegistry(t, "")
-	lg := hallmarktest.StartLog(t)
+	lg := logtest.StartLog(t)
 	hmKey, hmPub := shared(t)
 	co.must("generate-key-pair", "--output-key-prefix", "co")
 	coKey, coPub := filepath.Join(co.dir, "co.key"), filepath.Join(co.dir, "co.pub")
@@ -76,7 +77,7 @@ func TestCosignInteropThroughLog(t *testing.T) {
 		r := mustHM(t, exitNoMatchingSig, nil, hmVerify(hmPub, img)...)
 		wantContains(t, r.stderr, "no transparency log entry")
 		co.mustFail(coVerify(hmPub, img)...)
-		other := hallmarktest.StartLog(t) // a trusted root for another log
+		other := logtest.StartLog(t) // a trusted root for another log
 		logged := image("logged")
 		mustHM(t, 0, pw, "sign", "--key", hmKey, "--signing-config", lg.SigningConfig, logged)
 		r = mustHM(t, exitNoMatchingSig, nil, "verify", "--key", hmPub, "--trusted-root", other.TrustedRoot, logged)
@@ -107,12 +108,12 @@ func TestCosignInteropThroughLog(t *testing.T) {
 		r = mustHM(t, 0, nil, "log", "consistency", "--state", state, "--rekor-url", lg.URL, "--trusted-root", lg.TrustedRoot)
 		wantContains(t, r.stdout, "Consistent: size")
 		// The same log key over another history (a fork, or a rewrite) is caught.
-		forked := hallmarktest.StartLogWithKey(t, lg.Key)
+		forked := logtest.StartLogWithKey(t, lg.Key)
 		addEntries(t, forked.URL, 12)
 		r = mustHM(t, exitNoMatchingSig, nil, "log", "consistency", "--state", state, "--rekor-url", forked.URL, "--trusted-root", lg.TrustedRoot)
 		wantContains(t, r.stderr, "not consistent", "forked or rewritten")
 		// An impostor key is refused outright.
-		impostor := hallmarktest.StartLog(t)
+		impostor := logtest.StartLog(t)
 		mustHM(t, 1, nil, "log", "consistency", "--state", state, "--rekor-url", impostor.URL, "--trusted-root", lg.TrustedRoot)
 		mustHM(t, exitUsage, nil, "log", "get", "--rekor-url", lg.URL)
 	})

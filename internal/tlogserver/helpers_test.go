@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -27,11 +28,15 @@ type testLog struct {
 }
 
 func openTestLog(t *testing.T, dir string, key *ecdsa.PrivateKey) *testLog {
+	return openTestLogWith(t, dir, key, nil)
+}
+
+func openTestLogWith(t *testing.T, dir string, key *ecdsa.PrivateKey, db *sql.DB) *testLog {
 	t.Helper()
 	if key == nil {
 		key, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	}
-	svc, err := Open(context.Background(), Config{Dir: dir, Signer: key, BatchMaxAge: 2 * time.Millisecond})
+	svc, err := Open(context.Background(), Config{Dir: dir, Signer: key, BatchMaxAge: 2 * time.Millisecond, MySQL: db})
 	if err != nil {
 		t.Fatal(err)
 	}

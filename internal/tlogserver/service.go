@@ -117,6 +117,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		cpInterval = time.Second
 	)
 	if cfg.MySQL != nil {
+		if err := EnsureMySQLSchema(ctx, cfg.MySQL); err != nil {
+			return nil, err
+		}
 		if driver, err = mysql.New(context.WithoutCancel(ctx), cfg.MySQL); err != nil {
 			return nil, fmt.Errorf("opening MySQL log storage: %w", err)
 		}

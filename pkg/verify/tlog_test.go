@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"hallmark.dev/hallmark/internal/hallmarktest"
+	"hallmark.dev/hallmark/internal/hallmarktest/logtest"
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/oci"
 	"hallmark.dev/hallmark/pkg/rekor"
@@ -25,7 +26,7 @@ import (
 )
 
 type logFixture struct {
-	log      *hallmarktest.Log
+	log      *logtest.Log
 	key      *ecdsa.PrivateKey
 	verifier *verify.Verifier
 	bundle   *cosign.Bundle // a logged image signature
@@ -36,7 +37,7 @@ type logFixture struct {
 
 func newLogFixture(t *testing.T) *logFixture {
 	t.Helper()
-	l := hallmarktest.StartLog(t)
+	l := logtest.StartLog(t)
 	reg := hallmarktest.EmbeddedRegistry(t, "")
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	rc, err := rekor.NewClient(l.URL, nil)

@@ -1,4 +1,6 @@
-package hallmarktest
+// Package logtest runs Hallmark's transparency log in-process for tests, with a
+// trusted root and signing config naming it.
+package logtest
 
 import (
 	"context"
