@@ -70,6 +70,33 @@ func ParseBody(body []byte) (*Body, error) {
 			b.Signatures, b.VerifiersPEM = append(b.Signatures, raw), append(b.VerifiersPEM, v)
 		}
 		return b, nil
+	case p.Kind == "intoto" && p.APIVersion == "0.0.2":
+		var s intotoSpec
+		if err := json.Unmarshal(p.Spec, &s); err != nil {
+			return nil, fmt.Errorf("intoto body: %w", err)
+		}
+		ph := s.Content.PayloadHash
+		if ph == nil || ph.Algorithm != "sha256" {
+			return nil, fmt.Errorf("intoto body payloadHash is not sha256")
+		}
+		d, err := hex.DecodeString(ph.Value)
+		if err != nil {
+			return nil, fmt.Errorf("intoto body payloadHash: %w", err)
+		}
+		// Same fields as a dsse body: the verifier matches both alike.
+		b := &Body{Kind: p.Kind, PayloadSHA256: d}
+		for i, sg := range s.Content.Envelope.Signatures {
+			sig, err := doubleB64(sg.Sig)
+			if err != nil {
+				return nil, fmt.Errorf("intoto body signature %d: %w", i, err)
+			}
+			pk, err := base64.StdEncoding.DecodeString(sg.PublicKey)
+			if err != nil {
+				return nil, fmt.Errorf("intoto body publicKey %d: %w", i, err)
+			}
+			b.Signatures, b.VerifiersPEM = append(b.Signatures, sig), append(b.VerifiersPEM, pk)
+		}
+		return b, nil
 	}
 	return nil, fmt.Errorf("entry body kind %q version %q is not one Hallmark verifies", p.Kind, p.APIVersion)
 }

@@ -51,7 +51,7 @@ func Parse(data []byte) (*Entry, error) {
 		e   *Entry
 		err error
 	)
-	supported := (p.Kind == "hashedrekord" || p.Kind == "dsse") && p.APIVersion == "0.0.1"
+	supported := ((p.Kind == "hashedrekord" || p.Kind == "dsse") && p.APIVersion == "0.0.1") || (p.Kind == "intoto" && p.APIVersion == "0.0.2")
 	if supported && len(p.Spec) == 0 {
 		return nil, fmt.Errorf("%w: %s has no spec", ErrInvalidEntry, p.Kind)
 	}
@@ -60,8 +60,10 @@ func Parse(data []byte) (*Entry, error) {
 		e, err = parseHashedRekord(p.Spec)
 	case p.Kind == "dsse" && p.APIVersion == "0.0.1":
 		e, err = parseDSSE(p.Spec)
+	case p.Kind == "intoto" && p.APIVersion == "0.0.2":
+		e, err = parseIntoto(p.Spec)
 	default:
-		return nil, fmt.Errorf("%w: unsupported kind %q version %q (supported: hashedrekord 0.0.1, dsse 0.0.1)", ErrInvalidEntry, p.Kind, p.APIVersion)
+		return nil, fmt.Errorf("%w: unsupported kind %q version %q (supported: hashedrekord 0.0.1, dsse 0.0.1, intoto 0.0.2)", ErrInvalidEntry, p.Kind, p.APIVersion)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidEntry, p.Kind, err)

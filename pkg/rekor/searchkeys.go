@@ -18,7 +18,7 @@ func SearchKeys(body []byte) []string {
 		if _, k, err := parseVerifier(b.PublicKeyPEM); err == nil {
 			out = append(out, k...)
 		}
-	case "dsse":
+	case "dsse", "intoto":
 		out = append(out, "sha256:"+hex.EncodeToString(b.PayloadSHA256))
 		for _, v := range b.VerifiersPEM {
 			if _, k, err := parseVerifier(v); err == nil {

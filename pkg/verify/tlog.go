@@ -157,7 +157,7 @@ func (v *Verifier) matchHashedRekord(digest, sig []byte) entryMatcher {
 func (v *Verifier) matchDSSE(payloadType string, payload []byte, sigs [][]byte) entryMatcher {
 	return func(b *rekor.Body) error {
 		switch b.Kind {
-		case "dsse":
+		case "dsse", "intoto":
 			ph := sha256.Sum256(payload)
 			if !bytes.Equal(b.PayloadSHA256, ph[:]) {
 				return errors.New("entry records another DSSE payload")
