@@ -93,6 +93,15 @@ func TestCosignInteropThroughLog(t *testing.T) {
 		mustHM(t, 0, nil, "verify-blob", "--key", coPub, "--bundle", cb, "--trusted-root", lg.TrustedRoot, blob)
 		mustHM(t, exitNoMatchingSig, nil, "verify-blob", "--key", hmPub, "--bundle", cb, "--trusted-root", lg.TrustedRoot, blob)
 	})
+	t.Run("cosign through the Rekor v2 API", func(t *testing.T) {
+		sc := filepath.Join(co.dir, "sc-v2.json")
+		co.must("signing-config", "create", "--rekor", "url="+lg.URL+",api-version=2,start-time=2024-01-01T00:00:00Z,operator=hallmark", "--rekor-config", "ANY", "--out", sc)
+		img := image("co-v2")
+		co.must("sign", "--key", coKey, "--signing-config", sc, "--allow-insecure-registry", "-y", img)
+		co.must(coVerify(coPub, img)...)
+		mustHM(t, 0, nil, hmVerify(coPub, img)...)
+		mustHM(t, exitNoMatchingSig, nil, hmVerify(hmPub, img)...)
+	})
 	t.Run("log client commands", func(t *testing.T) {
 		mustHM(t, 0, pw, "sign-blob", "--key", hmKey, "--rekor-url", lg.URL, "--bundle", filepath.Join(t.TempDir(), "b"), writeFile(t, filepath.Join(t.TempDir(), "x"), "first"))
 		r := mustHM(t, 0, nil, "log", "info", "--rekor-url", lg.URL, "--trusted-root", lg.TrustedRoot)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -79,6 +80,20 @@ func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
 		}
 		cfg.MySQL = db
 	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.addr, err)
+	}
+	defer ln.Close()
+	url := o.publicURL
+	if url == "" {
+		url = "http://" + ln.Addr().String()
+	}
+	pu, err := neturl.Parse(url)
+	if err != nil || pu.Hostname() == "" {
+		return fmt.Errorf("%w: --public-url %q is not a URL", errUsage, url)
+	}
+	cfg.V2Origin = pu.Hostname()
 	svc, err := tlogserver.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -88,14 +103,6 @@ func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
 		defer cancel()
 		_ = svc.Close(sctx)
 	}()
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", o.addr, err)
-	}
-	url := o.publicURL
-	if url == "" {
-		url = "http://" + ln.Addr().String()
-	}
 	if err := writeLogTrust(o.data, url, key.Public()); err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"hallmark.dev/hallmark/pkg/keys"
 	"hallmark.dev/hallmark/pkg/rekor"
@@ -41,6 +42,7 @@ func NewHandler(svc *Service, maxEntrySize int64, logger *slog.Logger) *Handler 
 	}
 	h := &Handler{svc: svc, maxEntrySize: maxEntrySize, log: logger, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /api/v1/log/entries", h.createEntry)
+	h.mux.HandleFunc("POST /api/v2/log/entries", h.createEntryV2)
 	h.mux.HandleFunc("GET /api/v1/log/entries", h.entryByIndex)
 	h.mux.HandleFunc("GET /api/v1/log/entries/{uuid}", h.entryByUUID)
 	h.mux.HandleFunc("POST /api/v1/log/entries/retrieve", h.retrieveEntries)
@@ -116,6 +118,43 @@ func (h *Handler) createEntry(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("ETag", uuid)
 	w.Header().Set("Location", "/api/v1/log/entries/"+uuid)
 	writeJSON(w, http.StatusCreated, map[string]*rekor.LogEntry{uuid: le})
+}
+
+// createEntryV2 is Rekor v2's write API: hashedrekord 0.0.2 in, a
+// TransparencyLogEntry (protobuf JSON) out, once a checkpoint covers it.
+func (h *Handler) createEntryV2(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxEntrySize))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		apiError(w, http.StatusRequestEntityTooLarge, "entry is over the %d byte limit", h.maxEntrySize)
+		return
+	}
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "reading entry: %v", err)
+		return
+	}
+	e, err := rekor.ParseV2Request(body)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	tle, err := h.svc.AddV2(r.Context(), e)
+	if errors.Is(err, ErrExists) {
+		apiError(w, http.StatusConflict, "an equivalent entry already exists in the transparency log at index %d", tle.GetLogIndex())
+		return
+	}
+	if err != nil {
+		h.statusFor(w, err, "adding entry")
+		return
+	}
+	out, err := protojson.Marshal(tle)
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write(out)
 }
 
 func (h *Handler) entryByIndex(w http.ResponseWriter, r *http.Request) {

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -38,6 +40,9 @@ type Config struct {
 	Signer crypto.Signer
 	// Origin names the log in its checkpoints (no spaces).
 	Origin string
+	// V2Origin names the log in checkpoints answered to the Rekor v2 API:
+	// the hostname of the log's URL, which v2 clients check it against.
+	V2Origin string
 	// MySQL, when set, stores the log in MySQL/MariaDB instead of on disk.
 	MySQL *sql.DB
 	// BatchMaxAge and BatchMaxSize bound how long an entry waits to be
@@ -57,6 +62,7 @@ type Service struct {
 	cancel   context.CancelFunc // stops Tessera's background work
 	index    *index
 	signer   *tlog.NoteSigner
+	v2Signer *tlog.NoteSigner
 	logID    string // hex
 	treeID   string
 
@@ -70,6 +76,19 @@ type tree struct {
 	size       uint64
 	root       []byte
 	checkpoint []byte // signed with the log key only (Rekor v1 clients accept one signature)
+
+	v2Once       sync.Once // the same tree, signed for Rekor v2 clients on first need
+	v2Checkpoint []byte
+	v2Err        error
+}
+
+// checkpointV2 is the tree's checkpoint with the Rekor v2 origin.
+func (s *Service) checkpointV2(t *tree) ([]byte, error) {
+	t.v2Once.Do(func() {
+		text := log.Checkpoint{Origin: s.cfg.V2Origin, Size: t.size, Hash: t.root}.Marshal()
+		t.v2Checkpoint, t.v2Err = note.Sign(&note.Note{Text: string(text)}, s.v2Signer)
+	})
+	return t.v2Checkpoint, t.v2Err
 }
 
 // proofs returns a proof builder for a tree size. Builders are cheap and
@@ -101,6 +120,13 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("log data directory: %w", err)
 	}
 	signer, err := tlog.NewNoteSigner(cfg.Origin, cfg.Signer)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.V2Origin == "" {
+		cfg.V2Origin = "localhost"
+	}
+	v2Signer, err := tlog.NewNoteSigner(cfg.V2Origin, cfg.Signer)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +173,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, appender: appender, reader: reader, shutdown: shutdown, cancel: cancel, index: ix,
-		signer: signer, logID: logID, treeID: treeIDFor(logID)}
+		signer: signer, v2Signer: v2Signer, logID: logID, treeID: treeIDFor(logID)}
 	if err := s.reconcile(ctx); err != nil {
 		s.Close(ctx)
 		return nil, err
@@ -224,34 +250,87 @@ func (s *Service) PublicKey() crypto.PublicKey { return s.cfg.Signer.Public() }
 // the entry and returns it with its evidence once it is durable and indexed.
 // A duplicate returns the existing entry and ErrExists.
 func (s *Service) Add(ctx context.Context, e *rekor.Entry) (string, *rekor.LogEntry, error) {
+	var le *rekor.LogEntry
+	uuid, err := s.add(ctx, e, func(r *record) (err error) {
+		le, err = s.logEntry(ctx, r, e.Body)
+		return err
+	})
+	return uuid, le, err
+}
+
+// AddV2 is Add for the Rekor v2 API: it answers with a TransparencyLogEntry
+// whose inclusion proof is under a checkpoint with the v2 origin (no SET:
+// Rekor v2 has none).
+func (s *Service) AddV2(ctx context.Context, e *rekor.Entry) (*protorekor.TransparencyLogEntry, error) {
+	var tle *protorekor.TransparencyLogEntry
+	_, err := s.add(ctx, e, func(r *record) (err error) {
+		tle, err = s.transparencyLogEntry(ctx, r, e)
+		return err
+	})
+	return tle, err
+}
+
+// add appends e unless the log has it, then calls respond for the entry's
+// record. The entry is acknowledged (add returns) only once it is durable in
+// the log and the index. A duplicate is answered too, with ErrExists.
+func (s *Service) add(ctx context.Context, e *rekor.Entry, respond func(*record) error) (string, error) {
 	leaf := tlog.LeafHash(e.Body)
+	uuid := hex.EncodeToString(leaf)
 	if r, err := s.index.byLeafHash(leaf); err == nil {
-		le, err := s.logEntry(ctx, r, e.Body)
-		return hex.EncodeToString(leaf), le, errors.Join(ErrExists, err)
+		return uuid, errors.Join(ErrExists, respond(r))
 	}
 	integrated := s.cfg.Now().Unix()
 	idx, err := s.appender.Add(ctx, tessera.NewEntry(e.Body))()
 	if err != nil {
-		return "", nil, fmt.Errorf("appending to the log: %w", err)
+		return "", fmt.Errorf("appending to the log: %w", err)
 	}
 	if idx.IsDup {
 		r, err := s.waitIndexed(ctx, idx.Index)
 		if err != nil {
-			return "", nil, err
+			return "", err
 		}
-		le, err := s.logEntry(ctx, r, e.Body)
-		return hex.EncodeToString(leaf), le, errors.Join(ErrExists, err)
+		return uuid, errors.Join(ErrExists, respond(r))
 	}
 	r := record{LeafHash: leaf, LogIndex: idx.Index, IntegratedTime: integrated}
-	// Index (one fsync shared by a batch) while the proof and SET are built;
-	// the entry is acknowledged only when both are done.
+	// Index (one WAL fsync shared by concurrent commits) while the proof and
+	// SET are built; the entry is acknowledged only when both are done.
 	indexed := make(chan error, 1)
 	go func() { indexed <- s.index.put(r, e.Keys) }()
-	le, err := s.logEntry(ctx, &r, e.Body)
+	err = respond(&r)
 	if ierr := <-indexed; ierr != nil {
-		return "", nil, fmt.Errorf("indexing entry %d: %w", idx.Index, ierr)
+		return "", fmt.Errorf("indexing entry %d: %w", idx.Index, ierr)
 	}
-	return hex.EncodeToString(leaf), le, err
+	return uuid, err
+}
+
+func (s *Service) transparencyLogEntry(ctx context.Context, r *record, e *rekor.Entry) (*protorekor.TransparencyLogEntry, error) {
+	t, err := s.treeAt(ctx, r.LogIndex+1)
+	if err != nil {
+		return nil, err
+	}
+	pb, err := s.proofs(ctx, t.size)
+	if err != nil {
+		return nil, err
+	}
+	hashes, err := pb.InclusionProof(ctx, r.LogIndex)
+	if err != nil {
+		return nil, fmt.Errorf("inclusion proof for %d in tree %d: %w", r.LogIndex, t.size, err)
+	}
+	cp, err := s.checkpointV2(t)
+	if err != nil {
+		return nil, err
+	}
+	id, _ := hex.DecodeString(s.logID)
+	return &protorekor.TransparencyLogEntry{
+		LogIndex:    int64(r.LogIndex),
+		LogId:       &protocommon.LogId{KeyId: id},
+		KindVersion: &protorekor.KindVersion{Kind: e.Kind, Version: e.APIVersion},
+		InclusionProof: &protorekor.InclusionProof{
+			LogIndex: int64(r.LogIndex), RootHash: t.root, TreeSize: int64(t.size), Hashes: hashes,
+			Checkpoint: &protorekor.Checkpoint{Envelope: string(cp)},
+		},
+		CanonicalizedBody: e.Body,
+	}, nil
 }
 
 // waitIndexed waits for a concurrent duplicate's first copy to be indexed.

@@ -70,6 +70,8 @@ func ParseBody(body []byte) (*Body, error) {
 			b.Signatures, b.VerifiersPEM = append(b.Signatures, raw), append(b.VerifiersPEM, v)
 		}
 		return b, nil
+	case p.Kind == "hashedrekord" && p.APIVersion == "0.0.2":
+		return parseV2Body(p.Spec)
 	case p.Kind == "intoto" && p.APIVersion == "0.0.2":
 		var s intotoSpec
 		if err := json.Unmarshal(p.Spec, &s); err != nil {

@@ -113,3 +113,42 @@ func jsonString(b []byte) string {
 	s, _ := json.Marshal(b)
 	return strings.Trim(string(s), `"`)
 }
+
+func TestParseV2Request(t *testing.T) {
+	k, other := newKey(t), newKey(t)
+	d := sha256.Sum256([]byte("v2 artifact"))
+	sig, _ := ecdsa.SignASN1(rand.Reader, k.k, d[:])
+	good, _ := NewV2HashedRekord(d[:], sig, k.k.Public())
+	e, err := Parse(good) // a v2 request is not a v1 entry
+	if err == nil {
+		t.Fatalf("v1 parser accepted a v2 request: %+v", e)
+	}
+	e, err = ParseV2Request(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ParseBody(e.Body)
+	if err != nil || b.Kind != "hashedrekord" || string(b.Digest) != string(d[:]) || string(b.Signature) != string(sig) {
+		t.Fatalf("body %+v: %v", b, err)
+	}
+	// The body is what rekor-tiles logs: protobuf JSON of Entry, canonicalised.
+	if !strings.Contains(string(e.Body), `"spec":{"hashedRekordV002":{"data":{"algorithm":"SHA2_256","digest":"`) {
+		t.Errorf("body shape: %s", e.Body)
+	}
+	otherSig, _ := ecdsa.SignASN1(rand.Reader, other.k, d[:])
+	wrongKey, _ := NewV2HashedRekord(d[:], otherSig, k.k.Public())
+	short, _ := NewV2HashedRekord(d[:16], sig, k.k.Public())
+	bad := map[string][]byte{
+		"wrong key":       wrongKey,
+		"short digest":    short,
+		"wrong details":   []byte(strings.Replace(string(good), "PKIX_ECDSA_P256_SHA_256", "PKIX_ECDSA_P384_SHA_384", 1)),
+		"unknown details": []byte(strings.Replace(string(good), "PKIX_ECDSA_P256_SHA_256", "PKIX_SOMETHING", 1)),
+		"dsse request":    []byte(`{"dsseRequestV002":{}}`),
+		"empty":           []byte(`{}`),
+	}
+	for name, in := range bad {
+		if _, err := ParseV2Request(in); !errors.Is(err, ErrInvalidEntry) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -67,8 +67,11 @@ func (v *Verifier) verifyEntry(tle *protorekor.TransparencyLogEntry, match entry
 	if err != nil {
 		return err
 	}
+	// Rekor v2 entries carry no integrated time (and no SET): their time
+	// comes from a timestamp authority, so there is no window to check here.
 	t := time.Unix(tle.GetIntegratedTime(), 0)
-	if (!lg.Start.IsZero() && t.Before(lg.Start)) || (!lg.End.IsZero() && t.After(lg.End)) {
+	v2 := tle.GetIntegratedTime() == 0 && tle.GetInclusionPromise() == nil
+	if !v2 && ((!lg.Start.IsZero() && t.Before(lg.Start)) || (!lg.End.IsZero() && t.After(lg.End))) {
 		return fmt.Errorf("integrated at %s, outside the log key's validity (%s to %s)", t.UTC().Format(time.RFC3339), lg.Start.Format(time.RFC3339), fmtEnd(lg.End))
 	}
 	body := tle.GetCanonicalizedBody()

@@ -45,7 +45,7 @@ func StartLog(t testing.TB) *Log {
 func StartLogWithKey(t testing.TB, key *ecdsa.PrivateKey) *Log {
 	t.Helper()
 	dir := t.TempDir()
-	svc, err := tlogserver.Open(context.Background(), tlogserver.Config{Dir: filepath.Join(dir, "data"), Signer: key, BatchMaxAge: 2 * time.Millisecond})
+	svc, err := tlogserver.Open(context.Background(), tlogserver.Config{Dir: filepath.Join(dir, "data"), Signer: key, BatchMaxAge: 2 * time.Millisecond, V2Origin: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,215 @@
+package rekor
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"hallmark.dev/hallmark/pkg/keys"
+)
+
+// Rekor v2 (rekor-tiles) formats, in their protobuf JSON form. Bytes fields
+// are base64 in JSON, as protojson writes them.
+
+type v2PublicKey struct {
+	RawBytes []byte `json:"rawBytes"`
+}
+
+type v2Verifier struct {
+	PublicKey       *v2PublicKey `json:"publicKey,omitempty"`
+	X509Certificate *v2PublicKey `json:"x509Certificate,omitempty"`
+	KeyDetails      string       `json:"keyDetails"`
+}
+
+type v2Signature struct {
+	Content  []byte     `json:"content"`
+	Verifier v2Verifier `json:"verifier"`
+}
+
+type v2HashedRekordRequest struct {
+	Digest    []byte      `json:"digest"`
+	Signature v2Signature `json:"signature"`
+}
+
+type v2HashOutput struct {
+	Algorithm string `json:"algorithm"`
+	Digest    []byte `json:"digest"`
+}
+
+type v2HashedRekordEntry struct {
+	Data      v2HashOutput `json:"data"`
+	Signature v2Signature  `json:"signature"`
+}
+
+type v2Entry struct {
+	Kind       string `json:"kind"`
+	APIVersion string `json:"apiVersion"`
+	Spec       struct {
+		HashedRekordV002 *v2HashedRekordEntry `json:"hashedRekordV002,omitempty"`
+	} `json:"spec"`
+}
+
+// keyDetailHashes is the hash each supported PublicKeyDetails prehashes with.
+var keyDetailHashes = map[string]crypto.Hash{
+	"PKIX_ECDSA_P256_SHA_256":       crypto.SHA256,
+	"PKIX_ECDSA_P384_SHA_384":       crypto.SHA384,
+	"PKIX_ECDSA_P521_SHA_512":       crypto.SHA512,
+	"PKIX_RSA_PKCS1V15_2048_SHA256": crypto.SHA256,
+	"PKIX_RSA_PKCS1V15_3072_SHA256": crypto.SHA256,
+	"PKIX_RSA_PKCS1V15_4096_SHA256": crypto.SHA256,
+	"PKIX_ED25519_PH":               crypto.SHA512,
+}
+
+var hashNames = map[crypto.Hash]string{crypto.SHA256: "SHA2_256", crypto.SHA384: "SHA2_384", crypto.SHA512: "SHA2_512"}
+
+// keyMatchesDetails checks that a key is of the type its keyDetails name.
+func keyMatchesDetails(pub crypto.PublicKey, details string) error {
+	ok := false
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		ok = (details == "PKIX_ECDSA_P256_SHA_256" && k.Curve == elliptic.P256()) ||
+			(details == "PKIX_ECDSA_P384_SHA_384" && k.Curve == elliptic.P384()) ||
+			(details == "PKIX_ECDSA_P521_SHA_512" && k.Curve == elliptic.P521())
+	case *rsa.PublicKey:
+		ok = details == fmt.Sprintf("PKIX_RSA_PKCS1V15_%d_SHA256", k.N.BitLen())
+	case ed25519.PublicKey:
+		ok = details == "PKIX_ED25519_PH"
+	}
+	if !ok {
+		return fmt.Errorf("keyDetails %s does not describe a %T key", details, pub)
+	}
+	return nil
+}
+
+// ParseV2Request validates a Rekor v2 CreateEntryRequest (hashedrekord
+// 0.0.2) and returns its entry. Errors wrap ErrInvalidEntry.
+func ParseV2Request(data []byte) (*Entry, error) {
+	if len(data) > MaxEntrySize {
+		return nil, fmt.Errorf("%w: %d bytes exceeds the %d byte limit", ErrInvalidEntry, len(data), MaxEntrySize)
+	}
+	var req struct {
+		HashedRekord *v2HashedRekordRequest `json:"hashedRekordRequestV002"`
+		DSSE         json.RawMessage        `json:"dsseRequestV002"`
+	}
+	if err := json.Unmarshal(data, &req); err != nil {
+		return nil, fmt.Errorf("%w: not a JSON CreateEntryRequest: %v", ErrInvalidEntry, err)
+	}
+	if req.HashedRekord == nil {
+		if req.DSSE != nil {
+			return nil, fmt.Errorf("%w: dsseRequestV002 is not supported; log envelopes as hashedrekord 0.0.2 over the PAE", ErrInvalidEntry)
+		}
+		return nil, fmt.Errorf("%w: want hashedRekordRequestV002", ErrInvalidEntry)
+	}
+	e, err := parseV2HashedRekord(req.HashedRekord)
+	if err != nil {
+		return nil, fmt.Errorf("%w: hashedrekord 0.0.2: %v", ErrInvalidEntry, err)
+	}
+	return e, nil
+}
+
+func v2Key(v v2Verifier) (crypto.PublicKey, []byte, []string, error) {
+	var (
+		pub   crypto.PublicKey
+		extra []string
+	)
+	switch {
+	case v.PublicKey != nil && len(v.PublicKey.RawBytes) > 0:
+		k, err := x509.ParsePKIXPublicKey(v.PublicKey.RawBytes)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("verifier.publicKey: %v", err)
+		}
+		pub = k
+	case v.X509Certificate != nil && len(v.X509Certificate.RawBytes) > 0:
+		c, err := x509.ParseCertificate(v.X509Certificate.RawBytes)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("verifier.x509Certificate: %v", err)
+		}
+		pub = c.PublicKey
+		for _, e := range c.EmailAddresses {
+			extra = append(extra, "email:"+e)
+		}
+	default:
+		return nil, nil, nil, errors.New("signature.verifier has neither publicKey nor x509Certificate")
+	}
+	pemBytes, err := keys.MarshalPublicKey(pub)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fp, err := KeyFingerprint(pub)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return pub, pemBytes, append([]string{fp}, extra...), nil
+}
+
+func parseV2HashedRekord(r *v2HashedRekordRequest) (*Entry, error) {
+	h, ok := keyDetailHashes[r.Signature.Verifier.KeyDetails]
+	if !ok {
+		return nil, fmt.Errorf("keyDetails %q is not supported", r.Signature.Verifier.KeyDetails)
+	}
+	pub, _, searchKeys, err := v2Key(r.Signature.Verifier)
+	if err != nil {
+		return nil, err
+	}
+	if err := keyMatchesDetails(pub, r.Signature.Verifier.KeyDetails); err != nil {
+		return nil, err
+	}
+	if len(r.Digest) != h.Size() {
+		return nil, fmt.Errorf("digest is %d bytes, %s needs %d", len(r.Digest), hashNames[h], h.Size())
+	}
+	if len(r.Signature.Content) == 0 {
+		return nil, errors.New("signature.content is empty")
+	}
+	if err := verifyDigest(pub, h, r.Digest, r.Signature.Content); err != nil {
+		return nil, fmt.Errorf("signature does not verify over digest under the verifier: %v", err)
+	}
+	var e v2Entry
+	e.Kind, e.APIVersion = "hashedrekord", "0.0.2"
+	e.Spec.HashedRekordV002 = &v2HashedRekordEntry{Data: v2HashOutput{Algorithm: hashNames[h], Digest: r.Digest}, Signature: r.Signature}
+	body, err := canonical(e)
+	if err != nil {
+		return nil, err
+	}
+	alg := map[crypto.Hash]string{crypto.SHA256: "sha256", crypto.SHA384: "sha384", crypto.SHA512: "sha512"}[h]
+	return &Entry{Kind: "hashedrekord", APIVersion: "0.0.2", Body: body, PublicKey: pub,
+		Keys: append([]string{alg + ":" + hex.EncodeToString(r.Digest)}, searchKeys...)}, nil
+}
+
+// NewV2HashedRekord returns a Rekor v2 CreateEntryRequest for a signature
+// over a SHA-256 digest by an ECDSA P-256 key (tests and clients).
+func NewV2HashedRekord(sha256Digest, sig []byte, pub crypto.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"hashedRekordRequestV002": v2HashedRekordRequest{
+		Digest: sha256Digest,
+		Signature: v2Signature{Content: sig, Verifier: v2Verifier{
+			PublicKey: &v2PublicKey{RawBytes: der}, KeyDetails: "PKIX_ECDSA_P256_SHA_256",
+		}},
+	}})
+}
+
+// parseV2Body reads a stored hashedrekord 0.0.2 body.
+func parseV2Body(spec json.RawMessage) (*Body, error) {
+	var s struct {
+		HashedRekordV002 *v2HashedRekordEntry `json:"hashedRekordV002"`
+	}
+	if err := json.Unmarshal(spec, &s); err != nil || s.HashedRekordV002 == nil {
+		return nil, fmt.Errorf("hashedrekord 0.0.2 body: no hashedRekordV002 spec")
+	}
+	hr := s.HashedRekordV002
+	_, pemBytes, _, err := v2Key(hr.Signature.Verifier)
+	if err != nil {
+		return nil, fmt.Errorf("hashedrekord 0.0.2 body: %v", err)
+	}
+	alg := map[string]string{"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}[hr.Data.Algorithm]
+	return &Body{Kind: "hashedrekord", DigestAlgorithm: alg, Digest: hr.Data.Digest, Signature: hr.Signature.Content, PublicKeyPEM: pemBytes}, nil
+}
