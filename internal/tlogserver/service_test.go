@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -380,5 +382,35 @@ func TestRestartKeepsEntries(t *testing.T) {
 	}
 	if resp, _ := tl2.post(t, "/api/v1/log/entries", s.entry(t, []byte("new"))); resp.StatusCode != http.StatusCreated {
 		t.Errorf("append after restart: %d", resp.StatusCode)
+	}
+}
+
+// The search index can be rebuilt from the log: remove it, and the log
+// reindexes every entry at start.
+func TestIndexRebuiltFromLog(t *testing.T) {
+	dir := t.TempDir()
+	tl := openTestLog(t, dir, nil)
+	s := newSigner(t)
+	var uuids []string
+	for i := 0; i < 20; i++ {
+		resp, _ := tl.post(t, "/api/v1/log/entries", s.entry(t, []byte(fmt.Sprint("rebuild ", i))))
+		uuids = append(uuids, resp.Header.Get("ETag"))
+	}
+	tl.stop()
+	if err := os.RemoveAll(filepath.Join(dir, "index")); err != nil {
+		t.Fatal(err)
+	}
+	tl2 := openTestLog(t, dir, tl.key)
+	for i, u := range uuids {
+		var m map[string]*rekor.LogEntry
+		if code := tl2.get(t, "/api/v1/log/entries/"+u, &m); code != http.StatusOK || m[u].LogIndex != int64(i) {
+			t.Fatalf("entry %d (%s) after rebuild: %d", i, u, code)
+		}
+	}
+	resp, body := tl2.post(t, "/api/v1/index/retrieve", []byte(`{"publicKey":{"format":"x509","content":"`+base64.StdEncoding.EncodeToString(s.pubPEM)+`"}}`))
+	var found []string
+	json.Unmarshal(body, &found)
+	if resp.StatusCode != http.StatusOK || len(found) != 20 {
+		t.Fatalf("search after rebuild found %d of 20", len(found))
 	}
 }
