@@ -36,22 +36,7 @@ func (f *logClientFlags) add(cmd *cobra.Command) {
 
 // open returns a client and the log key to check its answers with.
 func (a *app) openLog(ctx context.Context, f *logClientFlags) (*rekor.Client, crypto.PublicKey, error) {
-	url := f.rekorURL
-	if url == "" && f.signingConfig != "" {
-		data, err := os.ReadFile(f.signingConfig)
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading signing config %s: %w", f.signingConfig, err)
-		}
-		sc, err := cosign.ParseSigningConfig(data)
-		if err != nil {
-			return nil, nil, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
-		}
-		url = cosign.RekorV1URL(sc, time.Now())
-	}
-	if url == "" {
-		return nil, nil, fmt.Errorf("%w: say which log: --rekor-url URL or --signing-config FILE", errUsage)
-	}
-	c, err := rekor.NewClient(url, nil)
+	c, err := logClientOnly(f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -137,15 +122,7 @@ func (a *app) logGetCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var (
-				u  string
-				le *rekor.LogEntry
-			)
-			if uuid != "" {
-				u, le, err = c.GetByUUID(cmd.Context(), uuid)
-			} else {
-				u, le, err = c.GetByIndex(cmd.Context(), index)
-			}
+			u, le, err := fetchEntry(cmd.Context(), c, uuid, index)
 			if err != nil {
 				return err
 			}
@@ -164,6 +141,14 @@ func (a *app) logGetCommand() *cobra.Command {
 	cmd.Flags().Int64Var(&index, "log-index", -1, "entry log index")
 	f.add(cmd)
 	return cmd
+}
+
+// fetchEntry gets an entry by UUID, or by index when uuid is empty.
+func fetchEntry(ctx context.Context, c *rekor.Client, uuid string, index int64) (string, *rekor.LogEntry, error) {
+	if uuid != "" {
+		return c.GetByUUID(ctx, uuid)
+	}
+	return c.GetByIndex(ctx, index)
 }
 
 // checkLogEntry verifies an entry's SET and its inclusion proof under its
@@ -261,17 +246,9 @@ func (a *app) logSearchCommand() *cobra.Command {
 }
 
 func logClientOnly(f *logClientFlags) (*rekor.Client, error) {
-	url := f.rekorURL
-	if url == "" && f.signingConfig != "" {
-		data, err := os.ReadFile(f.signingConfig)
-		if err != nil {
-			return nil, fmt.Errorf("reading signing config %s: %w", f.signingConfig, err)
-		}
-		sc, err := cosign.ParseSigningConfig(data)
-		if err != nil {
-			return nil, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
-		}
-		url = cosign.RekorV1URL(sc, time.Now())
+	url, err := logURL(f.rekorURL, f.signingConfig)
+	if err != nil {
+		return nil, err
 	}
 	if url == "" {
 		return nil, fmt.Errorf("%w: say which log: --rekor-url URL or --signing-config FILE", errUsage)
@@ -294,15 +271,7 @@ func (a *app) logVerifyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var (
-				u  string
-				le *rekor.LogEntry
-			)
-			if uuid != "" {
-				u, le, err = c.GetByUUID(ctx, uuid)
-			} else {
-				u, le, err = c.GetByIndex(ctx, index)
-			}
+			u, le, err := fetchEntry(ctx, c, uuid, index)
 			if err != nil {
 				return err
 			}

@@ -33,21 +33,13 @@ func (a *app) signerOptions(f *logFlags) ([]sign.Option, error) {
 		a.infof("--tlog-upload=false: the signature is not uploaded to a transparency log")
 		return nil, nil
 	}
-	url := f.rekorURL
+	url, err := logURL(f.rekorURL, f.signingConfig)
+	if err != nil {
+		return nil, err
+	}
 	if url == "" && f.signingConfig != "" {
-		data, err := os.ReadFile(f.signingConfig)
-		if err != nil {
-			return nil, fmt.Errorf("reading signing config %s: %w", f.signingConfig, err)
-		}
-		sc, err := cosign.ParseSigningConfig(data)
-		if err != nil {
-			return nil, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
-		}
-		url = cosign.RekorV1URL(sc, time.Now())
-		if url == "" {
-			a.infof("Signing config %s names no Rekor v1 log valid now: the signature is stored without a log entry", f.signingConfig)
-			return nil, nil
-		}
+		a.infof("Signing config %s names no Rekor v1 log valid now: the signature is stored without a log entry", f.signingConfig)
+		return nil, nil
 	}
 	if url == "" {
 		a.infof("No transparency log is configured (--rekor-url or --signing-config): the signature is stored without a log entry (verifiers will need --insecure-ignore-tlog)")
@@ -79,4 +71,21 @@ func verifierOptions(trustedRoot string) ([]verify.Option, error) {
 		return nil, fmt.Errorf("trusted root %s: %w", trustedRoot, err)
 	}
 	return []verify.Option{verify.WithTrustedLogs(logs)}, nil
+}
+
+// logURL is --rekor-url, else the Rekor v1 log of --signing-config valid now
+// ("" when neither names one).
+func logURL(rekorURL, signingConfig string) (string, error) {
+	if rekorURL != "" || signingConfig == "" {
+		return rekorURL, nil
+	}
+	data, err := os.ReadFile(signingConfig)
+	if err != nil {
+		return "", fmt.Errorf("reading signing config %s: %w", signingConfig, err)
+	}
+	sc, err := cosign.ParseSigningConfig(data)
+	if err != nil {
+		return "", fmt.Errorf("signing config %s: %w", signingConfig, err)
+	}
+	return cosign.RekorV1URL(sc, time.Now()), nil
 }

@@ -89,15 +89,25 @@ func (h *Handler) statusFor(w http.ResponseWriter, err error, what string) {
 	}
 }
 
-func (h *Handler) createEntry(w http.ResponseWriter, r *http.Request) {
+// readEntry reads a request body up to the entry size limit, answering 413
+// or 400 itself when it cannot.
+func (h *Handler) readEntry(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxEntrySize))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		apiError(w, http.StatusRequestEntityTooLarge, "entry is over the %d byte limit", h.maxEntrySize)
-		return
+		return nil, false
 	}
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "reading entry: %v", err)
+		return nil, false
+	}
+	return body, true
+}
+
+func (h *Handler) createEntry(w http.ResponseWriter, r *http.Request) {
+	body, ok := h.readEntry(w, r)
+	if !ok {
 		return
 	}
 	e, err := rekor.Parse(body)
@@ -123,14 +133,8 @@ func (h *Handler) createEntry(w http.ResponseWriter, r *http.Request) {
 // createEntryV2 is Rekor v2's write API: hashedrekord 0.0.2 in, a
 // TransparencyLogEntry (protobuf JSON) out, once a checkpoint covers it.
 func (h *Handler) createEntryV2(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxEntrySize))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		apiError(w, http.StatusRequestEntityTooLarge, "entry is over the %d byte limit", h.maxEntrySize)
-		return
-	}
-	if err != nil {
-		apiError(w, http.StatusBadRequest, "reading entry: %v", err)
+	body, ok := h.readEntry(w, r)
+	if !ok {
 		return
 	}
 	e, err := rekor.ParseV2Request(body)

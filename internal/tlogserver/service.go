@@ -304,17 +304,9 @@ func (s *Service) add(ctx context.Context, e *rekor.Entry, respond func(*record)
 }
 
 func (s *Service) transparencyLogEntry(ctx context.Context, r *record, e *rekor.Entry) (*protorekor.TransparencyLogEntry, error) {
-	t, err := s.treeAt(ctx, r.LogIndex+1)
+	t, hashes, err := s.inclusion(ctx, r)
 	if err != nil {
 		return nil, err
-	}
-	pb, err := s.proofs(ctx, t.size)
-	if err != nil {
-		return nil, err
-	}
-	hashes, err := pb.InclusionProof(ctx, r.LogIndex)
-	if err != nil {
-		return nil, fmt.Errorf("inclusion proof for %d in tree %d: %w", r.LogIndex, t.size, err)
 	}
 	cp, err := s.checkpointV2(t)
 	if err != nil {
@@ -351,17 +343,9 @@ func (s *Service) waitIndexed(ctx context.Context, i uint64) (*record, error) {
 // logEntry attaches an inclusion proof against a checkpoint that covers the
 // entry, and the entry's SET.
 func (s *Service) logEntry(ctx context.Context, r *record, body []byte) (*rekor.LogEntry, error) {
-	t, err := s.treeAt(ctx, r.LogIndex+1)
+	t, hashes, err := s.inclusion(ctx, r)
 	if err != nil {
 		return nil, err
-	}
-	pb, err := s.proofs(ctx, t.size)
-	if err != nil {
-		return nil, err
-	}
-	hashes, err := pb.InclusionProof(ctx, r.LogIndex)
-	if err != nil {
-		return nil, fmt.Errorf("inclusion proof for %d in tree %d: %w", r.LogIndex, t.size, err)
 	}
 	set, err := tlog.SignSET(s.cfg.Signer, body, r.IntegratedTime, int64(r.LogIndex), s.logID)
 	if err != nil {
@@ -382,6 +366,23 @@ func (s *Service) logEntry(ctx context.Context, r *record, body []byte) (*rekor.
 			},
 		},
 	}, nil
+}
+
+// inclusion proves r is in a signed tree that covers it.
+func (s *Service) inclusion(ctx context.Context, r *record) (*tree, [][]byte, error) {
+	t, err := s.treeAt(ctx, r.LogIndex+1)
+	if err != nil {
+		return nil, nil, err
+	}
+	pb, err := s.proofs(ctx, t.size)
+	if err != nil {
+		return nil, nil, err
+	}
+	hashes, err := pb.InclusionProof(ctx, r.LogIndex)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inclusion proof for %d in tree %d: %w", r.LogIndex, t.size, err)
+	}
+	return t, hashes, nil
 }
 
 // treeAt returns a signed view of the log at its integrated size, which is
