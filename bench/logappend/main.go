@@ -2,9 +2,11 @@
 // durable appends acknowledged with an inclusion proof, per second, and
 // write latency p50/p99, at several client concurrencies. The log runs as
 // its own process (`hallmark log serve`, POSIX storage) on loopback; entries
-// are signed before the clock starts so only the log is measured.
+// are signed before the clock starts so only the log is measured. With
+// -rekor-tiles it measures rekor-tiles' POSIX server in the same run, with
+// the same Rekor v2 requests, and Hallmark's v2 endpoint beside it.
 //
-//	go run ./bench/logappend [-d 10s] [-c 1,16,256,4096]
+//	go run ./bench/logappend [-d 10s] [-c 1,16,256,4096] [-rekor-tiles PATH]
 package main
 
 import (
@@ -14,6 +16,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
@@ -39,25 +43,115 @@ func main() {
 	levels := flag.String("c", "1,16,256,4096", "client concurrencies")
 	bin := flag.String("hallmark", "", "hallmark binary (default: build ./cmd/hallmark)")
 	url := flag.String("url", "", "load a log already running at this URL instead of starting one")
+	peer := flag.String("rekor-tiles", "", "rekor-tiles POSIX server binary to measure in the same run")
 	flag.Parse()
-	if err := run(*dur, *levels, *bin, *url); err != nil {
+	if err := run(*dur, *levels, *bin, *url, *peer); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(dur time.Duration, levels, bin, url string) error {
+func run(dur time.Duration, levels, bin, url, peer string) error {
 	dir, err := os.MkdirTemp("", "hallmark-logbench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	cs, err := parseLevels(levels)
+	if err != nil {
+		return err
+	}
+	gen, err := newGenerator()
+	if err != nil {
+		return err
+	}
 	base := url
 	if base == "" {
 		if base, err = startLog(dir, bin); err != nil {
 			return err
 		}
+		defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
 	}
-	return measure(base, dur, levels)
+	results := map[string][]*result{}
+	fmt.Printf("durable appends acknowledged with an inclusion proof under a signed checkpoint; loopback HTTP; %s per level\n", dur)
+	if results["hallmark v1"], err = measure("hallmark v1 (hashedrekord 0.0.1, + SET)", base+"/api/v1/log/entries", cs, dur, gen.entries); err != nil {
+		return err
+	}
+	if peer == "" {
+		return nil
+	}
+	if results["hallmark v2"], err = measure("hallmark v2 (hashedrekord 0.0.2)", base+"/api/v2/log/entries", cs, dur, gen.v2entries); err != nil {
+		return err
+	}
+	peerURL, stop, err := startRekorTiles(dir, peer)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if results["rekor-tiles"], err = measure("rekor-tiles v2.3.0 POSIX (hashedrekord 0.0.2)", peerURL+"/api/v2/log/entries", cs, dur, gen.v2entries); err != nil {
+		return err
+	}
+	fmt.Printf("\nratio hallmark v1 / rekor-tiles (appends/s):")
+	for i, c := range cs {
+		fmt.Printf("  %d clients %.2fx", c, results["hallmark v1"][i].rate/results["rekor-tiles"][i].rate)
+	}
+	fmt.Println()
+	return nil
+}
+
+func parseLevels(levels string) ([]int, error) {
+	var cs []int
+	for _, s := range strings.Split(levels, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || c < 1 {
+			return nil, fmt.Errorf("concurrency %q", s)
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
+// startRekorTiles runs rekor-tiles' POSIX server with settings favourable to
+// it: short batches, 1 s checkpoints (its writers wait for one).
+func startRekorTiles(dir, bin string) (string, func(), error) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalECPrivateKey(k)
+	keyFile := filepath.Join(dir, "rekor-tiles.key")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return "", nil, err
+	}
+	port := freePort()
+	cmd := exec.Command(bin, "serve", "--http-port", strconv.Itoa(port), "--grpc-port", strconv.Itoa(freePort()),
+		"--http-metrics-port", strconv.Itoa(freePort()), "--hostname", "127.0.0.1", "--storage-dir", filepath.Join(dir, "rekor-tiles"),
+		"--signer-filepath", keyFile, "--checkpoint-interval", "1s", "--batch-max-age", "5ms", "--batch-max-size", "1024",
+		"--log-level", "error")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", nil, fmt.Errorf("rekor-tiles did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return base, stop, nil
+}
+
+func freePort() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 var server *exec.Cmd
@@ -84,33 +178,22 @@ func startLog(dir, bin string) (string, error) {
 	return base, waitUp(base)
 }
 
-func measure(base string, dur time.Duration, levels string) error {
-	if server != nil {
-		defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
-	}
-
-	var cs []int
-	for _, s := range strings.Split(levels, ",") {
-		c, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || c < 1 {
-			return fmt.Errorf("concurrency %q", s)
-		}
-		cs = append(cs, c)
-	}
-	gen, err := newGenerator()
-	if err != nil {
-		return err
-	}
-	fmt.Printf("hallmark log: durable appends acknowledged with inclusion proof + checkpoint + SET, POSIX storage, loopback HTTP, %s per level\n", dur)
-	fmt.Printf("%8s %10s %10s %10s %8s\n", "clients", "appends/s", "p50", "p99", "errors")
+// measure loads url at each concurrency and prints a table.
+func measure(name, url string, cs []int, dur time.Duration, entries func(int) [][]byte) ([]*result, error) {
+	fmt.Printf("\n%s\n%8s %10s %10s %10s %8s\n", name, "clients", "appends/s", "p50", "p99", "errors")
+	var out []*result
 	for _, c := range cs {
-		r, err := load(base, c, dur, gen)
+		r, err := load(url, c, dur, entries)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		fmt.Printf("%8d %10.0f %10s %10s %8d\n", c, r.rate, r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), r.errors)
+		if r.firstErr != "" {
+			fmt.Printf("         first error: %.200s\n", r.firstErr)
+		}
+		out = append(out, r)
 	}
-	return nil
+	return out, nil
 }
 
 func waitUp(base string) error {
@@ -144,7 +227,11 @@ func newGenerator() (*generator, error) {
 	return &generator{key: k, pub: p}, err
 }
 
-func (g *generator) entries(n int) [][]byte {
+func (g *generator) entries(n int) [][]byte { return g.make(n, false) }
+
+func (g *generator) v2entries(n int) [][]byte { return g.make(n, true) }
+
+func (g *generator) make(n int, v2 bool) [][]byte {
 	out := make([][]byte, n)
 	var wg sync.WaitGroup
 	for w := 0; w < 2; w++ {
@@ -154,7 +241,11 @@ func (g *generator) entries(n int) [][]byte {
 			for i := w; i < n; i += 2 {
 				d := sha256.Sum256([]byte(fmt.Sprint("bench entry ", g.n.Add(1))))
 				sig, _ := ecdsa.SignASN1(rand.Reader, g.key, d[:])
-				out[i], _ = rekor.NewHashedRekord(d[:], sig, g.pub)
+				if v2 {
+					out[i], _ = rekor.NewV2HashedRekord(d[:], sig, g.key.Public())
+				} else {
+					out[i], _ = rekor.NewHashedRekord(d[:], sig, g.pub)
+				}
 			}
 		}(w)
 	}
@@ -166,12 +257,13 @@ type result struct {
 	rate     float64
 	p50, p99 time.Duration
 	errors   int64
+	firstErr string
 }
 
-func load(base string, clients int, dur time.Duration, g *generator) (*result, error) {
+func load(url string, clients int, dur time.Duration, gen func(int) [][]byte) (*result, error) {
 	// Enough entries for a generous rate; each is used once.
 	budget := int(dur.Seconds()*12000) + clients*4
-	entries := g.entries(budget)
+	entries := gen(budget)
 	tr := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients, IdleConnTimeout: time.Minute}
 	client := &http.Client{Transport: tr, Timeout: 60 * time.Second}
 	defer tr.CloseIdleConnections()
@@ -179,6 +271,7 @@ func load(base string, clients int, dur time.Duration, g *generator) (*result, e
 		next     atomic.Int64
 		okCount  atomic.Int64
 		errCount atomic.Int64
+		firstErr atomic.Value
 		mu       sync.Mutex
 		lats     []time.Duration
 	)
@@ -197,19 +290,21 @@ func load(base string, clients int, dur time.Duration, g *generator) (*result, e
 					break
 				}
 				t0 := time.Now()
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/log/entries", bytes.NewReader(entries[i]))
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(entries[i]))
 				req.Header.Set("Content-Type", "application/json")
 				resp, err := client.Do(req)
 				if err != nil {
 					if ctx.Err() == nil {
 						errCount.Add(1)
+						firstErr.CompareAndSwap(nil, err.Error())
 					}
 					continue
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusCreated {
 					errCount.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %s", resp.StatusCode, body))
 					continue
 				}
 				okCount.Add(1)
@@ -226,8 +321,12 @@ func load(base string, clients int, dur time.Duration, g *generator) (*result, e
 		return nil, fmt.Errorf("no append acknowledged at %d clients", clients)
 	}
 	slices.Sort(lats)
-	return &result{
+	r := &result{
 		rate: float64(okCount.Load()) / elapsed.Seconds(), errors: errCount.Load(),
 		p50: lats[len(lats)/2], p99: lats[len(lats)*99/100],
-	}, nil
+	}
+	if e, ok := firstErr.Load().(string); ok {
+		r.firstErr = e
+	}
+	return r, nil
 }
