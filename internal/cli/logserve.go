@@ -29,6 +29,7 @@ type logServeOptions struct {
 	debugAddr                                       string
 	maxEntrySize                                    int64
 	batchMaxAge                                     time.Duration
+	batchMaxSize                                    uint
 }
 
 func (a *app) logCommand() *cobra.Command {
@@ -53,6 +54,7 @@ DIR/trusted-root.json and DIR/signing-config.json, which hallmark and cosign tak
 	f.StringVar(&o.publicURL, "public-url", "", "URL clients reach the log at (default http://ADDR)")
 	f.Int64Var(&o.maxEntrySize, "max-entry-size", rekor.MaxEntrySize, "largest entry accepted, in bytes (413 above)")
 	f.DurationVar(&o.batchMaxAge, "batch-max-age", 5*time.Millisecond, "longest an entry waits to be sequenced")
+	f.UintVar(&o.batchMaxSize, "batch-max-size", 1024, "most entries sequenced in one batch")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this (loopback) address")
 	cmd.AddCommand(serve)
 	cmd.AddCommand(a.logClientCommands()...)
@@ -68,7 +70,7 @@ func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg := tlogserver.Config{Dir: o.data, Signer: key, Origin: o.origin, BatchMaxAge: o.batchMaxAge}
+	cfg := tlogserver.Config{Dir: o.data, Signer: key, Origin: o.origin, BatchMaxAge: o.batchMaxAge, BatchMaxSize: o.batchMaxSize}
 	if o.mysqlDSN != "" {
 		db, err := sql.Open("mysql", o.mysqlDSN)
 		if err != nil {
