@@ -8,11 +8,15 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"k8s.io/klog/v2"
 )
 
 // result is one in-process run of the hallmark command line.
@@ -55,6 +59,11 @@ var (
 
 // TestMain removes the shared key directory.
 func TestMain(m *testing.M) {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	_ = fs.Set("logtostderr", "false")
+	_ = fs.Set("stderrthreshold", "ERROR")
+	klog.SetOutput(io.Discard)
 	code := m.Run()
 	if sharedDir != "" {
 		os.RemoveAll(sharedDir)

@@ -261,7 +261,7 @@ func (a *app) logVerifyCommand() *cobra.Command {
 	var uuid string
 	var index int64
 	cmd := &cobra.Command{
-		Use: "verify (--uuid U | --log-index N)", Short: "Prove an entry is in the log, and that the log has not been rewritten since", Args: cobra.NoArgs,
+		Use: "verify (--uuid U | --log-index N)", Short: "Prove an entry is in the log (inclusion proof under the log's signed checkpoint, and its SET)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (uuid == "") == (index < 0) {
 				return fmt.Errorf("%w: give exactly one of --uuid and --log-index", errUsage)

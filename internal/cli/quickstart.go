@@ -8,12 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/hallmark/internal/sample"
+	"hallmark.dev/hallmark/internal/tlogserver"
 	"hallmark.dev/hallmark/pkg/registry"
 )
 
@@ -22,10 +24,11 @@ func (a *app) quickstartCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "quickstart",
 		Short: "Run the whole sign/verify flow on a throwaway local registry",
-		Long: `Start the embedded registry in a temporary directory, push sample images,
-generate a key pair, sign an image in both formats, verify it, and show that an
-unsigned image, a signature copied from another image and the wrong key are
-all rejected.`,
+		Long: `Start the embedded registry and a transparency log in a temporary directory,
+push sample images, generate a key pair, sign an image in both formats through
+the log, verify it against the log's trusted root, and show that an unsigned
+image, a wrong annotation, the wrong key, a signature copied from another image
+and a signature the log never saw are all rejected.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.quickstart(cmd.Context(), keep)
@@ -69,6 +72,15 @@ func (a *app) quickstart(ctx context.Context, keep bool) error {
 	host := ln.Addr().String()
 	fmt.Fprintf(a.stdout, "Embedded registry at %s (data in %s)\n", host, filepath.Join(dir, "registry"))
 
+	logDir := filepath.Join(dir, "log")
+	logURL, stopLog, err := startQuickstartLog(ctx, logDir)
+	if err != nil {
+		return err
+	}
+	defer stopLog()
+	fmt.Fprintf(a.stdout, "Transparency log at %s (data in %s)\n", logURL, logDir)
+	root, sc := filepath.Join(logDir, "trusted-root.json"), filepath.Join(logDir, "signing-config.json")
+
 	images := map[string]string{"app": host + "/quickstart/app:v1", "unsigned": host + "/quickstart/unsigned:v1", "other": host + "/quickstart/other:v1"}
 	for _, which := range []string{"app", "unsigned", "other"} {
 		ref, err := name.ParseReference(images[which])
@@ -88,14 +100,18 @@ func (a *app) quickstart(ctx context.Context, keep bool) error {
 	other := filepath.Join(dir, "other")
 	steps := []quickstartStep{
 		{"generate a key pair (empty password)", []string{"generate-key-pair", "--output-key-prefix", key}, 0},
-		{"sign in cosign v3's bundle format (OCI referrer)", []string{"sign", "--key", key + ".key", "-a", "team=quickstart", images["app"]}, 0},
-		{"sign in cosign v2's legacy format (.sig tag)", []string{"sign", "--key", key + ".key", "--new-bundle-format=false", images["app"]}, 0},
-		{"verify: both signatures verify", []string{"verify", "--key", pub, "--insecure-ignore-tlog", images["app"]}, 0},
-		{"verify the annotation", []string{"verify", "--key", pub, "--insecure-ignore-tlog", "-a", "team=quickstart", images["app"]}, 0},
-		{"reject: an unsigned image", []string{"verify", "--key", pub, "--insecure-ignore-tlog", images["unsigned"]}, exitNoSignatures},
-		{"reject: a wrong annotation", []string{"verify", "--key", pub, "--insecure-ignore-tlog", "-a", "team=intruder", images["app"]}, exitNoMatchingSig},
+		{"sign in cosign v3's bundle format (OCI referrer), logged", []string{"sign", "--key", key + ".key", "--signing-config", sc, "-a", "team=quickstart", images["app"]}, 0},
+		{"sign in cosign v2's legacy format (.sig tag), logged", []string{"sign", "--key", key + ".key", "--signing-config", sc, "--new-bundle-format=false", images["app"]}, 0},
+		{"verify: both signatures, and their log entries, verify", []string{"verify", "--key", pub, "--trusted-root", root, images["app"]}, 0},
+		{"verify the annotation", []string{"verify", "--key", pub, "--trusted-root", root, "-a", "team=quickstart", images["app"]}, 0},
+		{"the log: its signed size and root", []string{"log", "info", "--signing-config", sc, "--trusted-root", root}, 0},
+		{"the log: prove entry 0 is in it", []string{"log", "verify", "--log-index", "0", "--signing-config", sc, "--trusted-root", root}, 0},
+		{"reject: an unsigned image", []string{"verify", "--key", pub, "--trusted-root", root, images["unsigned"]}, exitNoSignatures},
+		{"reject: a wrong annotation", []string{"verify", "--key", pub, "--trusted-root", root, "-a", "team=intruder", images["app"]}, exitNoMatchingSig},
 		{"make a second, untrusted key", []string{"generate-key-pair", "--output-key-prefix", other}, 0},
-		{"reject: the wrong key", []string{"verify", "--key", other + ".pub", "--insecure-ignore-tlog", images["app"]}, exitNoMatchingSig},
+		{"reject: the wrong key", []string{"verify", "--key", other + ".pub", "--trusted-root", root, images["app"]}, exitNoMatchingSig},
+		{"sign without the log", []string{"sign", "--key", other + ".key", images["unsigned"]}, 0},
+		{"reject: a signature the log never saw", []string{"verify", "--key", other + ".pub", "--trusted-root", root, images["unsigned"]}, exitNoMatchingSig},
 	}
 	quiet := &app{stdin: strings.NewReader(""), getenv: func(string) string { return "" },
 		lookupEnv: func(k string) (string, bool) { return "", k == "HALLMARK_PASSWORD" }, isTTY: func() bool { return false }}
@@ -120,10 +136,10 @@ func (a *app) quickstart(ctx context.Context, keep bool) error {
 	if err := sample.CopyLegacySignature(ctx, images["app"], images["other"]); err != nil {
 		return err
 	}
-	if err := run(quickstartStep{"reject: a signature copied from another image", []string{"verify", "--key", pub, "--insecure-ignore-tlog", images["other"]}, exitNoMatchingSig}); err != nil {
+	if err := run(quickstartStep{"reject: a signature copied from another image", []string{"verify", "--key", pub, "--trusted-root", root, images["other"]}, exitNoMatchingSig}); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "\nQuickstart passed: signed in both formats, verified, and rejected an unsigned image, a wrong annotation, a wrong key and a copied signature.\n")
+	fmt.Fprintf(a.stdout, "\nQuickstart passed: signed in both formats through the log, verified with the log check on, and rejected an unsigned image, a wrong annotation, a wrong key, a copied signature and an unlogged one.\n")
 	return nil
 }
 
@@ -133,4 +149,41 @@ func indent(s string) string {
 		return ""
 	}
 	return "  " + strings.ReplaceAll(s, "\n", "\n  ") + "\n"
+}
+
+// startQuickstartLog serves a transparency log in dir on a loopback port and
+// writes its trusted root and signing config there.
+func startQuickstartLog(ctx context.Context, dir string) (string, func(), error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", nil, err
+	}
+	key, err := tlogserver.LoadOrCreateSigner(dir, "", nil)
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	svc, err := tlogserver.Open(ctx, tlogserver.Config{Dir: dir, Signer: key, V2Origin: "127.0.0.1"})
+	if err != nil {
+		ln.Close()
+		return "", nil, err
+	}
+	url := "http://" + ln.Addr().String()
+	if err := writeLogTrust(dir, url, key.Public()); err != nil {
+		ln.Close()
+		return "", nil, err
+	}
+	srvCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- registry.Serve(srvCtx, ln, tlogserver.NewHandler(svc, 0, nil), "", "") }()
+	stop := func() {
+		cancel()
+		<-done
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		_ = svc.Close(sctx)
+	}
+	return url, stop, nil
 }

@@ -7,5 +7,6 @@ import "testing"
 func TestQuickstart(t *testing.T) {
 	t.Parallel()
 	r := mustHM(t, 0, nil, "quickstart")
-	wantContains(t, r.stdout, "Quickstart passed", "reject: a signature copied from another image", "=> exit 10, as expected")
+	wantContains(t, r.stdout, "Quickstart passed", "reject: a signature copied from another image", "=> exit 10, as expected",
+		"Existence of the claims in the transparency log was verified offline", "Inclusion Proof Verified", "no transparency log entry")
 }
