@@ -8,15 +8,13 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
-	"flag"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	"k8s.io/klog/v2"
+	"hallmark.dev/hallmark/internal/hallmarktest"
 )
 
 // result is one in-process run of the hallmark command line.
@@ -59,11 +57,7 @@ var (
 
 // TestMain removes the shared key directory.
 func TestMain(m *testing.M) {
-	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(fs)
-	_ = fs.Set("logtostderr", "false")
-	_ = fs.Set("stderrthreshold", "ERROR")
-	klog.SetOutput(io.Discard)
+	hallmarktest.QuietKlog()
 	code := m.Run()
 	if sharedDir != "" {
 		os.RemoveAll(sharedDir)

@@ -8,12 +8,17 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/transparency-dev/merkle/rfc6962"
 
 	"hallmark.dev/hallmark/pkg/keys"
 	"hallmark.dev/hallmark/pkg/rekor"
@@ -124,3 +129,51 @@ func (tl *testLog) size(t testing.TB) int64 {
 func sha256Sum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
 
 func sleep() { time.Sleep(20 * time.Millisecond) }
+
+// appendAll posts entries 32 at a time and returns each acknowledged body
+// at its log index, after checking its creation proof.
+func (tl *testLog) appendAll(t *testing.T, entries [][]byte) [][]byte {
+	t.Helper()
+	bodies := make([][]byte, len(entries))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i, e := range entries {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int, e []byte) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			resp, b := tl.post(t, "/api/v1/log/entries", e)
+			if resp.StatusCode != http.StatusCreated {
+				t.Errorf("entry %d: %d %s", i, resp.StatusCode, b)
+				return
+			}
+			var m map[string]*rekor.LogEntry
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Error(err)
+				return
+			}
+			for uuid, le := range m {
+				body, _ := base64.StdEncoding.DecodeString(le.Body)
+				if hex.EncodeToString(rfc6962.DefaultHasher.HashLeaf(body)) != uuid {
+					t.Errorf("UUID %s is not the leaf hash", uuid)
+				}
+				if resp.Header.Get("ETag") != uuid || resp.Header.Get("Location") != "/api/v1/log/entries/"+uuid {
+					t.Errorf("ETag %q / Location %q do not name %s", resp.Header.Get("ETag"), resp.Header.Get("Location"), uuid)
+				}
+				if err := verifyProof(body, le.Verification.InclusionProof); err != nil {
+					t.Errorf("entry %d creation proof: %v", le.LogIndex, err)
+				}
+				mu.Lock()
+				bodies[le.LogIndex] = body
+				mu.Unlock()
+			}
+		}(i, e)
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	return bodies
+}

@@ -2,24 +2,18 @@ package tlogserver
 
 import (
 	"context"
-	"flag"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"testing"
 
-	"k8s.io/klog/v2"
+	"hallmark.dev/hallmark/internal/hallmarktest"
 )
 
 // TestMain keeps Tessera's klog output out of test logs, and turns the test
 // binary into a log server when the crash test starts it as a child.
 func TestMain(m *testing.M) {
-	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(fs)
-	_ = fs.Set("logtostderr", "false")
-	_ = fs.Set("stderrthreshold", "FATAL")
-	klog.SetOutput(io.Discard)
+	hallmarktest.QuietKlog()
 	if dir := os.Getenv("HALLMARK_CRASH_CHILD_DIR"); dir != "" {
 		os.Exit(crashChild(dir, os.Getenv("HALLMARK_CRASH_CHILD_ADDR")))
 	}

@@ -2,12 +2,9 @@ package tlogserver
 
 import (
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/transparency-dev/merkle/proof"
@@ -15,7 +12,6 @@ import (
 	"github.com/transparency-dev/merkle/testonly"
 
 	"hallmark.dev/hallmark/internal/hallmarktest"
-	"hallmark.dev/hallmark/pkg/rekor"
 )
 
 // TestMySQLStorage runs the log on Tessera's MySQL driver against a real
@@ -35,40 +31,11 @@ func TestMySQLStorage(t *testing.T) {
 	tl := openTestLogWith(t, dir, nil, open())
 	s := newSigner(t)
 	const n = 300
-	bodies := make([][]byte, n)
 	entries := make([][]byte, n)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	sem := make(chan struct{}, 32)
-	for i := 0; i < n; i++ {
+	for i := range entries {
 		entries[i] = s.entry(t, []byte(fmt.Sprint("mysql ", i)))
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			resp, b := tl.post(t, "/api/v1/log/entries", entries[i])
-			if resp.StatusCode != http.StatusCreated {
-				t.Errorf("entry %d: %d %s", i, resp.StatusCode, b)
-				return
-			}
-			var m map[string]*rekor.LogEntry
-			json.Unmarshal(b, &m)
-			for _, le := range m {
-				body, _ := base64.StdEncoding.DecodeString(le.Body)
-				if err := verifyProof(body, le.Verification.InclusionProof); err != nil {
-					t.Errorf("entry %d: %v", le.LogIndex, err)
-				}
-				mu.Lock()
-				bodies[le.LogIndex] = body
-				mu.Unlock()
-			}
-		}(i)
 	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	bodies := tl.appendAll(t, entries)
 	ref := testonly.New(rfc6962.DefaultHasher)
 	ref.AppendData(bodies...)
 	check := func(tl *testLog) {

@@ -109,11 +109,7 @@ func parseDSSE(raw json.RawMessage) (*Entry, error) {
 	sort.Slice(sigs, func(i, j int) bool { return sigs[i].Signature < sigs[j].Signature })
 	payloadHash := sha256.Sum256(env.Payload)
 	envelopeHash := sha256.Sum256([]byte(p.ProposedContent.Envelope))
-	body, err := canonical(struct {
-		APIVersion string        `json:"apiVersion"`
-		Kind       string        `json:"kind"`
-		Spec       dsseCanonical `json:"spec"`
-	}{"0.0.1", "dsse", dsseCanonical{
+	body, err := canonical(entryJSON{"0.0.1", "dsse", dsseCanonical{
 		EnvelopeHash: hashValue{"sha256", hex.EncodeToString(envelopeHash[:])},
 		PayloadHash:  hashValue{"sha256", hex.EncodeToString(payloadHash[:])},
 		Signatures:   sigs,

@@ -71,6 +71,13 @@ func Parse(data []byte) (*Entry, error) {
 	return e, nil
 }
 
+// entryJSON is the envelope of every entry and body: kind, API version, spec.
+type entryJSON struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Spec       any    `json:"spec"`
+}
+
 // canonical returns the JCS (RFC 8785) form of v, as Rekor stores bodies.
 func canonical(v any) ([]byte, error) {
 	b, err := json.Marshal(v)

@@ -61,11 +61,7 @@ func parseHashedRekord(raw json.RawMessage) (*Entry, error) {
 	}
 	// The canonical body keeps exactly these fields, lower-case hex digest.
 	s.Data.Hash.Algorithm, s.Data.Hash.Value = alg, hex.EncodeToString(digest)
-	body, err := canonical(struct {
-		APIVersion string           `json:"apiVersion"`
-		Kind       string           `json:"kind"`
-		Spec       hashedRekordSpec `json:"spec"`
-	}{"0.0.1", "hashedrekord", s})
+	body, err := canonical(entryJSON{"0.0.1", "hashedrekord", s})
 	if err != nil {
 		return nil, err
 	}

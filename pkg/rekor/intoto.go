@@ -94,11 +94,7 @@ func parseIntoto(raw json.RawMessage) (*Entry, error) {
 	s.Content.PayloadHash = &hashValue{"sha256", hex.EncodeToString(ph[:])}
 	h.Algorithm, h.Value = "sha256", strings.ToLower(h.Value)
 	env.Payload = "" // the canonical body keeps hashes, not the attestation
-	body, err := canonical(struct {
-		APIVersion string     `json:"apiVersion"`
-		Kind       string     `json:"kind"`
-		Spec       intotoSpec `json:"spec"`
-	}{"0.0.2", "intoto", s})
+	body, err := canonical(entryJSON{"0.0.2", "intoto", s})
 	if err != nil {
 		return nil, err
 	}
@@ -128,9 +124,5 @@ func NewIntoto(payloadType string, payload, sig, pubPEM []byte) ([]byte, error) 
 	s.Content.Envelope.Signatures = []intotoSignature{{PublicKey: b64.EncodeToString(pubPEM), Sig: b64.EncodeToString([]byte(b64.EncodeToString(sig)))}}
 	h := sha256.Sum256(envJSON)
 	s.Content.Hash = &hashValue{"sha256", hex.EncodeToString(h[:])}
-	return json.Marshal(struct {
-		APIVersion string     `json:"apiVersion"`
-		Kind       string     `json:"kind"`
-		Spec       intotoSpec `json:"spec"`
-	}{"0.0.2", "intoto", s})
+	return json.Marshal(entryJSON{"0.0.2", "intoto", s})
 }

@@ -14,11 +14,7 @@ func NewHashedRekord(sha256Digest, sig, pubPEM []byte) ([]byte, error) {
 	s.Data.Hash.Value = hex.EncodeToString(sha256Digest)
 	s.Signature.Content = base64.StdEncoding.EncodeToString(sig)
 	s.Signature.PublicKey.Content = base64.StdEncoding.EncodeToString(pubPEM)
-	return json.Marshal(struct {
-		APIVersion string           `json:"apiVersion"`
-		Kind       string           `json:"kind"`
-		Spec       hashedRekordSpec `json:"spec"`
-	}{"0.0.1", "hashedrekord", s})
+	return json.Marshal(entryJSON{"0.0.1", "hashedrekord", s})
 }
 
 // NewDSSE returns a dsse 0.0.1 proposed entry for an envelope signed by the
@@ -38,9 +34,5 @@ func NewDSSE(payloadType string, payload, sig, pubPEM []byte) ([]byte, error) {
 		Envelope  string   `json:"envelope"`
 		Verifiers []string `json:"verifiers"`
 	}{Envelope: string(envJSON), Verifiers: []string{base64.StdEncoding.EncodeToString(pubPEM)}}
-	return json.Marshal(struct {
-		APIVersion string       `json:"apiVersion"`
-		Kind       string       `json:"kind"`
-		Spec       dsseProposed `json:"spec"`
-	}{"0.0.1", "dsse", p})
+	return json.Marshal(entryJSON{"0.0.1", "dsse", p})
 }

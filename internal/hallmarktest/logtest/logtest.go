@@ -7,18 +7,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"flag"
-	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"k8s.io/klog/v2"
 
+	"hallmark.dev/hallmark/internal/hallmarktest"
 	"hallmark.dev/hallmark/internal/tlogserver"
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/tlog"
@@ -44,24 +41,11 @@ func StartLog(t testing.TB) *Log {
 	return StartLogWithKey(t, key)
 }
 
-var quietOnce sync.Once
-
-// quietKlog keeps Tessera's informational klog lines out of test output.
-func quietKlog() {
-	quietOnce.Do(func() {
-		fs := flag.NewFlagSet("klog", flag.ContinueOnError)
-		klog.InitFlags(fs)
-		_ = fs.Set("logtostderr", "false")
-		_ = fs.Set("stderrthreshold", "ERROR")
-		klog.SetOutput(io.Discard)
-	})
-}
-
 // StartLogWithKey runs a log signing with key: two logs with one key and
 // different entries are a forked log.
 func StartLogWithKey(t testing.TB, key *ecdsa.PrivateKey) *Log {
 	t.Helper()
-	quietKlog()
+	hallmarktest.QuietKlog()
 	dir := t.TempDir()
 	svc, err := tlogserver.Open(context.Background(), tlogserver.Config{Dir: filepath.Join(dir, "data"), Signer: key, BatchMaxAge: 2 * time.Millisecond, V2Origin: "127.0.0.1"})
 	if err != nil {
