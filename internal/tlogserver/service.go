@@ -68,7 +68,8 @@ type Service struct {
 
 	mu     sync.Mutex // serialises signing new trees
 	latest atomic.Pointer[tree]
-	tiles  tileCache
+	tiles  tileCache // raw tiles by (level, index, width)
+	nodes  nodeCache // the same tiles with their interior nodes hashed
 }
 
 // tree is a signed view of the log at one size.
@@ -89,13 +90,6 @@ func (s *Service) checkpointV2(t *tree) ([]byte, error) {
 		t.v2Checkpoint, t.v2Err = note.Sign(&note.Note{Text: string(text)}, s.v2Signer)
 	})
 	return t.v2Checkpoint, t.v2Err
-}
-
-// proofs returns a proof builder for a tree size. Builders are cheap and
-// not safe for concurrent use, so each request makes its own; the tiles
-// they read are shared through the service's tile cache.
-func (s *Service) proofs(ctx context.Context, size uint64) (*client.ProofBuilder, error) {
-	return client.NewProofBuilder(ctx, size, s.cachedTile)
 }
 
 // ErrExists is returned by Add when the same entry is already in the log.
@@ -374,13 +368,9 @@ func (s *Service) inclusion(ctx context.Context, r *record) (*tree, [][]byte, er
 	if err != nil {
 		return nil, nil, err
 	}
-	pb, err := s.proofs(ctx, t.size)
+	hashes, err := s.inclusionProof(ctx, t.size, r.LogIndex)
 	if err != nil {
 		return nil, nil, err
-	}
-	hashes, err := pb.InclusionProof(ctx, r.LogIndex)
-	if err != nil {
-		return nil, nil, fmt.Errorf("inclusion proof for %d in tree %d: %w", r.LogIndex, t.size, err)
 	}
 	return t, hashes, nil
 }
@@ -525,11 +515,7 @@ func (s *Service) ConsistencyProof(ctx context.Context, first, last uint64) ([][
 	if first == 0 || first == last {
 		return [][]byte{}, lt.root, nil
 	}
-	pb, err := s.proofs(ctx, last)
-	if err != nil {
-		return nil, nil, err
-	}
-	p, err := pb.ConsistencyProof(ctx, first, last)
+	p, err := s.consistencyProof(ctx, first, last)
 	return p, lt.root, err
 }
 
