@@ -427,10 +427,7 @@ func (s *Service) signTree(ctx context.Context, size uint64) (*tree, error) {
 	return &tree{size: size, root: root, checkpoint: signed}, nil
 }
 
-// Latest returns a signed view of the whole log.
-func (s *Service) Latest(ctx context.Context) (*tree, error) { return s.treeAt(ctx, 0) }
-
-// Refresh forces the cached view to the current integrated size.
+// current returns a signed view of the log at its current integrated size.
 func (s *Service) current(ctx context.Context) (*tree, error) {
 	size, err := s.reader.IntegratedSize(ctx)
 	if err != nil {
