@@ -139,9 +139,9 @@ func writeLogTrust(dir, url string, pub any) error {
 	if err != nil {
 		return err
 	}
-	start := time.Now().Add(-24 * time.Hour).UTC().Truncate(time.Second)
-	if st, err := os.Stat(filepath.Join(dir, "log-signer.pem")); err == nil {
-		start = st.ModTime().Add(-time.Hour).UTC().Truncate(time.Second)
+	start, err := tlogserver.ValidFrom(dir)
+	if err != nil {
+		return fmt.Errorf("log key validity: %w", err)
 	}
 	tr, err := cosign.NewLogTrustedRoot(url, pub, id, start)
 	if err != nil {

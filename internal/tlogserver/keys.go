@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"hallmark.dev/hallmark/pkg/keys"
 )
@@ -85,4 +87,36 @@ func parseSigner(data, password []byte) (crypto.Signer, error) {
 		return nil, fmt.Errorf("a log key must be ECDSA (Rekor v1 checkpoints and SETs), got %T", k.Public())
 	}
 	return k, nil
+}
+
+// validFromFile records, once per log, when its key became valid.
+const validFromFile = "log-valid-from"
+
+// ValidFrom returns the time from which the log's key is valid, as its
+// trusted root states it. It is fixed the first time the log starts (an
+// hour back, for clock skew) and read back ever after, so a trusted root
+// written at a later start still covers every entry the log holds.
+func ValidFrom(dir string) (time.Time, error) {
+	path := filepath.Join(dir, validFromFile)
+	if b, err := os.ReadFile(path); err == nil {
+		t, err := time.Parse(time.RFC3339, strings.TrimSpace(string(b)))
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%s: %w", path, err)
+		}
+		return t, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return time.Time{}, err
+	}
+	start := time.Now()
+	// A log started before this file existed: its key file is the oldest
+	// witness of when it began.
+	if st, err := os.Stat(filepath.Join(dir, defaultSignerFile)); err == nil && st.ModTime().Before(start) {
+		start = st.ModTime()
+	}
+	start = start.Add(-time.Hour).UTC().Truncate(time.Second)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(start.Format(time.RFC3339)+"\n"), 0o644); err != nil {
+		return time.Time{}, err
+	}
+	return start, os.Rename(tmp, path)
 }

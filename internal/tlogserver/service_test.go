@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -374,5 +375,27 @@ func TestIndexRebuiltFromLog(t *testing.T) {
 	json.Unmarshal(body, &found)
 	if resp.StatusCode != http.StatusOK || len(found) != 20 {
 		t.Fatalf("search after rebuild found %d of 20", len(found))
+	}
+}
+
+// The trusted root's validity start is fixed at the log's first start, so a
+// root written at a later start still covers the log's older entries.
+func TestValidFromIsStable(t *testing.T) {
+	dir := t.TempDir()
+	first, err := ValidFrom(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Before(time.Now()) {
+		t.Fatalf("valid from %v is not in the past", first)
+	}
+	os.WriteFile(filepath.Join(dir, validFromFile+".x"), nil, 0o644) // unrelated files change nothing
+	again, err := ValidFrom(dir)
+	if err != nil || !again.Equal(first) {
+		t.Fatalf("second start: %v %v, want %v", again, err, first)
+	}
+	os.WriteFile(filepath.Join(dir, validFromFile), []byte("yesterday"), 0o644)
+	if _, err := ValidFrom(dir); err == nil {
+		t.Fatal("a garbled validity file was accepted")
 	}
 }
