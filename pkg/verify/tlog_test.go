@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"hallmark.dev/hallmark/internal/hallmarktest"
 	"hallmark.dev/hallmark/internal/hallmarktest/logtest"
 	"hallmark.dev/hallmark/pkg/cosign"
+	"hallmark.dev/hallmark/pkg/keys"
 	"hallmark.dev/hallmark/pkg/oci"
 	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/sign"
@@ -197,5 +199,57 @@ func TestLoggedSignatureEvidence(t *testing.T) {
 	otherLegacy.RekorBundle, _ = cosign.MarshalRekorBundle(rb)
 	if _, err := f.verifier.VerifyLegacy(otherLegacy, f.policy()); !errors.Is(err, verify.ErrTlog) {
 		t.Errorf("legacy with corrupted SET: %v", err)
+	}
+}
+
+// A log that signs an entry recording something else than the signature
+// being verified (a malicious or broken log) must not vouch for it: the
+// entry has to name this artifact, this signature and this key.
+func TestLogSignedEntryMustRecordThisSignature(t *testing.T) {
+	f := newLogFixture(t)
+	rb, body, err := cosign.ParseRekorBundle(f.legacy.RekorBundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rekor.ParseBody(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	otherPEM, _ := keys.MarshalPublicKey(otherKey.Public())
+	otherDigest := sha256.Sum256([]byte("another artifact"))
+	otherSig, _ := keys.Sign(otherKey, []byte("x"))
+	forge := func(digest, sig, pubPEM []byte) verify.LegacySignature {
+		body, err := rekor.NewHashedRekord(digest, sig, pubPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := tlog.SignSET(f.log.Key, body, rb.Payload.IntegratedTime, rb.Payload.LogIndex, rb.Payload.LogID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ann, _ := cosign.MarshalRekorBundle(&cosign.RekorBundle{SignedEntryTimestamp: set, Payload: cosign.RekorBundlePayload{
+			Body: base64.StdEncoding.EncodeToString(body), IntegratedTime: rb.Payload.IntegratedTime,
+			LogIndex: rb.Payload.LogIndex, LogID: rb.Payload.LogID,
+		}})
+		s := f.legacy
+		s.RekorBundle = ann
+		return s
+	}
+	myPEM, _ := keys.MarshalPublicKey(f.key.Public())
+	// The control: the same forgery recording exactly this signature passes,
+	// so each case below fails for the one field it changes.
+	if _, err := f.verifier.VerifyLegacy(forge(got.Digest, got.Signature, myPEM), f.policy()); err != nil {
+		t.Fatalf("control forgery recording this signature: %v", err)
+	}
+	cases := map[string]verify.LegacySignature{
+		"another key":       forge(got.Digest, got.Signature, otherPEM),
+		"another signature": forge(got.Digest, otherSig, myPEM),
+		"another artifact":  forge(otherDigest[:], got.Signature, myPEM),
+	}
+	for name, s := range cases {
+		if _, err := f.verifier.VerifyLegacy(s, f.policy()); !errors.Is(err, verify.ErrTlog) || !errors.Is(err, tlog.ErrEntry) {
+			t.Errorf("log entry recording %s: got %v, want a log entry mismatch", name, err)
+		}
 	}
 }
