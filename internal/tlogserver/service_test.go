@@ -205,8 +205,6 @@ func TestSearchAndRetrieve(t *testing.T) {
 		resp, _ := tl.post(t, "/api/v1/log/entries", s.entry(t, []byte(fmt.Sprint("art", i))))
 		uuids = append(uuids, resp.Header.Get("ETag"))
 	}
-	dsse, _ := rekor.NewDSSE("application/vnd.in-toto+json", []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"`+strings.Repeat("cd", 32)+`"}}],"predicateType":"x","predicate":{}}`), nil, a.pubPEM)
-	_ = dsse
 	search := func(q string) []string {
 		resp, body := tl.post(t, "/api/v1/index/retrieve", []byte(q))
 		if resp.StatusCode != http.StatusOK {
@@ -258,13 +256,15 @@ func TestTilesAPI(t *testing.T) {
 	var bodies [][]byte
 	for i := 0; i < 5; i++ {
 		resp, b := tl.post(t, "/api/v1/log/entries", s.entry(t, []byte(fmt.Sprint(i))))
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("entry %d: %d %s", i, resp.StatusCode, b)
+		}
 		var m map[string]*rekor.LogEntry
 		json.Unmarshal(b, &m)
 		for _, le := range m {
 			body, _ := base64.StdEncoding.DecodeString(le.Body)
 			bodies = append(bodies, body)
 		}
-		_ = resp
 	}
 	vkey, err := NoteVerifierKey(tl.dir)
 	if err != nil {

@@ -87,7 +87,6 @@ func parseDSSE(raw json.RawMessage) (*Entry, error) {
 	var (
 		sigs       []dsseSignature
 		searchKeys []string
-		first      any
 	)
 	for i, s := range env.Signatures {
 		matched := false
@@ -95,9 +94,6 @@ func parseDSSE(raw json.RawMessage) (*Entry, error) {
 			if keys.Verify(v.pub, pae, s.Sig) == nil {
 				sigs = append(sigs, dsseSignature{Signature: base64.StdEncoding.EncodeToString(s.Sig), Verifier: v.pemB64})
 				searchKeys = append(searchKeys, v.keys...)
-				if first == nil {
-					first = v.pub
-				}
 				matched = true
 				break
 			}
@@ -127,5 +123,5 @@ func parseDSSE(raw json.RawMessage) (*Entry, error) {
 			}
 		}
 	}
-	return &Entry{Kind: "dsse", APIVersion: "0.0.1", Body: body, Keys: searchKeys, PublicKey: first}, nil
+	return &Entry{Kind: "dsse", APIVersion: "0.0.1", Body: body, Keys: searchKeys}, nil
 }

@@ -1,7 +1,6 @@
 package rekor
 
 import (
-	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,9 +31,6 @@ type Entry struct {
 	// Keys are search keys: "sha256:<hex>" artifact digests, "pk:<sha256 hex>"
 	// public-key fingerprints, "email:<addr>" / "subject:<san>" identities.
 	Keys []string
-	// PublicKey is the key (or certificate's key) the entry's signature
-	// verified under.
-	PublicKey crypto.PublicKey
 }
 
 // Parse validates a proposed entry and returns its canonical form. Errors

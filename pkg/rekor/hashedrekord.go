@@ -65,7 +65,7 @@ func parseHashedRekord(raw json.RawMessage) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Entry{Kind: "hashedrekord", APIVersion: "0.0.1", Body: body, PublicKey: pub,
+	return &Entry{Kind: "hashedrekord", APIVersion: "0.0.1", Body: body,
 		Keys: append([]string{alg + ":" + hex.EncodeToString(digest)}, searchKeys...)}, nil
 }
 

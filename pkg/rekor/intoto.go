@@ -68,7 +68,6 @@ func parseIntoto(raw json.RawMessage) (*Entry, error) {
 	}
 	pae := cosign.PAE(env.PayloadType, payload)
 	var searchKeys []string
-	var first any
 	for i, sg := range env.Signatures {
 		sig, err := doubleB64(sg.Sig)
 		if err != nil {
@@ -84,9 +83,6 @@ func parseIntoto(raw json.RawMessage) (*Entry, error) {
 		}
 		if err := keys.Verify(pub, pae, sig); err != nil {
 			return nil, fmt.Errorf("signature %d does not verify under its publicKey", i)
-		}
-		if first == nil {
-			first = pub
 		}
 		searchKeys = append(searchKeys, sk...)
 	}
@@ -106,7 +102,7 @@ func parseIntoto(raw json.RawMessage) (*Entry, error) {
 			}
 		}
 	}
-	return &Entry{Kind: "intoto", APIVersion: "0.0.2", Body: body, Keys: searchKeys, PublicKey: first}, nil
+	return &Entry{Kind: "intoto", APIVersion: "0.0.2", Body: body, Keys: searchKeys}, nil
 }
 
 // NewIntoto returns an intoto 0.0.2 proposed entry for an envelope signed

@@ -178,7 +178,7 @@ func parseV2HashedRekord(r *v2HashedRekordRequest) (*Entry, error) {
 		return nil, err
 	}
 	alg := map[crypto.Hash]string{crypto.SHA256: "sha256", crypto.SHA384: "sha384", crypto.SHA512: "sha512"}[h]
-	return &Entry{Kind: "hashedrekord", APIVersion: "0.0.2", Body: body, PublicKey: pub,
+	return &Entry{Kind: "hashedrekord", APIVersion: "0.0.2", Body: body,
 		Keys: append([]string{alg + ":" + hex.EncodeToString(r.Digest)}, searchKeys...)}, nil
 }
 
