@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"hallmark.dev/hallmark/internal/httpserve"
 	"hallmark.dev/hallmark/internal/sample"
 	"hallmark.dev/hallmark/pkg/registry"
 )
@@ -66,7 +67,7 @@ func run(n int, cosignPath string) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = registry.Serve(ctx, ln, reg, "", "") }()
+	go func() { _ = httpserve.Serve(ctx, ln, reg, "", "") }()
 	ref := ln.Addr().String() + "/bench/app:v1"
 	img, _ := sample.Image("benchmark image")
 	tag, _ := name.NewTag(ref)

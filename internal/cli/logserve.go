@@ -18,9 +18,9 @@ import (
 	_ "github.com/go-sql-driver/mysql" // the MySQL/MariaDB driver Tessera's MySQL storage uses
 	"github.com/spf13/cobra"
 
+	"hallmark.dev/hallmark/internal/httpserve"
 	"hallmark.dev/hallmark/internal/tlogserver"
 	"hallmark.dev/hallmark/pkg/cosign"
-	"hallmark.dev/hallmark/pkg/registry"
 	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/tlog"
 )
@@ -122,11 +122,11 @@ func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
 		if err != nil {
 			return fmt.Errorf("--debug-addr: %w", err)
 		}
-		go func() { _ = registry.Serve(ctx, dln, debugMux(), "", "") }()
+		go func() { _ = httpserve.Serve(ctx, dln, debugMux(), "", "") }()
 		a.infof("Profiles at http://%s/debug/pprof/", dln.Addr())
 	}
 	h := tlogserver.NewHandler(svc, o.maxEntrySize, slog.New(slog.NewTextHandler(a.stderr, nil)))
-	err = registry.Serve(ctx, ln, h, "", "")
+	err = httpserve.Serve(ctx, ln, h, "", "")
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
+	"hallmark.dev/hallmark/internal/httpserve"
 	"hallmark.dev/hallmark/internal/sample"
 	"hallmark.dev/hallmark/internal/tlogserver"
 	"hallmark.dev/hallmark/pkg/registry"
@@ -67,7 +68,7 @@ func (a *app) quickstart(ctx context.Context, keep bool) error {
 	}
 	srvCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- registry.Serve(srvCtx, ln, reg, "", "") }()
+	go func() { done <- httpserve.Serve(srvCtx, ln, reg, "", "") }()
 	defer func() { stop(); <-done }()
 	host := ln.Addr().String()
 	fmt.Fprintf(a.stdout, "Embedded registry at %s (data in %s)\n", host, filepath.Join(dir, "registry"))
@@ -177,7 +178,7 @@ func startQuickstartLog(ctx context.Context, dir string) (string, func(), error)
 	}
 	srvCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- registry.Serve(srvCtx, ln, tlogserver.NewHandler(svc, 0, nil), "", "") }()
+	go func() { done <- httpserve.Serve(srvCtx, ln, tlogserver.NewHandler(svc, 0, nil), "", "") }()
 	stop := func() {
 		cancel()
 		<-done

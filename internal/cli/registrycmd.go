@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"hallmark.dev/hallmark/internal/httpserve"
 	"hallmark.dev/hallmark/pkg/registry"
 )
 
@@ -48,5 +49,5 @@ func (a *app) serveRegistry(ctx context.Context, addr, data, cert, key string) e
 		scheme = "https"
 	}
 	a.infof("Registry serving %s://%s (data in %s)", scheme, ln.Addr(), data)
-	return registry.Serve(ctx, ln, reg, cert, key)
+	return httpserve.Serve(ctx, ln, reg, cert, key)
 }

@@ -1,4 +1,4 @@
-package registry
+package httpserve
 
 import (
 	"context"
@@ -35,23 +35,19 @@ func TestServeTLS(t *testing.T) {
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), 0o600)
 
-	reg, err := Open(filepath.Join(dir, "data"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, ln, reg, certFile, keyFile) }()
+	go func() { done <- Serve(ctx, ln, ok, certFile, keyFile) }()
 
 	pool := x509.NewCertPool()
 	pool.AddCert(mustParse(t, der))
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	resp, err := client.Get("https://" + ln.Addr().String() + "/v2/")
+	resp, err := client.Get("https://" + ln.Addr().String() + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,10 +56,10 @@ func TestServeTLS(t *testing.T) {
 		t.Fatalf("status %d, TLS %v", resp.StatusCode, resp.TLS != nil)
 	}
 	// Go's TLS server answers plain HTTP with a 400, never a registry reply.
-	if plain, err := http.Get("http://" + ln.Addr().String() + "/v2/"); err == nil {
+	if plain, err := http.Get("http://" + ln.Addr().String() + "/"); err == nil {
 		plain.Body.Close()
 		if plain.StatusCode == http.StatusOK {
-			t.Fatal("plain HTTP served by a TLS registry")
+			t.Fatal("plain HTTP served by a TLS server")
 		}
 	}
 	cancel()

@@ -1,4 +1,7 @@
-package registry
+// Package httpserve owns the lifecycle of Hallmark's HTTP servers (the
+// registry, the log, pprof): timeouts, optional TLS, and a bounded graceful
+// shutdown when the context ends.
+package httpserve
 
 import (
 	"context"
@@ -8,7 +11,7 @@ import (
 	"time"
 )
 
-// Serve serves r on ln until ctx is done, then shuts down gracefully. With
+// Serve serves h on ln until ctx is done, then shuts down gracefully. With
 // certFile and keyFile set it serves TLS.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, certFile, keyFile string) error {
 	srv := &http.Server{
