@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -87,6 +88,15 @@ func (s *signer) entry(t testing.TB, artifact []byte) []byte {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// entries makes n distinct valid entries.
+func (s *signer) entries(t testing.TB, prefix string, n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = s.entry(t, []byte(fmt.Sprint(prefix, i)))
+	}
+	return out
 }
 
 func (tl *testLog) post(t testing.TB, path string, body []byte) (*http.Response, []byte) {

@@ -3,7 +3,6 @@ package tlogserver
 import (
 	"database/sql"
 	"encoding/hex"
-	"fmt"
 	"net/http"
 	"testing"
 
@@ -31,10 +30,7 @@ func TestMySQLStorage(t *testing.T) {
 	tl := openTestLogWith(t, dir, nil, open())
 	s := newSigner(t)
 	const n = 300
-	entries := make([][]byte, n)
-	for i := range entries {
-		entries[i] = s.entry(t, []byte(fmt.Sprint("mysql ", i)))
-	}
+	entries := s.entries(t, "mysql ", n)
 	bodies := tl.appendAll(t, entries)
 	ref := testonly.New(rfc6962.DefaultHasher)
 	ref.AppendData(bodies...)

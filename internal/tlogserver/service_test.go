@@ -32,10 +32,7 @@ func TestProofsMatchReferenceTree(t *testing.T) {
 	tl := openTestLog(t, t.TempDir(), nil)
 	s := newSigner(t)
 	const n = 300
-	entries := make([][]byte, n)
-	for i := range entries {
-		entries[i] = s.entry(t, []byte(fmt.Sprint("artifact ", i)))
-	}
+	entries := s.entries(t, "artifact ", n)
 	bodies := tl.appendAll(t, entries)
 	ref := testonly.New(rfc6962.DefaultHasher)
 	ref.AppendData(bodies...)
