@@ -10,8 +10,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -27,7 +25,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -253,80 +250,3 @@ func (g *generator) make(n int, v2 bool) [][]byte {
 	return out
 }
 
-type result struct {
-	rate     float64
-	p50, p99 time.Duration
-	errors   int64
-	firstErr string
-}
-
-func load(url string, clients int, dur time.Duration, gen func(int) [][]byte) (*result, error) {
-	// Enough entries for a generous rate; each is used once.
-	budget := int(dur.Seconds()*12000) + clients*4
-	entries := gen(budget)
-	tr := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients, IdleConnTimeout: time.Minute}
-	client := &http.Client{Transport: tr, Timeout: 60 * time.Second}
-	defer tr.CloseIdleConnections()
-	var (
-		next     atomic.Int64
-		okCount  atomic.Int64
-		errCount atomic.Int64
-		firstErr atomic.Value
-		mu       sync.Mutex
-		lats     []time.Duration
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), dur)
-	defer cancel()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for c := 0; c < clients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			for ctx.Err() == nil {
-				i := next.Add(1) - 1
-				if int(i) >= len(entries) {
-					break
-				}
-				t0 := time.Now()
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(entries[i]))
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
-				if err != nil {
-					if ctx.Err() == nil {
-						errCount.Add(1)
-						firstErr.CompareAndSwap(nil, err.Error())
-					}
-					continue
-				}
-				body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusCreated {
-					errCount.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %s", resp.StatusCode, body))
-					continue
-				}
-				okCount.Add(1)
-				mine = append(mine, time.Since(t0))
-			}
-			mu.Lock()
-			lats = append(lats, mine...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if len(lats) == 0 {
-		return nil, fmt.Errorf("no append acknowledged at %d clients", clients)
-	}
-	slices.Sort(lats)
-	r := &result{
-		rate: float64(okCount.Load()) / elapsed.Seconds(), errors: errCount.Load(),
-		p50: lats[len(lats)/2], p99: lats[len(lats)*99/100],
-	}
-	if e, ok := firstErr.Load().(string); ok {
-		r.firstErr = e
-	}
-	return r, nil
-}
