@@ -59,14 +59,28 @@ func parseHashedRekord(raw json.RawMessage) (*Entry, error) {
 	if err := verifyDigest(pub, h, digest, sig); err != nil {
 		return nil, fmt.Errorf("signature does not verify over data.hash under signature.publicKey: %v", err)
 	}
-	// The canonical body keeps exactly these fields, lower-case hex digest.
-	s.Data.Hash.Algorithm, s.Data.Hash.Value = alg, hex.EncodeToString(digest)
-	body, err := canonical(entryJSON{"0.0.1", "hashedrekord", s})
-	if err != nil {
-		return nil, err
-	}
+	body := hashedRekordBody(alg, digest, sig, pemBytes)
 	return &Entry{Kind: "hashedrekord", APIVersion: "0.0.1", Body: body,
 		Keys: append([]string{alg + ":" + hex.EncodeToString(digest)}, searchKeys...)}, nil
+}
+
+// hashedRekordBody is the canonical (RFC 8785) body of a hashedrekord 0.0.1
+// entry, as Rekor stores it: exactly these fields, keys in sorted order, the
+// digest in lower-case hex and the signature and key re-encoded in standard
+// base64 (Rekor decodes and re-encodes both). No value needs JSON escaping,
+// so the bytes are written directly; a test holds them to a JCS library.
+func hashedRekordBody(alg string, digest, sig, pemBytes []byte) []byte {
+	b64 := base64.StdEncoding
+	b := make([]byte, 0, 128+hex.EncodedLen(len(digest))+b64.EncodedLen(len(sig))+b64.EncodedLen(len(pemBytes)))
+	b = append(b, `{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"`...)
+	b = append(b, alg...)
+	b = append(b, `","value":"`...)
+	b = hex.AppendEncode(b, digest)
+	b = append(b, `"}},"signature":{"content":"`...)
+	b = b64.AppendEncode(b, sig)
+	b = append(b, `","publicKey":{"content":"`...)
+	b = b64.AppendEncode(b, pemBytes)
+	return append(b, `"}}}}`...)
 }
 
 // verifyDigest checks sig over a prehashed message. Ed25519 keys sign

@@ -9,13 +9,50 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"hallmark.dev/hallmark/pkg/keys"
 )
 
+// parsedVerifier is a verifier parsed once: signers send the same key with
+// every entry they log, so parses are cached (by the exact PEM bytes).
+type parsedVerifier struct {
+	pub  crypto.PublicKey
+	keys []string
+}
+
+// verifierCacheSize bounds the cache; when full it starts over.
+const verifierCacheSize = 4096
+
+var verifiers struct {
+	sync.Mutex
+	m map[string]parsedVerifier
+}
+
 // parseVerifier reads a PEM public key or certificate, as Rekor entries carry
-// them, and returns the key and the search keys it implies.
+// them, and returns the key and the search keys it implies. The returned
+// slice is shared: callers copy before changing it.
 func parseVerifier(pemBytes []byte) (crypto.PublicKey, []string, error) {
+	verifiers.Lock()
+	v, ok := verifiers.m[string(pemBytes)]
+	verifiers.Unlock()
+	if ok {
+		return v.pub, v.keys, nil
+	}
+	pub, keys, err := parseVerifierUncached(pemBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	verifiers.Lock()
+	if verifiers.m == nil || len(verifiers.m) >= verifierCacheSize {
+		verifiers.m = make(map[string]parsedVerifier)
+	}
+	verifiers.m[string(pemBytes)] = parsedVerifier{pub, keys}
+	verifiers.Unlock()
+	return pub, keys, nil
+}
+
+func parseVerifierUncached(pemBytes []byte) (crypto.PublicKey, []string, error) {
 	block, _ := pem.Decode(pemBytes)
 	if block == nil {
 		return nil, nil, errors.New("verifier is not PEM")

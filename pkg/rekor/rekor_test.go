@@ -1,10 +1,13 @@
 package rekor
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -150,5 +153,60 @@ func TestParseV2Request(t *testing.T) {
 		if _, err := ParseV2Request(in); !errors.Is(err, ErrInvalidEntry) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// The hand-written hashedrekord body must be exactly what a JCS library makes
+// of the same fields (and what Rekor stores: base64 re-encoded).
+func TestHashedRekordBodyIsJCS(t *testing.T) {
+	for i := 0; i < 200; i++ {
+		alg, n := "sha256", 32
+		if i%3 == 1 {
+			alg, n = "sha384", 48
+		}
+		digest, sig, key := make([]byte, n), make([]byte, i%97), make([]byte, i*7%600)
+		for _, b := range [][]byte{digest, sig, key} {
+			_, _ = rand.Read(b)
+		}
+		var s hashedRekordSpec
+		s.Data.Hash.Algorithm, s.Data.Hash.Value = alg, hex.EncodeToString(digest)
+		s.Signature.Content = base64.StdEncoding.EncodeToString(sig)
+		s.Signature.PublicKey.Content = base64.StdEncoding.EncodeToString(key)
+		want, err := canonical(entryJSON{"0.0.1", "hashedrekord", s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hashedRekordBody(alg, digest, sig, key); !bytes.Equal(got, want) {
+			t.Fatalf("body differs from JCS:\n got %s\nwant %s", got, want)
+		}
+	}
+}
+
+// A signature sent with line breaks in its base64 is stored re-encoded, as
+// Rekor does, so both logs give the same entry the same leaf.
+func TestHashedRekordReencodesBase64(t *testing.T) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	d := sha256.Sum256([]byte("artifact"))
+	sig, _ := ecdsa.SignASN1(rand.Reader, k, d[:])
+	pub, _ := keys.MarshalPublicKey(k.Public())
+	clean, err := NewHashedRekord(d[:], sig, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString(sig)
+	wrapped := bytes.Replace(clean, []byte(b64), []byte(b64[:10]+`\n`+b64[10:]), 1)
+	if bytes.Equal(wrapped, clean) {
+		t.Fatal("test did not wrap the signature")
+	}
+	a, err := Parse(clean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse(wrapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Body, b.Body) {
+		t.Fatalf("bodies differ:\n%s\n%s", a.Body, b.Body)
 	}
 }
