@@ -54,7 +54,7 @@ DIR/trusted-root.json and DIR/signing-config.json, which hallmark and cosign tak
 	f.StringVar(&o.mysqlDSN, "mysql", "", "store the log in MySQL/MariaDB (go-sql-driver DSN) instead of on disk")
 	f.StringVar(&o.publicURL, "public-url", "", "URL clients reach the log at (default http://ADDR)")
 	f.Int64Var(&o.maxEntrySize, "max-entry-size", rekor.MaxEntrySize, "largest entry accepted, in bytes (413 above)")
-	f.DurationVar(&o.batchMaxAge, "batch-max-age", 5*time.Millisecond, "longest an entry waits to be sequenced")
+	f.DurationVar(&o.batchMaxAge, "batch-max-age", time.Millisecond, "longest a group of entries waits to be sequenced once handed to storage")
 	f.UintVar(&o.batchMaxSize, "batch-max-size", 1024, "most entries sequenced in one batch")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this (loopback) address")
 	cmd.AddCommand(serve)

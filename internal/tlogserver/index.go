@@ -51,18 +51,26 @@ func key(prefix byte, parts ...[]byte) []byte {
 
 // put records an entry durably (a synced WAL commit) before it returns.
 func (ix *index) put(r record, searchKeys []string) error {
+	return ix.putGroup([]*pendingAdd{{rec: r, searchKeys: searchKeys}})
+}
+
+// putGroup records sequenced entries durably in one synced commit.
+func (ix *index) putGroup(group []*pendingAdd) error {
 	b := ix.db.NewBatch()
 	defer b.Close()
-	v := append(u64(r.LogIndex), u64(uint64(r.IntegratedTime))...)
-	if err := b.Set(key(prefixEntry, r.LeafHash), v, nil); err != nil {
-		return err
-	}
-	if err := b.Set(key(prefixByIndex, u64(r.LogIndex)), r.LeafHash, nil); err != nil {
-		return err
-	}
-	for _, k := range searchKeys {
-		if err := b.Set(key(prefixSearch, []byte(k), []byte{0}, r.LeafHash), nil, nil); err != nil {
+	for _, p := range group {
+		r := p.rec
+		v := append(u64(r.LogIndex), u64(uint64(r.IntegratedTime))...)
+		if err := b.Set(key(prefixEntry, r.LeafHash), v, nil); err != nil {
 			return err
+		}
+		if err := b.Set(key(prefixByIndex, u64(r.LogIndex)), r.LeafHash, nil); err != nil {
+			return err
+		}
+		for _, k := range p.searchKeys {
+			if err := b.Set(key(prefixSearch, []byte(k), []byte{0}, r.LeafHash), nil, nil); err != nil {
+				return err
+			}
 		}
 	}
 	return b.Commit(pebble.Sync)

@@ -57,6 +57,7 @@ type Config struct {
 type Service struct {
 	cfg      Config
 	appender *tessera.Appender
+	group    *groupCommitter
 	reader   tessera.LogReader
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc // stops Tessera's background work
@@ -102,7 +103,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Origin = "hallmark.local/log"
 	}
 	if cfg.BatchMaxAge == 0 {
-		cfg.BatchMaxAge = 5 * time.Millisecond
+		cfg.BatchMaxAge = time.Millisecond
 	}
 	if cfg.BatchMaxSize == 0 {
 		cfg.BatchMaxSize = 1024
@@ -167,7 +168,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, appender: appender, reader: reader, shutdown: shutdown, cancel: cancel, index: ix,
-		signer: signer, v2Signer: v2Signer, logID: logID, treeID: treeIDFor(logID)}
+		signer: signer, v2Signer: v2Signer, logID: logID, treeID: treeIDFor(logID),
+		group: newGroupCommitter(appender.Add, ix, int(cfg.BatchMaxSize))}
+	go s.group.run(life)
 	if err := s.reconcile(ctx); err != nil {
 		s.Close(ctx)
 		return nil, err
@@ -273,8 +276,8 @@ func (s *Service) add(ctx context.Context, e *rekor.Entry, respond func(*record)
 	if r, err := s.index.byLeafHash(leaf); err == nil {
 		return uuid, errors.Join(ErrExists, respond(r))
 	}
-	integrated := s.cfg.Now().Unix()
-	idx, err := s.appender.Add(ctx, tessera.NewEntry(e.Body))()
+	p := &pendingAdd{entry: tessera.NewEntry(e.Body), rec: record{LeafHash: leaf, IntegratedTime: s.cfg.Now().Unix()}, searchKeys: e.Keys}
+	idx, err := s.group.append(ctx, p)
 	if err != nil {
 		return "", fmt.Errorf("appending to the log: %w", err)
 	}
@@ -285,13 +288,18 @@ func (s *Service) add(ctx context.Context, e *rekor.Entry, respond func(*record)
 		}
 		return uuid, errors.Join(ErrExists, respond(r))
 	}
-	r := record{LeafHash: leaf, LogIndex: idx.Index, IntegratedTime: integrated}
-	// Index (one WAL fsync shared by concurrent commits) while the proof and
-	// SET are built; the entry is acknowledged only when both are done.
-	indexed := make(chan error, 1)
-	go func() { indexed <- s.index.put(r, e.Keys) }()
+	// The proof and SET are built while the entry's group is indexed; the
+	// entry is acknowledged only when both are done.
+	r := p.rec
+	r.LogIndex = idx.Index
 	err = respond(&r)
-	if ierr := <-indexed; ierr != nil {
+	var ierr error
+	select {
+	case ierr = <-p.done:
+	case <-ctx.Done():
+		ierr = ctx.Err()
+	}
+	if ierr != nil {
 		return "", fmt.Errorf("indexing entry %d: %w", idx.Index, ierr)
 	}
 	return uuid, err

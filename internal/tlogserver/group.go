@@ -1,0 +1,123 @@
+package tlogserver
+
+import (
+	"context"
+
+	"github.com/transparency-dev/tessera"
+)
+
+// groupCommitter hands entries to Tessera one group at a time: everything
+// that arrived while the previous group was being made durable goes into the
+// next. Tessera's own queue flushes on a timer, so under load it sequences
+// many small batches back to back, each paying a full round of fsyncs; with
+// one group in flight the batch grows with the load instead, and the cost of
+// a round is shared by all who waited for it. Each group is then indexed in
+// one synced index commit, while the next group is being sequenced.
+type groupCommitter struct {
+	add     func(context.Context, *tessera.Entry) tessera.IndexFuture
+	index   *index
+	submit  chan *pendingAdd
+	indexed chan []*pendingAdd
+	max     int
+}
+
+// pendingAdd is one entry on its way into the log. Its channels are
+// buffered: the committer never waits for a caller.
+type pendingAdd struct {
+	entry      *tessera.Entry
+	rec        record // LeafHash and IntegratedTime set by the caller
+	searchKeys []string
+
+	sequenced chan sequenced // the entry's index, once durable in the log
+	done      chan error     // nil once the entry is also durable in the index
+}
+
+type sequenced struct {
+	idx tessera.Index
+	err error
+}
+
+func newGroupCommitter(add func(context.Context, *tessera.Entry) tessera.IndexFuture, ix *index, max int) *groupCommitter {
+	return &groupCommitter{add: add, index: ix, submit: make(chan *pendingAdd, max), indexed: make(chan []*pendingAdd, 1), max: max}
+}
+
+// run commits groups until ctx ends.
+func (g *groupCommitter) run(ctx context.Context) {
+	go g.runIndexer(ctx)
+	futures := make([]tessera.IndexFuture, 0, g.max)
+	for {
+		group := make([]*pendingAdd, 0, 64)
+		select {
+		case <-ctx.Done():
+			return
+		case p := <-g.submit:
+			group = append(group, p)
+		}
+	drain:
+		for len(group) < g.max {
+			select {
+			case p := <-g.submit:
+				group = append(group, p)
+			default:
+				break drain
+			}
+		}
+		futures = futures[:0]
+		for _, p := range group {
+			futures = append(futures, g.add(ctx, p.entry))
+		}
+		toIndex := group[:0:0]
+		for i, f := range futures {
+			p := group[i]
+			idx, err := f()
+			if err == nil && !idx.IsDup {
+				p.rec.LogIndex = idx.Index // before the caller can see it
+				toIndex = append(toIndex, p)
+			}
+			p.sequenced <- sequenced{idx, err}
+			if err != nil || idx.IsDup {
+				p.done <- err // a duplicate's first copy is indexed by its own group
+			}
+		}
+		if len(toIndex) > 0 {
+			select {
+			case g.indexed <- toIndex:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// runIndexer writes each sequenced group to the index in one synced commit.
+func (g *groupCommitter) runIndexer(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case group := <-g.indexed:
+			err := g.index.putGroup(group)
+			for _, p := range group {
+				p.done <- err
+			}
+		}
+	}
+}
+
+// append queues p for the next group and waits until it is durable in the
+// log; p.done then says when it is indexed. If ctx ends first the entry may
+// still be logged, as with any abandoned request.
+func (g *groupCommitter) append(ctx context.Context, p *pendingAdd) (tessera.Index, error) {
+	p.sequenced, p.done = make(chan sequenced, 1), make(chan error, 1)
+	select {
+	case g.submit <- p:
+	case <-ctx.Done():
+		return tessera.Index{}, ctx.Err()
+	}
+	select {
+	case r := <-p.sequenced:
+		return r.idx, r.err
+	case <-ctx.Done():
+		return tessera.Index{}, ctx.Err()
+	}
+}
