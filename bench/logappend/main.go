@@ -249,4 +249,3 @@ func (g *generator) make(n int, v2 bool) [][]byte {
 	wg.Wait()
 	return out
 }
-
