@@ -1,7 +1,7 @@
 // Package tlogserver owns Hallmark's transparency log service: a
 // Rekor-compatible log whose Merkle tree and tiles are stored by Tessera
 // (POSIX driver by default, MySQL for scale-out), with a search index beside
-// it (bbolt) that can be rebuilt from the log.
+// it (Pebble) that can be rebuilt from the log.
 //
 // The service validates every entry (pkg/rekor), appends its canonical body
 // as a leaf, and acknowledges only once the entry is integrated into the

@@ -2,8 +2,16 @@ package tlogserver
 
 import (
 	"context"
+	"time"
 
 	"github.com/transparency-dev/tessera"
+)
+
+// busyGroup and minRoundInterval say when the log is busy (a round took at
+// least this many entries) and how far apart rounds then start.
+const (
+	busyGroup        = 32
+	minRoundInterval = 20 * time.Millisecond
 )
 
 // groupCommitter hands entries to Tessera one group at a time: everything
@@ -13,6 +21,12 @@ import (
 // one group in flight the batch grows with the load instead, and the cost of
 // a round is shared by all who waited for it. Each group is then indexed in
 // one synced index commit, while the next group is being sequenced.
+//
+// Under load, rounds start at most every minRoundInterval. A round costs the
+// POSIX driver about a dozen file creations and syncs whatever its size, and
+// on an ext4 without a journal each creation scans past every inode freed in
+// the last minute, so the cost of a round grows with the rate of rounds:
+// fewer, larger rounds leave the CPU to the entries themselves.
 type groupCommitter struct {
 	add     func(context.Context, *tessera.Entry) tessera.IndexFuture
 	index   *index
@@ -45,6 +59,10 @@ func newGroupCommitter(add func(context.Context, *tessera.Entry) tessera.IndexFu
 func (g *groupCommitter) run(ctx context.Context) {
 	go g.runIndexer(ctx)
 	futures := make([]tessera.IndexFuture, 0, g.max)
+	var (
+		lastStart time.Time
+		lastSize  int
+	)
 	for {
 		group := make([]*pendingAdd, 0, 64)
 		select {
@@ -52,6 +70,16 @@ func (g *groupCommitter) run(ctx context.Context) {
 			return
 		case p := <-g.submit:
 			group = append(group, p)
+		}
+		// A busy log spaces rounds out; an idle one answers at once.
+		if lastSize >= busyGroup {
+			if wait := minRoundInterval - time.Since(lastStart); wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					return
+				}
+			}
 		}
 	drain:
 		for len(group) < g.max {
@@ -62,6 +90,7 @@ func (g *groupCommitter) run(ctx context.Context) {
 				break drain
 			}
 		}
+		lastStart, lastSize = time.Now(), len(group)
 		futures = futures[:0]
 		for _, p := range group {
 			futures = append(futures, g.add(ctx, p.entry))
