@@ -43,13 +43,17 @@ func parseVerifier(pemBytes []byte) (crypto.PublicKey, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	cacheVerifier(string(pemBytes), parsedVerifier{pub, keys})
+	return pub, keys, nil
+}
+
+func cacheVerifier(id string, v parsedVerifier) {
 	verifiers.Lock()
+	defer verifiers.Unlock()
 	if verifiers.m == nil || len(verifiers.m) >= verifierCacheSize {
 		verifiers.m = make(map[string]parsedVerifier)
 	}
-	verifiers.m[string(pemBytes)] = parsedVerifier{pub, keys}
-	verifiers.Unlock()
-	return pub, keys, nil
+	verifiers.m[id] = v
 }
 
 func parseVerifierUncached(pemBytes []byte) (crypto.PublicKey, []string, error) {

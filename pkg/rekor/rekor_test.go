@@ -210,3 +210,30 @@ func TestHashedRekordReencodesBase64(t *testing.T) {
 		t.Fatalf("bodies differ:\n%s\n%s", a.Body, b.Body)
 	}
 }
+
+// The hand-written hashedrekord 0.0.2 body is what a JCS library makes of
+// rekor-tiles' Entry, for keys and for certificates.
+func TestV2HashedRekordBodyIsJCS(t *testing.T) {
+	for i := 0; i < 100; i++ {
+		digest, sig, raw := make([]byte, 32), make([]byte, 1+i%90), make([]byte, 1+i*5%700)
+		for _, b := range [][]byte{digest, sig, raw} {
+			_, _ = rand.Read(b)
+		}
+		v := v2Signature{Content: sig, Verifier: v2Verifier{KeyDetails: "PKIX_ECDSA_P256_SHA_256"}}
+		if i%2 == 0 {
+			v.Verifier.PublicKey = &v2PublicKey{RawBytes: raw}
+		} else {
+			v.Verifier.X509Certificate = &v2PublicKey{RawBytes: raw}
+		}
+		var e v2Entry
+		e.Kind, e.APIVersion = "hashedrekord", "0.0.2"
+		e.Spec.HashedRekordV002 = &v2HashedRekordEntry{Data: v2HashOutput{Algorithm: "SHA2_256", Digest: digest}, Signature: v}
+		want, err := canonical(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := v2HashedRekordBody("SHA2_256", digest, v); !bytes.Equal(got, want) {
+			t.Fatalf("body differs from JCS:\n got %s\nwant %s", got, want)
+		}
+	}
+}

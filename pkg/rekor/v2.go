@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -114,7 +115,60 @@ func ParseV2Request(data []byte) (*Entry, error) {
 	return e, nil
 }
 
-func v2Key(v v2Verifier) (crypto.PublicKey, []byte, []string, error) {
+// v2HashedRekordBody is the canonical (RFC 8785) body of a hashedrekord
+// 0.0.2 entry: rekor-tiles' Entry in protobuf JSON, keys sorted. Every value
+// is an enum name or base64, so nothing needs escaping and the bytes are
+// written directly; a test holds them to a JCS library.
+func v2HashedRekordBody(alg string, digest []byte, sig v2Signature) []byte {
+	b64 := base64.StdEncoding
+	b := make([]byte, 0, 256+b64.EncodedLen(len(digest))+b64.EncodedLen(len(sig.Content))+512)
+	b = append(b, `{"apiVersion":"0.0.2","kind":"hashedrekord","spec":{"hashedRekordV002":{"data":{"algorithm":"`...)
+	b = append(b, alg...)
+	b = append(b, `","digest":"`...)
+	b = b64.AppendEncode(b, digest)
+	b = append(b, `"},"signature":{"content":"`...)
+	b = b64.AppendEncode(b, sig.Content)
+	b = append(b, `","verifier":{"keyDetails":"`...)
+	b = append(b, sig.Verifier.KeyDetails...)
+	b = append(b, '"')
+	if k := sig.Verifier.PublicKey; k != nil {
+		b = append(b, `,"publicKey":{"rawBytes":"`...)
+		b = b64.AppendEncode(b, k.RawBytes)
+		b = append(b, `"}`...)
+	}
+	if c := sig.Verifier.X509Certificate; c != nil {
+		b = append(b, `,"x509Certificate":{"rawBytes":"`...)
+		b = b64.AppendEncode(b, c.RawBytes)
+		b = append(b, `"}`...)
+	}
+	return append(b, `}}}}}`...)
+}
+
+// v2Key returns the verifier's key and search keys, parsed once per
+// distinct verifier (see parseVerifier).
+func v2Key(v v2Verifier) (crypto.PublicKey, []string, error) {
+	var id string
+	switch {
+	case v.PublicKey != nil && len(v.PublicKey.RawBytes) > 0:
+		id = "k" + string(v.PublicKey.RawBytes)
+	case v.X509Certificate != nil && len(v.X509Certificate.RawBytes) > 0:
+		id = "c" + string(v.X509Certificate.RawBytes)
+	}
+	verifiers.Lock()
+	c, ok := verifiers.m[id]
+	verifiers.Unlock()
+	if ok && id != "" {
+		return c.pub, c.keys, nil
+	}
+	pub, keys, err := v2KeyUncached(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	cacheVerifier(id, parsedVerifier{pub, keys})
+	return pub, keys, nil
+}
+
+func v2KeyUncached(v v2Verifier) (crypto.PublicKey, []string, error) {
 	var (
 		pub   crypto.PublicKey
 		extra []string
@@ -123,30 +177,26 @@ func v2Key(v v2Verifier) (crypto.PublicKey, []byte, []string, error) {
 	case v.PublicKey != nil && len(v.PublicKey.RawBytes) > 0:
 		k, err := x509.ParsePKIXPublicKey(v.PublicKey.RawBytes)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("verifier.publicKey: %v", err)
+			return nil, nil, fmt.Errorf("verifier.publicKey: %v", err)
 		}
 		pub = k
 	case v.X509Certificate != nil && len(v.X509Certificate.RawBytes) > 0:
 		c, err := x509.ParseCertificate(v.X509Certificate.RawBytes)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("verifier.x509Certificate: %v", err)
+			return nil, nil, fmt.Errorf("verifier.x509Certificate: %v", err)
 		}
 		pub = c.PublicKey
 		for _, e := range c.EmailAddresses {
 			extra = append(extra, "email:"+e)
 		}
 	default:
-		return nil, nil, nil, errors.New("signature.verifier has neither publicKey nor x509Certificate")
-	}
-	pemBytes, err := keys.MarshalPublicKey(pub)
-	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, errors.New("signature.verifier has neither publicKey nor x509Certificate")
 	}
 	fp, err := KeyFingerprint(pub)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return pub, pemBytes, append([]string{fp}, extra...), nil
+	return pub, append([]string{fp}, extra...), nil
 }
 
 func parseV2HashedRekord(r *v2HashedRekordRequest) (*Entry, error) {
@@ -154,7 +204,7 @@ func parseV2HashedRekord(r *v2HashedRekordRequest) (*Entry, error) {
 	if !ok {
 		return nil, fmt.Errorf("keyDetails %q is not supported", r.Signature.Verifier.KeyDetails)
 	}
-	pub, _, searchKeys, err := v2Key(r.Signature.Verifier)
+	pub, searchKeys, err := v2Key(r.Signature.Verifier)
 	if err != nil {
 		return nil, err
 	}
@@ -170,13 +220,7 @@ func parseV2HashedRekord(r *v2HashedRekordRequest) (*Entry, error) {
 	if err := verifyDigest(pub, h, r.Digest, r.Signature.Content); err != nil {
 		return nil, fmt.Errorf("signature does not verify over digest under the verifier: %v", err)
 	}
-	var e v2Entry
-	e.Kind, e.APIVersion = "hashedrekord", "0.0.2"
-	e.Spec.HashedRekordV002 = &v2HashedRekordEntry{Data: v2HashOutput{Algorithm: hashNames[h], Digest: r.Digest}, Signature: r.Signature}
-	body, err := canonical(e)
-	if err != nil {
-		return nil, err
-	}
+	body := v2HashedRekordBody(hashNames[h], r.Digest, r.Signature)
 	alg := map[crypto.Hash]string{crypto.SHA256: "sha256", crypto.SHA384: "sha384", crypto.SHA512: "sha512"}[h]
 	return &Entry{Kind: "hashedrekord", APIVersion: "0.0.2", Body: body,
 		Keys: append([]string{alg + ":" + hex.EncodeToString(r.Digest)}, searchKeys...)}, nil
@@ -206,7 +250,11 @@ func parseV2Body(spec json.RawMessage) (*Body, error) {
 		return nil, fmt.Errorf("hashedrekord 0.0.2 body: no hashedRekordV002 spec")
 	}
 	hr := s.HashedRekordV002
-	_, pemBytes, _, err := v2Key(hr.Signature.Verifier)
+	pub, _, err := v2Key(hr.Signature.Verifier)
+	if err != nil {
+		return nil, fmt.Errorf("hashedrekord 0.0.2 body: %v", err)
+	}
+	pemBytes, err := keys.MarshalPublicKey(pub)
 	if err != nil {
 		return nil, fmt.Errorf("hashedrekord 0.0.2 body: %v", err)
 	}
