@@ -17,7 +17,6 @@ import (
 
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"hallmark.dev/hallmark/pkg/keys"
 	"hallmark.dev/hallmark/pkg/rekor"
@@ -160,7 +159,7 @@ func (h *Handler) createEntryV2(w http.ResponseWriter, r *http.Request) {
 		h.statusFor(w, err, "adding entry")
 		return
 	}
-	out, err := protojson.Marshal(tle)
+	out, err := marshalTLE(tle)
 	if err != nil {
 		apiError(w, http.StatusInternalServerError, "%v", err)
 		return
