@@ -86,6 +86,7 @@ func load(target string, clients int, dur time.Duration, gen func(int) [][]byte)
 					cn = nil
 					if ctx.Err() == nil {
 						fail(err)
+						time.Sleep(10 * time.Millisecond)
 					}
 					continue
 				}

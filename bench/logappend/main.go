@@ -41,13 +41,14 @@ func main() {
 	bin := flag.String("hallmark", "", "hallmark binary (default: build ./cmd/hallmark)")
 	url := flag.String("url", "", "load a log already running at this URL instead of starting one")
 	peer := flag.String("rekor-tiles", "", "rekor-tiles POSIX server binary to measure in the same run")
+	apis := flag.String("api", "v1,v2", "Hallmark write APIs to measure")
 	flag.Parse()
-	if err := run(*dur, *levels, *bin, *url, *peer); err != nil {
+	if err := run(*dur, *levels, *bin, *url, *peer, *apis); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(dur time.Duration, levels, bin, url, peer string) error {
+func run(dur time.Duration, levels, bin, url, peer, apis string) error {
 	dir, err := os.MkdirTemp("", "hallmark-logbench-")
 	if err != nil {
 		return err
@@ -70,14 +71,18 @@ func run(dur time.Duration, levels, bin, url, peer string) error {
 	}
 	results := map[string][]*result{}
 	fmt.Printf("durable appends acknowledged with an inclusion proof under a signed checkpoint; loopback HTTP; %s per level\n", dur)
-	if results["hallmark v1"], err = measure("hallmark v1 (hashedrekord 0.0.1, + SET)", base+"/api/v1/log/entries", cs, dur, gen.entries); err != nil {
-		return err
+	if strings.Contains(apis, "v1") {
+		if results["hallmark v1"], err = measure("hallmark v1 (hashedrekord 0.0.1, + SET)", base+"/api/v1/log/entries", cs, dur, gen.entries); err != nil {
+			return err
+		}
+	}
+	if strings.Contains(apis, "v2") {
+		if results["hallmark v2"], err = measure("hallmark v2 (hashedrekord 0.0.2)", base+"/api/v2/log/entries", cs, dur, gen.v2entries); err != nil {
+			return err
+		}
 	}
 	if peer == "" {
 		return nil
-	}
-	if results["hallmark v2"], err = measure("hallmark v2 (hashedrekord 0.0.2)", base+"/api/v2/log/entries", cs, dur, gen.v2entries); err != nil {
-		return err
 	}
 	peerURL, stop, err := startRekorTiles(dir, peer)
 	if err != nil {
@@ -87,9 +92,15 @@ func run(dur time.Duration, levels, bin, url, peer string) error {
 	if results["rekor-tiles"], err = measure("rekor-tiles v2.3.0 POSIX (hashedrekord 0.0.2)", peerURL+"/api/v2/log/entries", cs, dur, gen.v2entries); err != nil {
 		return err
 	}
-	fmt.Printf("\nratio hallmark v1 / rekor-tiles (appends/s):")
-	for i, c := range cs {
-		fmt.Printf("  %d clients %.2fx", c, results["hallmark v1"][i].rate/results["rekor-tiles"][i].rate)
+	for _, api := range []string{"v1", "v2"} {
+		ours := results["hallmark "+api]
+		if ours == nil {
+			continue
+		}
+		fmt.Printf("\nratio hallmark %s / rekor-tiles (appends/s):", api)
+		for i, c := range cs {
+			fmt.Printf("  %d clients %.2fx", c, ours[i].rate/results["rekor-tiles"][i].rate)
+		}
 	}
 	fmt.Println()
 	return nil
