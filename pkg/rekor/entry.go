@@ -39,6 +39,20 @@ func Parse(data []byte) (*Entry, error) {
 	if len(data) > MaxEntrySize {
 		return nil, fmt.Errorf("%w: %d bytes exceeds the %d byte limit", ErrInvalidEntry, len(data), MaxEntrySize)
 	}
+	// Nearly every entry is a hashedrekord 0.0.1: decode it in one pass.
+	// Anything else (or a malformed one) takes the general path below.
+	var hr struct {
+		Kind       string            `json:"kind"`
+		APIVersion string            `json:"apiVersion"`
+		Spec       *hashedRekordSpec `json:"spec"`
+	}
+	if json.Unmarshal(data, &hr) == nil && hr.Kind == "hashedrekord" && hr.APIVersion == "0.0.1" && hr.Spec != nil {
+		e, err := hashedRekordFrom(hr.Spec)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidEntry, hr.Kind, err)
+		}
+		return e, nil
+	}
 	var p proposed
 	if err := json.Unmarshal(data, &p); err != nil {
 		return nil, fmt.Errorf("%w: not a JSON proposed entry: %v", ErrInvalidEntry, err)

@@ -35,6 +35,10 @@ func parseHashedRekord(raw json.RawMessage) (*Entry, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return nil, fmt.Errorf("spec: %v", err)
 	}
+	return hashedRekordFrom(&s)
+}
+
+func hashedRekordFrom(s *hashedRekordSpec) (*Entry, error) {
 	alg := strings.ToLower(s.Data.Hash.Algorithm)
 	h, ok := hashSizes[alg]
 	if !ok {
