@@ -72,7 +72,10 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 		apiError(w, http.StatusInternalServerError, "encoding the response: %v", err)
 		return
 	}
-	b = append(b, '\n')
+	writeRawJSON(w, code, append(b, '\n'))
+}
+
+func writeRawJSON(w http.ResponseWriter, code int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(code)
@@ -100,7 +103,11 @@ func (h *Handler) statusFor(w http.ResponseWriter, err error, what string) {
 // readEntry reads a request body up to the entry size limit, answering 413
 // or 400 itself when it cannot.
 func (h *Handler) readEntry(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxEntrySize))
+	var body []byte
+	if n := r.ContentLength; n > 0 && n <= h.maxEntrySize {
+		body = make([]byte, 0, n+1) // +1: ReadAll needs room to see EOF
+	}
+	body, err := readAllInto(body, http.MaxBytesReader(w, r.Body, h.maxEntrySize))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		apiError(w, http.StatusRequestEntityTooLarge, "entry is over the %d byte limit", h.maxEntrySize)
@@ -111,6 +118,23 @@ func (h *Handler) readEntry(w http.ResponseWriter, r *http.Request) ([]byte, boo
 		return nil, false
 	}
 	return body, true
+}
+
+// readAllInto is io.ReadAll appending to b.
+func readAllInto(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 func (h *Handler) createEntry(w http.ResponseWriter, r *http.Request) {
@@ -135,7 +159,12 @@ func (h *Handler) createEntry(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("ETag", uuid)
 	w.Header().Set("Location", "/api/v1/log/entries/"+uuid)
-	writeJSON(w, http.StatusCreated, map[string]*rekor.LogEntry{uuid: le})
+	out, err := marshalLogEntry(uuid, le)
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, "encoding the response: %v", err)
+		return
+	}
+	writeRawJSON(w, http.StatusCreated, append(out, '\n'))
 }
 
 // createEntryV2 is Rekor v2's write API: hashedrekord 0.0.2 in, a
