@@ -107,6 +107,11 @@ func (tl *testLog) post(t testing.TB, path string, body []byte) (*http.Response,
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	// Answers to appends carry their length (clients and load generators
+	// read them without chunked framing).
+	if resp.StatusCode == http.StatusCreated && resp.ContentLength != int64(len(b)) {
+		t.Errorf("POST %s: Content-Length %d for a %d byte body", path, resp.ContentLength, len(b))
+	}
 	return resp, b
 }
 

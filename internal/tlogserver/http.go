@@ -193,9 +193,7 @@ func (h *Handler) createEntryV2(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusCreated)
-	_, _ = w.Write(out)
+	writeRawJSON(w, http.StatusCreated, out)
 }
 
 func (h *Handler) entryByIndex(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,9 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
 	"crypto/sha256"
 	"net/http"
 	"strings"
@@ -66,5 +69,35 @@ func TestV2WriteAPI(t *testing.T) {
 	}
 	if resp, b := tl.post(t, "/api/v2/log/entries", []byte(`{"hashedRekordRequestV002":{}}`)); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("empty v2 request: %d %s", resp.StatusCode, b)
+	}
+}
+
+// An answer too large for net/http's pre-chunking buffer (an RSA-4096 entry)
+// still carries its Content-Length (the post helper checks it) and is a
+// TransparencyLogEntry.
+func TestV2LargeAnswerHasLength(t *testing.T) {
+	tl := openTestLog(t, t.TempDir(), nil)
+	k, err := rsa.GenerateKey(rand.Reader, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("large"))
+	sig, _ := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, d[:])
+	der, _ := x509.MarshalPKIXPublicKey(k.Public())
+	req, _ := json.Marshal(map[string]any{"hashedRekordRequestV002": map[string]any{
+		"digest": d[:],
+		"signature": map[string]any{"content": sig, "verifier": map[string]any{
+			"publicKey": map[string]any{"rawBytes": der}, "keyDetails": "PKIX_RSA_PKCS1V15_4096_SHA256"}},
+	}})
+	resp, body := tl.post(t, "/api/v2/log/entries", req)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if len(body) <= 2048 {
+		t.Fatalf("answer is %d bytes: too small to test chunking", len(body))
+	}
+	var tle protorekor.TransparencyLogEntry
+	if err := protojson.Unmarshal(body, &tle); err != nil {
+		t.Fatal(err)
 	}
 }
