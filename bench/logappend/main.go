@@ -6,7 +6,9 @@
 // -rekor-tiles it measures rekor-tiles' POSIX server in the same run, with
 // the same Rekor v2 requests, and Hallmark's v2 endpoint beside it.
 //
-//	go run ./bench/logappend [-d 10s] [-c 1,16,256,4096] [-rekor-tiles PATH]
+//	go run ./bench/logappend [-d 10s] [-c 1,16,256,4096] [-api v1,v2] [-rekor-tiles PATH]
+//
+// scripts/build-rekor-tiles builds the peer (v2.4.2) from the module proxy.
 package main
 
 import (
@@ -89,7 +91,7 @@ func run(dur time.Duration, levels, bin, url, peer, apis string) error {
 		return err
 	}
 	defer stop()
-	if results["rekor-tiles"], err = measure("rekor-tiles v2.3.0 POSIX (hashedrekord 0.0.2)", peerURL+"/api/v2/log/entries", cs, dur, gen.v2entries); err != nil {
+	if results["rekor-tiles"], err = measure(peerLabel(peer)+" POSIX (hashedrekord 0.0.2)", peerURL+"/api/v2/log/entries", cs, dur, gen.v2entries); err != nil {
 		return err
 	}
 	for _, api := range []string{"v1", "v2"} {
@@ -116,6 +118,15 @@ func parseLevels(levels string) ([]int, error) {
 		cs = append(cs, c)
 	}
 	return cs, nil
+}
+
+// peerLabel names the peer by the version directory it was built into
+// (scripts/build-rekor-tiles: ~/.cache/hallmark-rekor-tiles/VERSION/posix).
+func peerLabel(bin string) string {
+	if v := filepath.Base(filepath.Dir(bin)); strings.HasPrefix(v, "v") {
+		return "rekor-tiles " + v
+	}
+	return "rekor-tiles (" + bin + ")"
 }
 
 // startRekorTiles runs rekor-tiles' POSIX server with settings favourable to
