@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -147,6 +148,29 @@ func TestParsePublicKey(t *testing.T) {
 	for _, bad := range []string{"", "x", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"} {
 		if _, err := ParsePublicKey([]byte(bad)); err == nil {
 			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+// SignDeterministic signatures verify, and repeat for the same message.
+func TestSignDeterministic(t *testing.T) {
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	for _, k := range []crypto.Signer{p256, p384, ed} {
+		a, err := SignDeterministic(k, []byte("message"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := SignDeterministic(k, []byte("message"))
+		if !bytes.Equal(a, b) {
+			t.Errorf("%T: two signatures of one message", k)
+		}
+		if err := Verify(k.Public(), []byte("message"), a); err != nil {
+			t.Errorf("%T: %v", k, err)
+		}
+		if err := Verify(k.Public(), []byte("other"), a); err == nil {
+			t.Errorf("%T: signature verified over another message", k)
 		}
 	}
 }

@@ -79,6 +79,22 @@ func Sign(priv crypto.Signer, msg []byte) ([]byte, error) {
 	return priv.Sign(rand.Reader, digest(s.Hash, msg), opts)
 }
 
+// SignDeterministic is Sign with ECDSA nonces derived from the key and the
+// message (RFC 6979) rather than hedged with randomness: the same message
+// always gets the same signature (RSA PKCS#1 v1.5 and Ed25519 always do).
+// For signers that are not in-memory keys it is Sign.
+func SignDeterministic(priv crypto.Signer, msg []byte) ([]byte, error) {
+	k, ok := priv.(*ecdsa.PrivateKey)
+	if !ok {
+		return Sign(priv, msg)
+	}
+	s, err := SchemeFor(k.Public())
+	if err != nil {
+		return nil, err
+	}
+	return k.Sign(nil, digest(s.Hash, msg), s.Hash)
+}
+
 // ErrBadSignature is returned when a signature does not verify.
 var ErrBadSignature = errors.New("signature does not verify under the public key")
 

@@ -134,6 +134,13 @@ func TestSET(t *testing.T) {
 	if err := VerifySET(&k.PublicKey, set, body, 1700000000, 5, id); err != nil {
 		t.Fatal(err)
 	}
+	// Deterministic: an entry has one SET, however often it is fetched.
+	if again, _ := SignSET(k, body, 1700000000, 5, id); !bytes.Equal(again, set) {
+		t.Error("signing the same SET twice gave two signatures")
+	}
+	if sixth, _ := SignSET(k, body, 1700000000, 6, id); bytes.Equal(sixth, set) {
+		t.Error("two entries' SETs are the same signature")
+	}
 	wrong := []struct {
 		name string
 		err  error
