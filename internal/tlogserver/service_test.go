@@ -1,6 +1,7 @@
 package tlogserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -197,10 +198,21 @@ func TestBadEntriesAreRefusedAndNotWritten(t *testing.T) {
 func TestSearchAndRetrieve(t *testing.T) {
 	tl := openTestLog(t, t.TempDir(), nil)
 	a, b := newSigner(t), newSigner(t)
-	var uuids []string
+	var (
+		uuids []string
+		sets  [][]byte
+	)
 	for i, s := range []*signer{a, a, b} {
-		resp, _ := tl.post(t, "/api/v1/log/entries", s.entry(t, []byte(fmt.Sprint("art", i))))
+		resp, body := tl.post(t, "/api/v1/log/entries", s.entry(t, []byte(fmt.Sprint("art", i))))
 		uuids = append(uuids, resp.Header.Get("ETag"))
+		var m map[string]*rekor.LogEntry
+		json.Unmarshal(body, &m)
+		sets = append(sets, m[uuids[i]].Verification.SignedEntryTimestamp)
+	}
+	// A fetched entry carries the SET its append was answered with.
+	var fetched map[string]*rekor.LogEntry
+	if code := tl.get(t, "/api/v1/log/entries/"+uuids[1], &fetched); code != http.StatusOK || !bytes.Equal(fetched[uuids[1]].Verification.SignedEntryTimestamp, sets[1]) {
+		t.Errorf("GET %s: %d, SET differs from the append's", uuids[1], code)
 	}
 	search := func(q string) []string {
 		resp, body := tl.post(t, "/api/v1/index/retrieve", []byte(q))
