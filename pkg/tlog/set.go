@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"hallmark.dev/hallmark/pkg/keys"
 )
@@ -22,11 +23,35 @@ type setPayload struct {
 // SETPayload returns the canonical JSON a SET signs: the base64 body,
 // integrated time, hex log ID and log index.
 func SETPayload(body []byte, integratedTime, logIndex int64, logIDHex string) []byte {
-	b, _ := json.Marshal(setPayload{
-		Body: base64.StdEncoding.EncodeToString(body), IntegratedTime: integratedTime,
-		LogID: logIDHex, LogIndex: logIndex,
-	})
-	return b
+	if !isLowerHex(logIDHex) {
+		b, _ := json.Marshal(setPayload{
+			Body: base64.StdEncoding.EncodeToString(body), IntegratedTime: integratedTime,
+			LogID: logIDHex, LogIndex: logIndex,
+		})
+		return b
+	}
+	// Written directly (the log signs one per append): base64 and hex need
+	// no escaping, so these are the bytes encoding/json writes.
+	b64 := base64.StdEncoding
+	b := make([]byte, 0, 80+b64.EncodedLen(len(body))+len(logIDHex))
+	b = append(b, `{"body":"`...)
+	b = b64.AppendEncode(b, body)
+	b = append(b, `","integratedTime":`...)
+	b = strconv.AppendInt(b, integratedTime, 10)
+	b = append(b, `,"logID":"`...)
+	b = append(b, logIDHex...)
+	b = append(b, `","logIndex":`...)
+	b = strconv.AppendInt(b, logIndex, 10)
+	return append(b, '}')
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // SignSET signs an entry's SET with the log key, deterministically (RFC 6979

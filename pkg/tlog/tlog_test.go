@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -161,5 +163,12 @@ func TestSET(t *testing.T) {
 	want := `{"body":"eyJraW5kIjoiaGFzaGVkcmVrb3JkIn0=","integratedTime":1700000000,"logID":"` + id + `","logIndex":5}`
 	if got := string(SETPayload(body, 1700000000, 5, id)); got != want {
 		t.Errorf("SET payload\n%s\nwant\n%s", got, want)
+	}
+	// Whatever the log ID, the payload is what encoding/json writes.
+	for _, logID := range []string{id, "", "ABCDEF", `a"b<c>\d`} {
+		want, _ := json.Marshal(setPayload{Body: base64.StdEncoding.EncodeToString(body), IntegratedTime: -3, LogID: logID, LogIndex: 1 << 40})
+		if got := SETPayload(body, -3, 1<<40, logID); !bytes.Equal(got, want) {
+			t.Errorf("log ID %q: payload\n%s\nwant\n%s", logID, got, want)
+		}
 	}
 }
