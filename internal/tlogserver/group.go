@@ -31,16 +31,15 @@ type groupCommitter struct {
 	add     func(context.Context, *tessera.Entry) tessera.IndexFuture
 	index   *index
 	submit  chan *pendingAdd
-	indexed chan []*pendingAdd
+	toIndex chan []*pendingAdd
 	max     int
 }
 
 // pendingAdd is one entry on its way into the log. Its channels are
 // buffered: the committer never waits for a caller.
 type pendingAdd struct {
-	entry      *tessera.Entry
-	rec        record // LeafHash and IntegratedTime set by the caller
-	searchKeys []string
+	entry   *tessera.Entry
+	indexed // rec's LeafHash and IntegratedTime set by the caller, LogIndex by the committer
 
 	sequenced chan sequenced // the entry's index, once durable in the log
 	done      chan error     // nil once the entry is also durable in the index
@@ -52,7 +51,7 @@ type sequenced struct {
 }
 
 func newGroupCommitter(add func(context.Context, *tessera.Entry) tessera.IndexFuture, ix *index, max int) *groupCommitter {
-	return &groupCommitter{add: add, index: ix, submit: make(chan *pendingAdd, max), indexed: make(chan []*pendingAdd, 1), max: max}
+	return &groupCommitter{add: add, index: ix, submit: make(chan *pendingAdd, max), toIndex: make(chan []*pendingAdd, 1), max: max}
 }
 
 // run commits groups until ctx ends.
@@ -110,7 +109,7 @@ func (g *groupCommitter) run(ctx context.Context) {
 		}
 		if len(toIndex) > 0 {
 			select {
-			case g.indexed <- toIndex:
+			case g.toIndex <- toIndex:
 			case <-ctx.Done():
 				return
 			}
@@ -124,8 +123,12 @@ func (g *groupCommitter) runIndexer(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case group := <-g.indexed:
-			err := g.index.putGroup(group)
+		case group := <-g.toIndex:
+			entries := make([]*indexed, len(group))
+			for i, p := range group {
+				entries[i] = &p.indexed
+			}
+			err := g.index.putAll(entries)
 			for _, p := range group {
 				p.done <- err
 			}

@@ -63,16 +63,22 @@ func key(prefix byte, parts ...[]byte) []byte {
 	return k
 }
 
-// put records an entry durably (a synced WAL commit) before it returns.
-func (ix *index) put(r record, searchKeys []string) error {
-	return ix.putGroup([]*pendingAdd{{rec: r, searchKeys: searchKeys}})
+// indexed is what the index records for an entry.
+type indexed struct {
+	rec        record
+	searchKeys []string
 }
 
-// putGroup records sequenced entries durably in one synced commit.
-func (ix *index) putGroup(group []*pendingAdd) error {
+// put records an entry durably (a synced WAL commit) before it returns.
+func (ix *index) put(r record, searchKeys []string) error {
+	return ix.putAll([]*indexed{{r, searchKeys}})
+}
+
+// putAll records entries durably in one synced commit.
+func (ix *index) putAll(entries []*indexed) error {
 	b := ix.db.NewBatch()
 	defer b.Close()
-	for _, p := range group {
+	for _, p := range entries {
 		r := p.rec
 		v := append(u64(r.LogIndex), u64(uint64(r.IntegratedTime))...)
 		if err := b.Set(key(prefixEntry, r.LeafHash), v, nil); err != nil {

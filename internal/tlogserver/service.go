@@ -56,8 +56,7 @@ type Config struct {
 // Service is a running log.
 type Service struct {
 	cfg      Config
-	appender *tessera.Appender
-	group    *groupCommitter
+	group    *groupCommitter // appends go through it to Tessera
 	reader   tessera.LogReader
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc // stops Tessera's background work
@@ -167,7 +166,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		cancel()
 		return nil, err
 	}
-	s := &Service{cfg: cfg, appender: appender, reader: reader, shutdown: shutdown, cancel: cancel, index: ix,
+	s := &Service{cfg: cfg, reader: reader, shutdown: shutdown, cancel: cancel, index: ix,
 		signer: signer, v2Signer: v2Signer, logID: logID, treeID: treeIDFor(logID),
 		group: newGroupCommitter(appender.Add, ix, int(cfg.BatchMaxSize))}
 	go s.group.run(life)
@@ -276,7 +275,8 @@ func (s *Service) add(ctx context.Context, e *rekor.Entry, respond func(*record)
 	if r, err := s.index.byLeafHash(leaf); err == nil {
 		return uuid, errors.Join(ErrExists, respond(r))
 	}
-	p := &pendingAdd{entry: tessera.NewEntry(e.Body), rec: record{LeafHash: leaf, IntegratedTime: s.cfg.Now().Unix()}, searchKeys: e.Keys}
+	p := &pendingAdd{entry: tessera.NewEntry(e.Body), indexed: indexed{
+		rec: record{LeafHash: leaf, IntegratedTime: s.cfg.Now().Unix()}, searchKeys: e.Keys}}
 	idx, err := s.group.append(ctx, p)
 	if err != nil {
 		return "", fmt.Errorf("appending to the log: %w", err)
