@@ -1,6 +1,7 @@
 package tlogserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
@@ -103,11 +104,12 @@ func (h *Handler) statusFor(w http.ResponseWriter, err error, what string) {
 // readEntry reads a request body up to the entry size limit, answering 413
 // or 400 itself when it cannot.
 func (h *Handler) readEntry(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	var body []byte
+	var buf bytes.Buffer
 	if n := r.ContentLength; n > 0 && n <= h.maxEntrySize {
-		body = make([]byte, 0, n+1) // +1: ReadAll needs room to see EOF
+		buf.Grow(int(n) + bytes.MinRead) // read in one buffer, with room to see EOF
 	}
-	body, err := readAllInto(body, http.MaxBytesReader(w, r.Body, h.maxEntrySize))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxEntrySize))
+	body := buf.Bytes()
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		apiError(w, http.StatusRequestEntityTooLarge, "entry is over the %d byte limit", h.maxEntrySize)
@@ -118,23 +120,6 @@ func (h *Handler) readEntry(w http.ResponseWriter, r *http.Request) ([]byte, boo
 		return nil, false
 	}
 	return body, true
-}
-
-// readAllInto is io.ReadAll appending to b.
-func readAllInto(b []byte, r io.Reader) ([]byte, error) {
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
 }
 
 func (h *Handler) createEntry(w http.ResponseWriter, r *http.Request) {
