@@ -110,6 +110,23 @@ func TestParseRefusesBadSignatures(t *testing.T) {
 	}
 }
 
+// Parsed keys are cached, verdicts are not: once a key has logged a good
+// entry, a bad signature under the same key is still refused.
+func TestCachedKeyStillVerifies(t *testing.T) {
+	k := newKey(t)
+	d := sha256.Sum256([]byte("cached key"))
+	sig, _ := ecdsa.SignASN1(rand.Reader, k.k, d[:])
+	good, _ := NewHashedRekord(d[:], sig, k.pem)
+	if _, err := Parse(good); err != nil {
+		t.Fatal(err)
+	}
+	other := sha256.Sum256([]byte("another artifact"))
+	replayed, _ := NewHashedRekord(other[:], sig, k.pem) // the good signature over another digest
+	if _, err := Parse(replayed); !errors.Is(err, ErrInvalidEntry) {
+		t.Fatalf("signature over another digest under a cached key: %v", err)
+	}
+}
+
 func b64(b []byte) string { return strings.TrimSpace(jsonString(b)) }
 
 func jsonString(b []byte) string {
