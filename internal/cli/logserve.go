@@ -55,7 +55,7 @@ DIR/trusted-root.json and DIR/signing-config.json, which hallmark and cosign tak
 	f.StringVar(&o.publicURL, "public-url", "", "URL clients reach the log at (default http://ADDR)")
 	f.Int64Var(&o.maxEntrySize, "max-entry-size", rekor.MaxEntrySize, "largest entry accepted, in bytes (413 above)")
 	f.DurationVar(&o.batchMaxAge, "batch-max-age", time.Millisecond, "longest a group of entries waits to be sequenced once handed to storage")
-	f.UintVar(&o.batchMaxSize, "batch-max-size", 1024, "most entries sequenced in one batch")
+	f.UintVar(&o.batchMaxSize, "batch-max-size", 1024, "most entries sequenced in one round")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this (loopback) address")
 	cmd.AddCommand(serve)
 	cmd.AddCommand(a.logClientCommands()...)

@@ -45,8 +45,9 @@ type Config struct {
 	V2Origin string
 	// MySQL, when set, stores the log in MySQL/MariaDB instead of on disk.
 	MySQL *sql.DB
-	// BatchMaxAge and BatchMaxSize bound how long an entry waits to be
-	// sequenced and how many are sequenced at once.
+	// BatchMaxSize caps how many entries one round hands to Tessera (and
+	// Tessera's batch); BatchMaxAge is how long Tessera holds a round before
+	// sequencing it (the round arrives at once, so this only needs to be short).
 	BatchMaxAge  time.Duration
 	BatchMaxSize uint
 	// Now is the clock for integrated times (tests set it).
