@@ -2,6 +2,8 @@ package cli
 
 import (
 	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -75,29 +77,27 @@ func (a *app) signBlobCommand() *cobra.Command {
 }
 
 func (a *app) verifyBlobCommand() *cobra.Command {
-	var keyPath, bundlePath, trustedRoot string
-	var ignoreTlog bool
+	var (
+		auth       authorityFlags
+		bundlePath string
+	)
 	cmd := &cobra.Command{
-		Use:   "verify-blob --key PUB --bundle BUNDLE (FILE | sha256:<hex>)",
-		Short: "Verify a file (or its SHA-256 digest) against a Sigstore bundle",
-		Args:  cobra.ExactArgs(1),
+		Use:   "verify-blob (--key PUB | --certificate-identity ID --certificate-oidc-issuer URL --trusted-root FILE) --bundle BUNDLE (FILE | sha256:<hex>)",
+		Short: "Verify a file (or its digest) against a Sigstore bundle",
+		Long: `Verify a file, or an artifact known by its digest (sha256:<hex>, or sha384: and
+sha512: for in-toto bundles), against a Sigstore bundle: a signature over the
+file, or a DSSE envelope over an in-toto statement naming the file as a subject.
+Keyless bundles verify under --trusted-root; nothing is fetched.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if keyPath == "" || bundlePath == "" {
-				return fmt.Errorf("%w: --key and --bundle are required", errUsage)
+			if bundlePath == "" {
+				return fmt.Errorf("%w: --bundle is required", errUsage)
 			}
-			vopts, err := verifierOptions(trustedRoot)
+			v, err := a.verifier(&auth)
 			if err != nil {
 				return err
 			}
 			blob, err := readBlobArg(args[0])
-			if err != nil {
-				return err
-			}
-			pub, err := loadPublicKey(keyPath)
-			if err != nil {
-				return err
-			}
-			v, err := verify.NewKeyVerifier(pub, vopts...)
 			if err != nil {
 				return err
 			}
@@ -109,34 +109,43 @@ func (a *app) verifyBlobCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("bundle %s: %w", bundlePath, err)
 			}
-			if err := v.VerifyBlobBundle(b, blob, ignoreTlog); err != nil {
-				return withCode(exitNoMatchingSig, fmt.Errorf("%s does not verify against bundle %s: %w", args[0], bundlePath, err))
+			r, err := v.VerifyBlobBundle(b, blob)
+			if err != nil {
+				code := exitNoMatchingSig
+				if errors.Is(err, verify.ErrNoCertificate) {
+					code = exitNoCertificate
+				}
+				return withCode(code, fmt.Errorf("%s does not verify against bundle %s: %w", args[0], bundlePath, err))
+			}
+			if c := r.Certificate; c != nil {
+				a.infof("Certificate identity verified: subject %q, issuer %q", c.Subject, c.Extensions.Issuer)
 			}
 			fmt.Fprintln(a.stderr, "Verified OK")
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVarP(&keyPath, "key", "k", "", "PEM public key (or certificate) to verify with")
-	f.StringVar(&bundlePath, "bundle", "", "Sigstore bundle written by sign-blob")
-	f.StringVar(&trustedRoot, "trusted-root", "", "Sigstore trusted root JSON (logs, CAs and TSAs to trust)")
-	f.BoolVar(&ignoreTlog, "insecure-ignore-tlog", false, "accept a signature without a verified transparency log entry")
+	auth.add(cmd)
+	cmd.Flags().StringVar(&bundlePath, "bundle", "", "Sigstore bundle (written by sign-blob, cosign or any Sigstore client)")
 	return cmd
 }
 
-// readBlobArg reads FILE, or takes sha256:<hex> as the artifact's digest.
+// readBlobArg reads FILE, or takes sha256:<hex> (sha384:, sha512:) as the
+// artifact's digest. As in the conformance protocol, an argument that looks
+// like a digest but names an existing file is the file.
 func readBlobArg(arg string) (verify.Blob, error) {
-	if h, ok := strings.CutPrefix(arg, "sha256:"); ok {
-		d, err := hex.DecodeString(h)
-		if err != nil || len(d) != sha256.Size {
-			return verify.Blob{}, fmt.Errorf("%w: %q is not sha256: followed by 64 hex digits", errUsage, arg)
+	if alg, h, ok := strings.Cut(arg, ":"); ok {
+		size := map[string]int{"sha256": sha256.Size, "sha384": sha512.Size384, "sha512": sha512.Size}[alg]
+		if _, statErr := os.Stat(arg); size > 0 && statErr != nil {
+			d, err := hex.DecodeString(h)
+			if err != nil || len(d) != size {
+				return verify.Blob{}, fmt.Errorf("%w: %q is not %s: followed by %d hex digits", errUsage, arg, alg, 2*size)
+			}
+			return verify.BlobDigest(alg, d), nil
 		}
-		return verify.Blob{SHA256: d}, nil
 	}
 	data, err := os.ReadFile(arg)
 	if err != nil {
 		return verify.Blob{}, fmt.Errorf("reading blob %s: %w", arg, err)
 	}
-	sum := sha256.Sum256(data)
-	return verify.Blob{Data: data, SHA256: sum[:]}, nil
+	return verify.BlobData(data), nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -149,31 +150,59 @@ func (a *app) publicKeyCommand() *cobra.Command {
 
 // loadPrivateKey reads and decrypts a private key file, naming the file in
 // every error.
-func (a *app) loadPrivateKey(path string) (crypto.Signer, error) {
-	data, err := os.ReadFile(path)
+func (a *app) loadPrivateKey(ref string) (crypto.Signer, error) {
+	data, err := a.readKeyRef(ref, "private key")
 	if err != nil {
-		return nil, fmt.Errorf("reading private key %s: %w", path, err)
+		return nil, err
 	}
-	pw, err := a.password(false, path)
+	pw, err := a.password(false, ref)
 	if err != nil {
 		return nil, err
 	}
 	priv, err := keys.DecryptPrivateKey(data, pw)
 	if err != nil {
-		return nil, fmt.Errorf("private key %s: %w", path, err)
+		return nil, fmt.Errorf("private key %s: %w", ref, err)
 	}
 	return priv, nil
 }
 
-// loadPublicKey reads a PEM public key (or certificate) file.
-func loadPublicKey(path string) (crypto.PublicKey, error) {
-	data, err := os.ReadFile(path)
+// loadPublicKey reads a PEM public key (or certificate) named by a key
+// reference.
+func (a *app) loadPublicKey(ref string) (crypto.PublicKey, error) {
+	data, err := a.readKeyRef(ref, "public key")
 	if err != nil {
-		return nil, fmt.Errorf("reading public key %s: %w", path, err)
+		return nil, err
 	}
 	pub, err := keys.ParsePublicKey(data)
 	if err != nil {
-		return nil, fmt.Errorf("public key %s: %w", path, err)
+		return nil, fmt.Errorf("public key %s: %w", ref, err)
 	}
 	return pub, nil
+}
+
+// kmsSchemes are the key references cosign resolves through a KMS, a
+// Kubernetes secret or a PKCS#11 token; Hallmark names them rather than
+// failing to open a file of that name.
+var kmsSchemes = []string{"awskms://", "gcpkms://", "azurekms://", "hashivault://", "openbao://", "k8s://", "pkcs11:", "gitlab://"}
+
+// readKeyRef reads the PEM a key reference names: env://VAR (the PEM in an
+// environment variable, as CI systems pass secrets) or a file.
+func (a *app) readKeyRef(ref, what string) ([]byte, error) {
+	if name, ok := strings.CutPrefix(ref, "env://"); ok {
+		v, set := a.lookupEnv(name)
+		if !set || v == "" {
+			return nil, fmt.Errorf("%w: %s %s: environment variable %s is not set", errUsage, what, ref, name)
+		}
+		return []byte(v), nil
+	}
+	for _, s := range kmsSchemes {
+		if strings.HasPrefix(ref, s) {
+			return nil, fmt.Errorf("%w: %s %s: %s key references (KMS, Kubernetes secrets, PKCS#11) are not supported yet; export the key to a file or env://VAR", errUsage, what, ref, strings.TrimSuffix(s, "://"))
+		}
+	}
+	data, err := os.ReadFile(ref)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s: %w", what, ref, err)
+	}
+	return data, nil
 }

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"crypto"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -17,10 +15,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/keys"
 	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/tlog"
+	"hallmark.dev/hallmark/pkg/trust"
+	"hallmark.dev/hallmark/pkg/verify"
 )
 
 // logClientFlags locate a log and the key to check it with.
@@ -34,32 +33,25 @@ func (f *logClientFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.trustedRoot, "trusted-root", "", "trusted root holding the log's key (default: trust the key the log serves)")
 }
 
-// open returns a client and the log key to check its answers with.
-func (a *app) openLog(ctx context.Context, f *logClientFlags) (*rekor.Client, crypto.PublicKey, error) {
+// openLog returns a client and the log to check its answers against: the
+// log of --trusted-root at the client's URL, or else the key the log serves.
+func (a *app) openLog(ctx context.Context, f *logClientFlags) (*rekor.Client, *trust.Log, error) {
 	c, err := logClientOnly(f)
 	if err != nil {
 		return nil, nil, err
 	}
 	if f.trustedRoot != "" {
-		data, err := os.ReadFile(f.trustedRoot)
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading trusted root %s: %w", f.trustedRoot, err)
-		}
-		tr, err := cosign.ParseTrustedRoot(data)
-		if err != nil {
-			return nil, nil, fmt.Errorf("trusted root %s: %w", f.trustedRoot, err)
-		}
-		logs, err := cosign.TrustedLogs(tr)
+		m, err := loadTrustedRoot(f.trustedRoot)
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, l := range logs {
-			if strings.TrimRight(l.BaseURL, "/") == c.URL() {
-				return c, l.Key, nil
+		for i := range m.Logs {
+			if strings.TrimRight(m.Logs[i].BaseURL, "/") == c.URL() {
+				return c, &m.Logs[i], nil
 			}
 		}
-		if len(logs) == 1 {
-			return c, logs[0].Key, nil
+		if len(m.Logs) == 1 {
+			return c, &m.Logs[0], nil
 		}
 		return nil, nil, fmt.Errorf("trusted root %s has no log at %s", f.trustedRoot, c.URL())
 	}
@@ -71,8 +63,12 @@ func (a *app) openLog(ctx context.Context, f *logClientFlags) (*rekor.Client, cr
 	if err != nil {
 		return nil, nil, fmt.Errorf("log %s public key: %w", c.URL(), err)
 	}
+	id, err := tlog.LogID(pub)
+	if err != nil {
+		return nil, nil, err
+	}
 	a.infof("Trusting the key log %s serves (pass --trusted-root to pin it)", c.URL())
-	return c, pub, nil
+	return c, &trust.Log{BaseURL: c.URL(), ID: id, Key: pub}, nil
 }
 
 func (a *app) logClientCommands() []*cobra.Command {
@@ -84,7 +80,7 @@ func (a *app) logInfoCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "info", Short: "Show the log's size and root, with its checkpoint signature checked", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, pub, err := a.openLog(cmd.Context(), f)
+			c, lg, err := a.openLog(cmd.Context(), f)
 			if err != nil {
 				return err
 			}
@@ -92,7 +88,7 @@ func (a *app) logInfoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cp, err := tlog.VerifyCheckpoint([]byte(li.SignedTreeHead), pub)
+			cp, err := tlog.VerifyCheckpoint([]byte(li.SignedTreeHead), lg.Key)
 			if err != nil {
 				return fmt.Errorf("log %s: %w", c.URL(), err)
 			}
@@ -118,7 +114,7 @@ func (a *app) logGetCommand() *cobra.Command {
 			if (uuid == "") == (index < 0) {
 				return fmt.Errorf("%w: give exactly one of --uuid and --log-index", errUsage)
 			}
-			c, pub, err := a.openLog(cmd.Context(), f)
+			c, lg, err := a.openLog(cmd.Context(), f)
 			if err != nil {
 				return err
 			}
@@ -126,7 +122,7 @@ func (a *app) logGetCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := checkLogEntry(le, pub); err != nil {
+			if err := checkLogEntry(le, lg); err != nil {
 				return fmt.Errorf("entry %s: %w", u, err)
 			}
 			body, _ := base64.StdEncoding.DecodeString(le.Body)
@@ -151,42 +147,14 @@ func fetchEntry(ctx context.Context, c *rekor.Client, uuid string, index int64) 
 	return c.GetByIndex(ctx, index)
 }
 
-// checkLogEntry verifies an entry's SET and its inclusion proof under its
-// signed checkpoint.
-func checkLogEntry(le *rekor.LogEntry, pub crypto.PublicKey) error {
-	body, err := base64.StdEncoding.DecodeString(le.Body)
-	if err != nil {
-		return fmt.Errorf("body is not base64: %w", err)
-	}
-	id, err := tlog.LogIDHex(pub)
+// checkLogEntry verifies an entry as fetched from the log: its SET and its
+// inclusion proof under the log's signed checkpoint (pkg/verify decides).
+func checkLogEntry(le *rekor.LogEntry, lg *trust.Log) error {
+	tle, err := rekor.ToTLE(le)
 	if err != nil {
 		return err
 	}
-	if le.LogID != id {
-		return fmt.Errorf("entry is from log %s, not the trusted log %s", le.LogID, id)
-	}
-	if le.Verification == nil || le.Verification.InclusionProof == nil {
-		return errors.New("entry has no inclusion proof")
-	}
-	if err := tlog.VerifySET(pub, le.Verification.SignedEntryTimestamp, body, le.IntegratedTime, le.LogIndex, le.LogID); err != nil {
-		return err
-	}
-	p := le.Verification.InclusionProof
-	cp, err := tlog.VerifyCheckpoint([]byte(p.Checkpoint), pub)
-	if err != nil {
-		return err
-	}
-	root, err := hex.DecodeString(p.RootHash)
-	if err != nil || !bytes.Equal(root, cp.Hash) || int64(cp.Size) != p.TreeSize {
-		return fmt.Errorf("%w: proof's root and size are not the checkpoint's", tlog.ErrInclusion)
-	}
-	hashes := make([][]byte, len(p.Hashes))
-	for i, h := range p.Hashes {
-		if hashes[i], err = hex.DecodeString(h); err != nil {
-			return fmt.Errorf("%w: hash %d is not hex", tlog.ErrInclusion, i)
-		}
-	}
-	return tlog.VerifyInclusion(body, uint64(p.LogIndex), uint64(p.TreeSize), hashes, root)
+	return verify.LogEntry(tle, lg)
 }
 
 func (a *app) logSearchCommand() *cobra.Command {
@@ -267,7 +235,7 @@ func (a *app) logVerifyCommand() *cobra.Command {
 				return fmt.Errorf("%w: give exactly one of --uuid and --log-index", errUsage)
 			}
 			ctx := cmd.Context()
-			c, pub, err := a.openLog(ctx, f)
+			c, lg, err := a.openLog(ctx, f)
 			if err != nil {
 				return err
 			}
@@ -275,7 +243,7 @@ func (a *app) logVerifyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := checkLogEntry(le, pub); err != nil {
+			if err := checkLogEntry(le, lg); err != nil {
 				return withCode(exitNoMatchingSig, fmt.Errorf("entry %s: %w", u, err))
 			}
 			p := le.Verification.InclusionProof
@@ -316,11 +284,11 @@ forked or rewritten fails. Each verified checkpoint is saved for the next run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			c, pub, err := a.openLog(ctx, f)
+			c, lg, err := a.openLog(ctx, f)
 			if err != nil {
 				return err
 			}
-			id, _ := tlog.LogIDHex(pub)
+			id := hex.EncodeToString(lg.ID)
 			if state == "" {
 				home, _ := os.UserHomeDir()
 				state = filepath.Join(home, ".cache", "hallmark-monitor", id+".json")
@@ -333,7 +301,7 @@ forked or rewritten fails. Each verified checkpoint is saved for the next run.`,
 			if err != nil {
 				return err
 			}
-			cur, err := tlog.VerifyCheckpoint([]byte(li.SignedTreeHead), pub)
+			cur, err := tlog.VerifyCheckpoint([]byte(li.SignedTreeHead), lg.Key)
 			if err != nil {
 				return fmt.Errorf("log %s current checkpoint: %w", c.URL(), err)
 			}
@@ -362,7 +330,7 @@ forked or rewritten fails. Each verified checkpoint is saved for the next run.`,
 						return fmt.Errorf("consistency proof hash %d is not hex", i)
 					}
 				}
-				if err := tlog.VerifyConsistency(old.Size, cur.Size, hashes, oldRoot, cur.Hash); err != nil {
+				if err := verify.LogGrowth(old.Size, oldRoot, cur, hashes); err != nil {
 					return withCode(exitNoMatchingSig, fmt.Errorf("log %s is not consistent with its checkpoint of size %d saved earlier (forked or rewritten): %w", c.URL(), old.Size, err))
 				}
 				fmt.Fprintf(a.stdout, "Consistent: size %d (root %s) extends size %d (root %s)\n", cur.Size, hex.EncodeToString(cur.Hash), old.Size, old.RootHash)

@@ -10,7 +10,6 @@ import (
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/sign"
-	"hallmark.dev/hallmark/pkg/verify"
 )
 
 // logFlags choose the transparency log a signature is uploaded to.
@@ -51,26 +50,6 @@ func (a *app) signerOptions(f *logFlags) ([]sign.Option, error) {
 	}
 	a.infof("Uploading the signature to the transparency log %s", url)
 	return []sign.Option{sign.WithLog(c)}, nil
-}
-
-// verifierOptions reads --trusted-root and trusts the logs it names.
-func verifierOptions(trustedRoot string) ([]verify.Option, error) {
-	if trustedRoot == "" {
-		return nil, nil
-	}
-	data, err := os.ReadFile(trustedRoot)
-	if err != nil {
-		return nil, fmt.Errorf("reading trusted root %s: %w", trustedRoot, err)
-	}
-	tr, err := cosign.ParseTrustedRoot(data)
-	if err != nil {
-		return nil, fmt.Errorf("trusted root %s: %w", trustedRoot, err)
-	}
-	logs, err := cosign.TrustedLogs(tr)
-	if err != nil {
-		return nil, fmt.Errorf("trusted root %s: %w", trustedRoot, err)
-	}
-	return []verify.Option{verify.WithTrustedLogs(logs)}, nil
 }
 
 // logURL is --rekor-url, else the Rekor v1 log of --signing-config valid now

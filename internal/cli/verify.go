@@ -2,221 +2,189 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
+	"hallmark.dev/hallmark/pkg/check"
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/oci"
 	"hallmark.dev/hallmark/pkg/verify"
 )
 
 type verifyOptions struct {
-	keyPath      string
+	auth         authorityFlags
 	annotations  []string
 	output       string
-	ignoreTlog   bool
-	trustedRoot  string
 	registry     registryFlags
 	bundleFormat bool
+	timeout      time.Duration
+	maxWorkers   int
 }
+
+// defaultTimeout is cosign's --timeout default.
+const defaultTimeout = 3 * time.Minute
 
 func (a *app) verifyCommand() *cobra.Command {
 	o := &verifyOptions{}
 	cmd := &cobra.Command{
-		Use:   "verify --key PUB [-a key=value]... IMAGE...",
+		Use:   "verify (--key PUB | --certificate-identity ID --certificate-oidc-issuer URL --trusted-root FILE) [-a key=value]... IMAGE...",
 		Short: "Verify the signatures of container images",
 		Long: `Verify that each image has a signature, in either storage format, that verifies
-under the public key, signs the image's own digest and carries the requested
+under the public key (or, keyless, under a certificate a trusted CA issued to
+the given identity), signs the image's own digest and carries the requested
 annotations. Verified payloads are printed on standard output (cosign's JSON
 shape), the checks made on standard error.
 
 Exit codes: 10 no signatures, 11 no such image, 12 no signature verified,
-14 the registry failed or refused (its status is named), 1 anything else.`,
+13 keyless verification found only signatures without a certificate,
+14 the registry failed or refused (its status is named), 2 bad usage,
+1 anything else.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.verify(cmd.Context(), o, args)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.keyPath, "key", "k", "", "PEM public key (or certificate) to verify with")
+	o.auth.add(cmd)
 	f.StringArrayVarP(&o.annotations, "annotations", "a", nil, "key=value pairs the signature must carry")
 	f.StringVarP(&o.output, "output", "o", "json", "output format: json or text")
-	f.BoolVar(&o.ignoreTlog, "insecure-ignore-tlog", false, "accept signatures without a verified transparency log entry")
-	f.StringVar(&o.trustedRoot, "trusted-root", "", "Sigstore trusted root JSON (logs, CAs and TSAs to trust)")
 	f.BoolVar(&o.bundleFormat, "new-bundle-format", true, "accepted for cosign compatibility: both formats are always looked for")
+	f.DurationVarP(&o.timeout, "timeout", "t", defaultTimeout, "give up on the whole verification after this long")
+	f.IntVar(&o.maxWorkers, "max-workers", 10, "how many signatures are fetched and verified at once")
 	o.registry.add(cmd)
 	return cmd
 }
 
-// candidateFailure is why one stored signature did not verify.
-type candidateFailure struct {
-	where string
-	err   error
-}
-
 func (a *app) verify(ctx context.Context, o *verifyOptions, images []string) error {
-	if o.keyPath == "" {
-		return fmt.Errorf("%w: --key is required (keyless verification is not available yet)", errUsage)
-	}
 	if o.output != "json" && o.output != "text" {
 		return fmt.Errorf("%w: --output %q: want json or text", errUsage, o.output)
+	}
+	if o.maxWorkers <= 0 {
+		return fmt.Errorf("%w: --max-workers must be at least 1", errUsage)
 	}
 	want, err := parseAnnotations(o.annotations)
 	if err != nil {
 		return err
 	}
-	vopts, err := verifierOptions(o.trustedRoot)
+	v, err := a.verifier(&o.auth)
 	if err != nil {
 		return err
-	}
-	pub, err := loadPublicKey(o.keyPath)
-	if err != nil {
-		return err
-	}
-	v, err := verify.NewKeyVerifier(pub, vopts...)
-	if err != nil {
-		return fmt.Errorf("public key %s: %w", o.keyPath, err)
 	}
 	c, err := a.client(&o.registry)
 	if err != nil {
 		return err
+	}
+	if o.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.timeout)
+		defer cancel()
 	}
 	for _, img := range images {
 		ref, err := c.ParseReference(img)
 		if err != nil {
 			return withCode(exitUsage, err)
 		}
-		results, err := a.verifyImage(ctx, c, v, ref, verify.Policy{Annotations: stringMap(want), IgnoreTlogUnsafe: o.ignoreTlog})
+		rep, err := check.Signatures(ctx, c, v, ref, verify.Policy{Annotations: stringMap(want)}, check.Options{MaxWorkers: o.maxWorkers})
 		if err != nil {
-			return err
+			return verifyExit(err, ref, ctx, o.timeout)
 		}
-		a.printChecks(ref.String(), o, len(want) > 0)
-		if err := a.printResults(ref, results, o.output); err != nil {
+		a.printChecks(ref.String(), o, v, len(want) > 0, rep.Results)
+		if err := a.printResults(ref, rep.Results, o.output); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// verifyImage finds every signature of ref in both layouts and returns the
-// ones that verify, or an error with the exit code cosign would use.
-func (a *app) verifyImage(ctx context.Context, c *oci.Client, v *verify.Verifier, ref name.Reference, p verify.Policy) ([]*verify.Result, error) {
-	d, _, err := c.Resolve(ctx, ref)
-	if err != nil {
-		return nil, registryExit(err, ref.String())
-	}
-	p.Digest = d.DigestStr()
-	bundles, legacy, err := fetchSignatures(ctx, c, d)
-	if err != nil {
-		return nil, registryExit(err, ref.String())
-	}
+// verifyExit maps a verification outcome to cosign's exit codes (and
+// Hallmark's 14 for a registry that failed).
+func verifyExit(err error, ref name.Reference, ctx context.Context, timeout time.Duration) error {
 	var (
-		results  []*verify.Result
-		failures []candidateFailure
-		seen     int
+		none  *check.NoneVerifiedError
+		noSig *check.NoSignaturesError
+		rerr  *oci.RegistryError
 	)
-	for _, sb := range bundles {
-		if sb.PredicateType != "" && sb.PredicateType != cosign.SignPredicateType {
-			continue // an attestation, not a signature
-		}
-		seen++
-		where := "bundle referrer " + sb.Manifest.String()
-		b, err := cosign.ParseBundle(sb.Bytes)
-		if err != nil {
-			failures = append(failures, candidateFailure{where, err})
-			continue
-		}
-		r, err := v.VerifyImageBundle(b, p)
-		if err != nil {
-			failures = append(failures, candidateFailure{where, err})
-			continue
-		}
-		results = append(results, r)
+	if ctx.Err() == context.DeadlineExceeded {
+		return withCode(exitRegistryFailure, fmt.Errorf("verifying %s: gave up after --timeout %s: %w", ref, timeout, err))
 	}
-	for _, ls := range legacy {
-		seen++
-		where := "legacy signature layer " + ls.Layer.String() + " in " + c.LegacyTag(d).String()
-		r, err := v.VerifyLegacy(verify.LegacySignature{
-			Payload:     ls.Payload,
-			Signature:   ls.Annotations[cosign.SignatureAnnotation],
-			RekorBundle: ls.Annotations[cosign.LegacyBundleAnnotation],
-		}, p)
-		if err != nil {
-			failures = append(failures, candidateFailure{where, err})
-			continue
-		}
-		results = append(results, r)
+	switch {
+	case errors.Is(err, check.ErrNoSuchImage):
+		return withCode(exitNoSuchTag, err)
+	case errors.As(err, &noSig):
+		return withCode(exitNoSignatures, err)
+	case errors.As(err, &none) && none.NoCertificate():
+		return withCode(exitNoCertificate, err)
+	case errors.As(err, &rerr):
+		return withCode(exitRegistryFailure, err)
+	case errors.As(err, &none):
+		return withCode(exitNoMatchingSig, err)
 	}
-	if seen == 0 {
-		return nil, withCodef(exitNoSignatures, "no signatures found for %s (%s): looked for bundle referrers and for %s",
-			ref, d.DigestStr(), c.LegacyTag(d))
-	}
-	if len(results) == 0 {
-		var b strings.Builder
-		fmt.Fprintf(&b, "no matching signatures for %s (%s): %d found, none verified:", ref, d.DigestStr(), seen)
-		for _, f := range failures {
-			fmt.Fprintf(&b, "\n  - %s: %v", f.where, f.err)
-		}
-		return nil, withCode(exitNoMatchingSig, errors.New(b.String()))
-	}
-	return results, nil
+	return err
 }
 
-// fetchSignatures reads both layouts at once: they are independent round
-// trips, and verification latency is what admission waits on.
-func fetchSignatures(ctx context.Context, c *oci.Client, d name.Digest) ([]oci.StoredBundle, []oci.LegacySignature, error) {
-	type legacyResult struct {
-		sigs []oci.LegacySignature
-		err  error
-	}
-	ch := make(chan legacyResult, 1)
-	go func() {
-		s, err := c.LegacySignatures(ctx, d)
-		ch <- legacyResult{s, err}
-	}()
-	bundles, berr := c.Bundles(ctx, d)
-	lr := <-ch
-	if berr != nil {
-		return nil, nil, berr
-	}
-	if lr.err != nil {
-		return nil, nil, lr.err
-	}
-	return bundles, lr.sigs, nil
-}
-
-func (a *app) printChecks(ref string, o *verifyOptions, annotations bool) {
+func (a *app) printChecks(ref string, o *verifyOptions, v *verify.Verifier, annotations bool, results []*verify.Result) {
 	a.infof("\nVerification for %s --", ref)
 	a.infof("The following checks were performed on each of these signatures:")
 	if annotations {
 		a.infof("  - The specified annotations were verified.")
 	}
 	a.infof("  - The cosign claims were validated")
-	if o.ignoreTlog {
+	if v.IgnoresTlog() {
 		a.infof("  - The transparency log was NOT checked (--insecure-ignore-tlog)")
 	} else {
 		a.infof("  - Existence of the claims in the transparency log was verified offline")
 	}
-	a.infof("  - The signatures were verified against the specified public key")
+	if !v.Keyless() {
+		a.infof("  - The signatures were verified against the specified public key")
+		return
+	}
+	a.infof("  - The code-signing certificate was verified using trusted certificate authority certificates")
+	if v.IgnoresSCT() {
+		a.infof("  - The certificate's SCT was NOT checked (--insecure-ignore-sct)")
+	} else {
+		a.infof("  - The certificate's embedded SCT was verified against a trusted certificate transparency log")
+	}
+	for _, r := range results {
+		if c := r.Certificate; c != nil {
+			a.infof("  - Proven identity: subject %q, issuer %q (certificate checked at %s)", c.Subject, c.Extensions.Issuer, times(r.Times))
+		}
+	}
+}
+
+func times(ts []time.Time) string {
+	s := ""
+	for i, t := range ts {
+		if i > 0 {
+			s += ", "
+		}
+		s += t.UTC().Format(time.RFC3339)
+	}
+	return s
 }
 
 // printResults prints verified payloads in cosign's shape: simple-signing
-// JSON, with a bundle's statement shown as cosign v3 shows it.
+// JSON, with a bundle's statement shown as cosign v3 shows it, and for
+// legacy signatures the certificate's identity and the log entry cosign adds
+// to "optional".
 func (a *app) printResults(ref name.Reference, results []*verify.Result, output string) error {
 	out := make([]cosign.SimpleSigning, 0, len(results))
 	for _, r := range results {
 		identity := r.Identity
+		optional := r.Annotations
 		if r.Format == verify.FormatBundle {
 			identity = ref.Name()
-		}
-		var optional map[string]any
-		if len(r.Annotations) > 0 {
-			optional = r.Annotations
+			if optional == nil {
+				optional = map[string]any{}
+			}
+		} else {
+			optional = legacyOptional(r)
 		}
 		out = append(out, cosign.SimpleSigning{
 			Critical: cosign.Critical{
@@ -243,6 +211,57 @@ func (a *app) printResults(ref name.Reference, results []*verify.Result, output 
 	}
 	fmt.Fprintln(a.stdout, string(b))
 	return nil
+}
+
+// legacyOptional is a legacy signature's "optional" as cosign prints it:
+// the signed annotations, then the certificate's subject, issuer and GitHub
+// workflow extensions (by name and by OID) and the log entry's bundle.
+func legacyOptional(r *verify.Result) map[string]any {
+	opt := r.Annotations
+	add := func(k string, v any) {
+		if opt == nil {
+			opt = map[string]any{}
+		}
+		opt[k] = v
+	}
+	if c := r.Certificate; c != nil {
+		add("Subject", c.Subject)
+		e := c.Extensions
+		for _, f := range []struct {
+			name, oid, value string
+		}{
+			{"Issuer", "1.3.6.1.4.1.57264.1.1", e.Issuer},
+			{"githubWorkflowTrigger", "1.3.6.1.4.1.57264.1.2", e.GithubWorkflowTrigger},
+			{"githubWorkflowSha", "1.3.6.1.4.1.57264.1.3", e.GithubWorkflowSHA},
+			{"githubWorkflowName", "1.3.6.1.4.1.57264.1.4", e.GithubWorkflowName},
+			{"githubWorkflowRepository", "1.3.6.1.4.1.57264.1.5", e.GithubWorkflowRepository},
+			{"githubWorkflowRef", "1.3.6.1.4.1.57264.1.6", e.GithubWorkflowRef},
+		} {
+			if f.value != "" {
+				add(f.name, f.value)
+				add(f.oid, f.value)
+			}
+		}
+	}
+	for _, e := range r.LogEntries {
+		if e.GetInclusionPromise() == nil {
+			continue
+		}
+		add("Bundle", cosign.RekorBundle{
+			SignedEntryTimestamp: e.GetInclusionPromise().GetSignedEntryTimestamp(),
+			Payload: cosign.RekorBundlePayload{
+				Body:           base64.StdEncoding.EncodeToString(e.GetCanonicalizedBody()),
+				IntegratedTime: e.GetIntegratedTime(),
+				LogIndex:       e.GetLogIndex(),
+				LogID:          hex.EncodeToString(e.GetLogId().GetKeyId()),
+			},
+		})
+		break
+	}
+	if len(r.RFC3161Timestamps) > 0 {
+		add("RFC3161Timestamp", cosign.RFC3161Annotation{SignedRFC3161Timestamp: r.RFC3161Timestamps[0]})
+	}
+	return opt
 }
 
 func stringMap(m map[string]any) map[string]string {

@@ -7,23 +7,41 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"golang.org/x/mod/semver"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // Bundle is a Sigstore bundle (protobuf-specs dev.sigstore.bundle.v1.Bundle).
 type Bundle = protobundle.Bundle
 
-// Bundle media types a reader must accept.
-var bundleMediaTypes = map[string]bool{
-	"application/vnd.dev.sigstore.bundle+json;version=0.1": true,
-	"application/vnd.dev.sigstore.bundle+json;version=0.2": true,
-	"application/vnd.dev.sigstore.bundle+json;version=0.3": true,
-	BundleMediaType: true,
+// bundleVersion reads a bundle media type: the old form
+// "application/vnd.dev.sigstore.bundle+json;version=0.N" or the current
+// "application/vnd.dev.sigstore.bundle.vX.Y[.Z]+json", for versions 0.1 up
+// to (not including) 0.4. It returns the minor version.
+func bundleVersion(mt string) (int, error) {
+	if v, ok := strings.CutPrefix(mt, "application/vnd.dev.sigstore.bundle+json;version=0."); ok {
+		switch v {
+		case "1", "2", "3":
+			return int(v[0] - '0'), nil
+		}
+		return 0, fmt.Errorf("unsupported bundle mediaType %q (versions 0.1 to 0.3 are)", mt)
+	}
+	v, ok := strings.CutPrefix(mt, "application/vnd.dev.sigstore.bundle.v")
+	if v, ok2 := strings.CutSuffix(v, "+json"); ok && ok2 && semver.IsValid("v"+v) {
+		if semver.Compare("v"+v, "v0.1") >= 0 && semver.Compare("v"+v, "v0.4") < 0 {
+			minor, _ := strconv.Atoi(strings.Split(strings.TrimPrefix(semver.MajorMinor("v"+v), "v0."), ".")[0])
+			return minor, nil
+		}
+	}
+	return 0, fmt.Errorf("unsupported bundle mediaType %q (versions 0.1 to 0.3 are)", mt)
 }
 
 // maxBundleSignatures and maxBundleTlogEntries cap repeated fields, so that a
@@ -31,6 +49,7 @@ var bundleMediaTypes = map[string]bool{
 const (
 	maxBundleSignatures  = 16
 	maxBundleTlogEntries = 32
+	maxBundleTimestamps  = 32
 )
 
 // ErrMalformedBundle is wrapped by every structural error ParseBundle returns.
@@ -95,7 +114,9 @@ func ParseBundle(data []byte) (*Bundle, error) {
 		return nil, fmt.Errorf("%w: %d bytes exceeds the %d byte limit", ErrMalformedBundle, len(data), MaxPayloadSize)
 	}
 	b := &Bundle{}
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, b); err != nil {
+	// Unknown fields are refused, as sigstore-go refuses them: a bundle
+	// version this reader does not know must not verify half-read.
+	if err := protojson.Unmarshal(data, b); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformedBundle, err)
 	}
 	if err := validateBundle(b); err != nil {
@@ -105,15 +126,19 @@ func ParseBundle(data []byte) (*Bundle, error) {
 }
 
 func validateBundle(b *Bundle) error {
-	if !bundleMediaTypes[b.GetMediaType()] {
-		return fmt.Errorf("unknown mediaType %q", b.GetMediaType())
+	minor, err := bundleVersion(b.GetMediaType())
+	if err != nil {
+		return err
 	}
 	vm := b.GetVerificationMaterial()
 	if vm == nil || vm.GetContent() == nil {
 		return errors.New("no verificationMaterial")
 	}
-	if len(vm.GetTlogEntries()) > maxBundleTlogEntries {
-		return fmt.Errorf("%d tlogEntries, more than %d", len(vm.GetTlogEntries()), maxBundleTlogEntries)
+	if n := len(vm.GetTimestampVerificationData().GetRfc3161Timestamps()); n > maxBundleTimestamps {
+		return fmt.Errorf("%d RFC 3161 timestamps, more than %d", n, maxBundleTimestamps)
+	}
+	if err := validateTlogEntries(vm.GetTlogEntries(), minor); err != nil {
+		return err
 	}
 	switch c := b.GetContent().(type) {
 	case *protobundle.Bundle_DsseEnvelope:
@@ -143,6 +168,42 @@ func validateBundle(b *Bundle) error {
 		}
 	default:
 		return errors.New("no content: want dsseEnvelope or messageSignature")
+	}
+	return nil
+}
+
+// validateTlogEntries checks each entry's structure, and what the bundle's
+// version requires of them: v0.1 bundles at least one entry with a SET, later
+// ones at least one with an inclusion proof.
+func validateTlogEntries(entries []*protorekor.TransparencyLogEntry, minor int) error {
+	if len(entries) > maxBundleTlogEntries {
+		return fmt.Errorf("%d tlogEntries, more than %d", len(entries), maxBundleTlogEntries)
+	}
+	promise, proof := false, false
+	for i, e := range entries {
+		switch {
+		case len(e.GetCanonicalizedBody()) == 0:
+			return fmt.Errorf("tlog entry %d has no canonicalizedBody", i)
+		case e.GetLogIndex() < 0:
+			return fmt.Errorf("tlog entry %d has a negative logIndex", i)
+		case len(e.GetLogId().GetKeyId()) == 0:
+			return fmt.Errorf("tlog entry %d has no logId", i)
+		case e.GetKindVersion() == nil:
+			return fmt.Errorf("tlog entry %d has no kindVersion", i)
+		}
+		if p := e.GetInclusionProof(); p != nil {
+			if p.GetCheckpoint().GetEnvelope() == "" {
+				return fmt.Errorf("tlog entry %d: inclusion proof has no checkpoint", i)
+			}
+			proof = true
+		}
+		promise = promise || e.GetInclusionPromise() != nil
+	}
+	if len(entries) > 0 && minor == 1 && !promise {
+		return errors.New("a v0.1 bundle's tlog entries must carry an inclusion promise (SET)")
+	}
+	if len(entries) > 0 && minor > 1 && !proof {
+		return errors.New("a v0.2+ bundle's tlog entries must carry an inclusion proof")
 	}
 	return nil
 }

@@ -15,6 +15,8 @@ const (
 	ChainAnnotation = "dev.sigstore.cosign/chain"
 	// LegacyBundleAnnotation holds a Rekor bundle (SET) on a legacy layer.
 	LegacyBundleAnnotation = "dev.sigstore.cosign/bundle"
+	// RFC3161Annotation holds an RFC 3161 timestamp on a legacy layer.
+	RFC3161TimestampAnnotation = "dev.sigstore.cosign/rfc3161timestamp"
 
 	// BundleMediaType is the Sigstore bundle v0.3 media type, also the
 	// artifactType of the referrer manifest that stores it.

@@ -47,3 +47,24 @@ func MarshalRekorBundle(b *RekorBundle) (string, error) {
 	out, err := json.Marshal(b)
 	return string(out), err
 }
+
+// RFC3161Annotation is the legacy "dev.sigstore.cosign/rfc3161timestamp"
+// layer annotation: a DER TimeStampResp over the raw signature bytes.
+type RFC3161Annotation struct {
+	SignedRFC3161Timestamp []byte `json:"SignedRFC3161Timestamp"`
+}
+
+// ParseRFC3161Annotation decodes the legacy timestamp annotation.
+func ParseRFC3161Annotation(s string) ([]byte, error) {
+	if len(s) > MaxPayloadSize {
+		return nil, fmt.Errorf("rfc3161timestamp annotation of %d bytes exceeds the %d byte limit", len(s), MaxPayloadSize)
+	}
+	var a RFC3161Annotation
+	if err := json.Unmarshal([]byte(s), &a); err != nil {
+		return nil, fmt.Errorf("decoding rfc3161timestamp annotation: %w", err)
+	}
+	if len(a.SignedRFC3161Timestamp) == 0 {
+		return nil, errors.New("rfc3161timestamp annotation has no SignedRFC3161Timestamp")
+	}
+	return a.SignedRFC3161Timestamp, nil
+}

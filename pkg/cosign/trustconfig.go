@@ -111,33 +111,3 @@ func keyDetails(pub crypto.PublicKey) (protocommon.PublicKeyDetails, error) {
 func MarshalTrust(m proto.Message) ([]byte, error) {
 	return protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
 }
-
-// TrustedLog is a log key a trusted root trusts, with its validity window.
-type TrustedLog struct {
-	BaseURL    string
-	ID         []byte
-	Key        crypto.PublicKey
-	Start, End time.Time // End is zero when open-ended
-}
-
-// TrustedLogs extracts the transparency logs of a trusted root.
-func TrustedLogs(tr *TrustedRoot) ([]TrustedLog, error) {
-	var out []TrustedLog
-	for i, t := range tr.GetTlogs() {
-		pk, err := x509.ParsePKIXPublicKey(t.GetPublicKey().GetRawBytes())
-		if err != nil {
-			return nil, fmt.Errorf("trusted root tlog %d (%s): public key: %w", i, t.GetBaseUrl(), err)
-		}
-		tl := TrustedLog{BaseURL: t.GetBaseUrl(), ID: t.GetLogId().GetKeyId(), Key: pk}
-		if vf := t.GetPublicKey().GetValidFor(); vf != nil {
-			if vf.GetStart() != nil {
-				tl.Start = vf.GetStart().AsTime()
-			}
-			if vf.GetEnd() != nil {
-				tl.End = vf.GetEnd().AsTime()
-			}
-		}
-		out = append(out, tl)
-	}
-	return out, nil
-}

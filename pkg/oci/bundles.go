@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
@@ -27,10 +26,11 @@ type StoredBundle struct {
 	Manifest      v1.Hash // the referrer manifest's digest
 }
 
-// Bundles returns the Sigstore bundles stored as referrers of d, through the
-// referrers API or the sha256-<hex> referrers tag. Referrers that are not
-// bundles are skipped.
-func (c *Client) Bundles(ctx context.Context, d name.Digest) ([]StoredBundle, error) {
+// BundleReferrers lists the referrers of d that may hold a Sigstore bundle,
+// through the referrers API or the sha256-<hex> referrers tag: at most
+// maxReferrers of them, and how many more there were. Each is read with
+// ReadBundle.
+func (c *Client) BundleReferrers(ctx context.Context, d name.Digest) ([]v1.Descriptor, int, error) {
 	repo := c.SignatureRepository(d)
 	subject := repo.Digest(d.DigestStr())
 	// No artifactType filter: registries that apply it wrongly (reporting the
@@ -38,21 +38,36 @@ func (c *Client) Bundles(ctx context.Context, d name.Digest) ([]StoredBundle, er
 	// bundles. Candidates are told apart below, and by their manifests.
 	idx, err := remote.Referrers(subject, c.remoteOpts(ctx)...)
 	if err != nil {
-		return nil, classify(repo.RegistryStr(), "listing referrers of "+d.String(), err)
+		return nil, 0, classify(repo.RegistryStr(), "listing referrers of "+d.String(), err)
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, classify(repo.RegistryStr(), "listing referrers of "+d.String(), err)
+		return nil, 0, classify(repo.RegistryStr(), "listing referrers of "+d.String(), err)
 	}
-	if len(im.Manifests) > maxReferrers {
-		return nil, fmt.Errorf("%s has %d bundle referrers, more than the %d read", d, len(im.Manifests), maxReferrers)
-	}
-	var out []StoredBundle
+	var out []v1.Descriptor
 	for _, desc := range im.Manifests {
-		if !maybeBundle(desc) {
-			continue
+		if maybeBundle(desc) {
+			out = append(out, desc)
 		}
-		sb, err := c.readBundleManifest(ctx, repo, desc.Digest)
+	}
+	if len(out) > maxReferrers {
+		return out[:maxReferrers], len(out) - maxReferrers, nil
+	}
+	return out, 0, nil
+}
+
+// Bundles returns every Sigstore bundle stored as a referrer of d.
+// Verification streams instead (BundleReferrers and ReadBundle); this is for
+// tools and tests.
+func (c *Client) Bundles(ctx context.Context, d name.Digest) ([]StoredBundle, error) {
+	descs, _, err := c.BundleReferrers(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	bc := c.NewBlobCache()
+	var out []StoredBundle
+	for _, desc := range descs {
+		sb, err := c.ReadBundle(ctx, d, desc, bc)
 		if err != nil {
 			return nil, err
 		}
@@ -73,11 +88,15 @@ func maybeBundle(d v1.Descriptor) bool {
 	return strings.HasPrefix(d.ArtifactType, "application/vnd.dev.sigstore.bundle")
 }
 
-func (c *Client) readBundleManifest(ctx context.Context, repo name.Repository, h v1.Hash) (*StoredBundle, error) {
-	ref := repo.Digest(h.String())
+// ReadBundle reads the referrer manifest desc of d and its bundle layer
+// (through bc, which fetches each blob once). It returns nil when the
+// manifest is not a Sigstore bundle referrer.
+func (c *Client) ReadBundle(ctx context.Context, d name.Digest, desc v1.Descriptor, bc *BlobCache) (*StoredBundle, error) {
+	repo := c.SignatureRepository(d)
+	ref := repo.Digest(desc.Digest.String())
 	got, err := remote.Get(ref, c.remoteOpts(ctx)...)
 	if err != nil {
-		return nil, classify(repo.RegistryStr(), "reading referrer "+h.String(), err)
+		return nil, classify(repo.RegistryStr(), "reading referrer "+desc.Digest.String(), err)
 	}
 	var m v1.Manifest
 	if err := json.Unmarshal(got.Manifest, &m); err != nil || !strings.HasPrefix(m.ArtifactType, "application/vnd.dev.sigstore.bundle") {
@@ -87,11 +106,11 @@ func (c *Client) readBundleManifest(ctx context.Context, repo name.Repository, h
 		if string(l.MediaType) != cosign.BundleMediaType {
 			continue
 		}
-		b, err := c.readBlob(ctx, repo, l)
+		b, err := bc.Blob(ctx, repo, l)
 		if err != nil {
 			return nil, err
 		}
-		return &StoredBundle{Bytes: b, PredicateType: m.Annotations[cosign.BundlePredicateTypeAnnotation], Manifest: h}, nil
+		return &StoredBundle{Bytes: b, PredicateType: m.Annotations[cosign.BundlePredicateTypeAnnotation], Manifest: desc.Digest}, nil
 	}
 	return nil, nil
 }

@@ -3,6 +3,7 @@ package oci
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -35,30 +36,47 @@ func (c *Client) LegacyTag(d name.Digest) name.Tag {
 	return c.SignatureRepository(d).Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + ".sig")
 }
 
-// LegacySignatures reads the .sig image of d. No such tag means no
-// signatures (nil, nil); a registry failure is a *RegistryError.
-func (c *Client) LegacySignatures(ctx context.Context, d name.Digest) ([]LegacySignature, error) {
+// LegacyLayers reads the manifest of d's .sig image and returns its
+// signature layers (simple-signing payload descriptors with their
+// annotations), at most maxLegacyLayers of them, and how many more there
+// were. No such tag means no signatures (nil, 0, nil); a registry failure
+// is a *RegistryError.
+func (c *Client) LegacyLayers(ctx context.Context, d name.Digest) ([]v1.Descriptor, int, error) {
 	tag := c.LegacyTag(d)
-	img, err := remote.Image(tag, c.remoteOpts(ctx)...)
+	desc, err := remote.Get(tag, c.remoteOpts(ctx)...)
 	if err != nil {
 		if err = classify(tag.RegistryStr(), "reading "+tag.String(), err); IsNotFound(err) {
-			return nil, nil
+			return nil, 0, nil
 		}
+		return nil, 0, err
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+		return nil, 0, fmt.Errorf("%s is not an image manifest: %w", tag, err)
+	}
+	var out []v1.Descriptor
+	for _, l := range m.Layers {
+		if string(l.MediaType) == cosign.SimpleSigningMediaType {
+			out = append(out, l)
+		}
+	}
+	if len(out) > maxLegacyLayers {
+		return out[:maxLegacyLayers], len(out) - maxLegacyLayers, nil
+	}
+	return out, 0, nil
+}
+
+// LegacySignatures reads every signature of d's .sig image, payloads and
+// all. Verification streams instead (LegacyLayers and a BlobCache); this is
+// for tools and tests.
+func (c *Client) LegacySignatures(ctx context.Context, d name.Digest) ([]LegacySignature, error) {
+	layers, _, err := c.LegacyLayers(ctx, d)
+	if err != nil {
 		return nil, err
 	}
-	m, err := img.Manifest()
-	if err != nil {
-		return nil, classify(tag.RegistryStr(), "reading "+tag.String(), err)
-	}
-	if len(m.Layers) > maxLegacyLayers {
-		return nil, fmt.Errorf("%s has %d layers, more than the %d signatures read", tag, len(m.Layers), maxLegacyLayers)
-	}
-	repo := tag.Context()
+	repo := c.LegacyTag(d).Context()
 	var out []LegacySignature
-	for _, l := range m.Layers {
-		if string(l.MediaType) != cosign.SimpleSigningMediaType {
-			continue
-		}
+	for _, l := range layers {
 		payload, err := c.readBlob(ctx, repo, l)
 		if err != nil {
 			return nil, err

@@ -11,16 +11,16 @@ import (
 // Body is what a stored entry says was signed, for matching a log entry to
 // the signature it is supposed to record.
 type Body struct {
-	Kind string
+	Kind, APIVersion string
 	// hashedrekord
 	DigestAlgorithm string
 	Digest          []byte
 	Signature       []byte
-	PublicKeyPEM    []byte
+	PublicKeyPEM    []byte // PEM public key or certificate
 	// dsse
 	PayloadSHA256 []byte
 	Signatures    [][]byte // envelope signatures
-	VerifiersPEM  [][]byte
+	VerifiersPEM  [][]byte // PEM public keys or certificates
 }
 
 // ParseBody reads a canonical hashedrekord or dsse body.
@@ -47,7 +47,7 @@ func ParseBody(body []byte) (*Body, error) {
 		if err != nil {
 			return nil, fmt.Errorf("hashedrekord body key: %w", err)
 		}
-		return &Body{Kind: p.Kind, DigestAlgorithm: strings.ToLower(s.Data.Hash.Algorithm), Digest: d, Signature: sig, PublicKeyPEM: pk}, nil
+		return &Body{Kind: p.Kind, APIVersion: p.APIVersion, DigestAlgorithm: strings.ToLower(s.Data.Hash.Algorithm), Digest: d, Signature: sig, PublicKeyPEM: pk}, nil
 	case p.Kind == "dsse" && p.APIVersion == "0.0.1":
 		var s dsseCanonical
 		if err := json.Unmarshal(p.Spec, &s); err != nil {
@@ -57,7 +57,7 @@ func ParseBody(body []byte) (*Body, error) {
 		if err != nil || s.PayloadHash.Algorithm != "sha256" {
 			return nil, fmt.Errorf("dsse body payloadHash is not sha256 hex")
 		}
-		b := &Body{Kind: p.Kind, PayloadSHA256: ph}
+		b := &Body{Kind: p.Kind, APIVersion: p.APIVersion, PayloadSHA256: ph}
 		for i, sig := range s.Signatures {
 			raw, err := base64.StdEncoding.DecodeString(sig.Signature)
 			if err != nil {
@@ -70,8 +70,8 @@ func ParseBody(body []byte) (*Body, error) {
 			b.Signatures, b.VerifiersPEM = append(b.Signatures, raw), append(b.VerifiersPEM, v)
 		}
 		return b, nil
-	case p.Kind == "hashedrekord" && p.APIVersion == "0.0.2":
-		return parseV2Body(p.Spec)
+	case (p.Kind == "hashedrekord" || p.Kind == "dsse") && p.APIVersion == "0.0.2":
+		return parseV2Body(p.Kind, p.Spec)
 	case p.Kind == "intoto" && p.APIVersion == "0.0.2":
 		var s intotoSpec
 		if err := json.Unmarshal(p.Spec, &s); err != nil {
@@ -86,7 +86,7 @@ func ParseBody(body []byte) (*Body, error) {
 			return nil, fmt.Errorf("intoto body payloadHash: %w", err)
 		}
 		// Same fields as a dsse body: the verifier matches both alike.
-		b := &Body{Kind: p.Kind, PayloadSHA256: d}
+		b := &Body{Kind: p.Kind, APIVersion: p.APIVersion, PayloadSHA256: d}
 		for i, sg := range s.Content.Envelope.Signatures {
 			sig, err := doubleB64(sg.Sig)
 			if err != nil {

@@ -10,10 +10,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
-
-	"hallmark.dev/hallmark/pkg/keys"
 )
 
 // Rekor v2 (rekor-tiles) formats, in their protobuf JSON form. Bytes fields
@@ -241,23 +240,62 @@ func NewV2HashedRekord(sha256Digest, sig []byte, pub crypto.PublicKey) ([]byte, 
 	}})
 }
 
-// parseV2Body reads a stored hashedrekord 0.0.2 body.
-func parseV2Body(spec json.RawMessage) (*Body, error) {
+// parseV2Body reads a stored hashedrekord 0.0.2 or dsse 0.0.2 body. The
+// verifier is returned as PEM, a certificate as a certificate, so that a
+// verifier can require the very certificate a signature was made with.
+func parseV2Body(kind string, spec json.RawMessage) (*Body, error) {
 	var s struct {
 		HashedRekordV002 *v2HashedRekordEntry `json:"hashedRekordV002"`
+		DSSEV002         *v2DSSEEntry         `json:"dsseV002"`
 	}
-	if err := json.Unmarshal(spec, &s); err != nil || s.HashedRekordV002 == nil {
-		return nil, fmt.Errorf("hashedrekord 0.0.2 body: no hashedRekordV002 spec")
+	if err := json.Unmarshal(spec, &s); err != nil {
+		return nil, fmt.Errorf("%s 0.0.2 body: %v", kind, err)
 	}
-	hr := s.HashedRekordV002
-	pub, _, err := v2Key(hr.Signature.Verifier)
-	if err != nil {
-		return nil, fmt.Errorf("hashedrekord 0.0.2 body: %v", err)
+	switch {
+	case kind == "hashedrekord" && s.HashedRekordV002 != nil:
+		hr := s.HashedRekordV002
+		pemBytes, err := v2VerifierPEM(hr.Signature.Verifier)
+		if err != nil {
+			return nil, fmt.Errorf("hashedrekord 0.0.2 body: %v", err)
+		}
+		alg, ok := v2HashNames[hr.Data.Algorithm]
+		if !ok {
+			return nil, fmt.Errorf("hashedrekord 0.0.2 body: digest algorithm %q", hr.Data.Algorithm)
+		}
+		return &Body{Kind: kind, APIVersion: "0.0.2", DigestAlgorithm: alg, Digest: hr.Data.Digest, Signature: hr.Signature.Content, PublicKeyPEM: pemBytes}, nil
+	case kind == "dsse" && s.DSSEV002 != nil:
+		d := s.DSSEV002
+		if d.PayloadHash.Algorithm != "SHA2_256" || len(d.PayloadHash.Digest) != 32 {
+			return nil, fmt.Errorf("dsse 0.0.2 body: payloadHash is not a SHA2_256 digest")
+		}
+		b := &Body{Kind: kind, APIVersion: "0.0.2", PayloadSHA256: d.PayloadHash.Digest}
+		for i, sig := range d.Signatures {
+			pemBytes, err := v2VerifierPEM(sig.Verifier)
+			if err != nil {
+				return nil, fmt.Errorf("dsse 0.0.2 body signature %d: %v", i, err)
+			}
+			b.Signatures, b.VerifiersPEM = append(b.Signatures, sig.Content), append(b.VerifiersPEM, pemBytes)
+		}
+		return b, nil
 	}
-	pemBytes, err := keys.MarshalPublicKey(pub)
-	if err != nil {
-		return nil, fmt.Errorf("hashedrekord 0.0.2 body: %v", err)
+	return nil, fmt.Errorf("%s 0.0.2 body has no %s spec", kind, map[string]string{"hashedrekord": "hashedRekordV002", "dsse": "dsseV002"}[kind])
+}
+
+// v2DSSEEntry is the spec of a stored dsse 0.0.2 entry.
+type v2DSSEEntry struct {
+	PayloadHash v2HashOutput  `json:"payloadHash"`
+	Signatures  []v2Signature `json:"signatures"`
+}
+
+var v2HashNames = map[string]string{"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
+
+// v2VerifierPEM wraps a v2 verifier's DER in PEM, as v1 bodies carry it.
+func v2VerifierPEM(v v2Verifier) ([]byte, error) {
+	switch {
+	case v.X509Certificate != nil && len(v.X509Certificate.RawBytes) > 0:
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: v.X509Certificate.RawBytes}), nil
+	case v.PublicKey != nil && len(v.PublicKey.RawBytes) > 0:
+		return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: v.PublicKey.RawBytes}), nil
 	}
-	alg := map[string]string{"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}[hr.Data.Algorithm]
-	return &Body{Kind: "hashedrekord", DigestAlgorithm: alg, Digest: hr.Data.Digest, Signature: hr.Signature.Content, PublicKeyPEM: pemBytes}, nil
+	return nil, errors.New("verifier has neither publicKey nor x509Certificate")
 }

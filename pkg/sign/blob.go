@@ -29,7 +29,7 @@ func (s *Signer) SignBlob(ctx context.Context, data []byte) (bundleJSON, sig []b
 			return nil, nil, err
 		}
 	}
-	if err := s.verifier.VerifyBlobBundle(b, verify.Blob{Data: data, SHA256: sum[:]}, true); err != nil {
+	if _, err := s.verifier.VerifyBlobBundle(b, verify.BlobData(data)); err != nil {
 		return nil, nil, fmt.Errorf("self-check of new signature failed: %w", err)
 	}
 	raw, err := cosign.MarshalBundle(b)

@@ -52,7 +52,7 @@ func TestDifferentialAgainstSigstoreGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hv, _ := verify.NewKeyVerifier(k.Public())
+	hv, _ := verify.NewKeyVerifier(k.Public(), verify.WithoutTlogUnsafe())
 
 	t.Run("blob", func(t *testing.T) {
 		data := []byte("artifact")
@@ -102,7 +102,7 @@ func TestDifferentialAgainstSigstoreGo(t *testing.T) {
 			t.Fatal("sigstore-go accepted a tampered envelope")
 		}
 		tb, _ := cosign.ParseBundle(tampered)
-		if _, err := hv.VerifyImageBundle(tb, verify.Policy{Digest: "sha256:" + hex.EncodeToString(otherDigest[:]), IgnoreTlogUnsafe: true}); err == nil {
+		if _, err := hv.VerifyImageBundle(tb, verify.Policy{Digest: "sha256:" + hex.EncodeToString(otherDigest[:])}); err == nil {
 			t.Fatal("Hallmark accepted a tampered envelope")
 		}
 	})

@@ -48,7 +48,9 @@ func New(key crypto.Signer, opts ...Option) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	v, err := verify.NewKeyVerifier(key.Public())
+	// The self-check judges the signature alone: the log entry, when there
+	// is one, is checked by the log client as it is received.
+	v, err := verify.NewKeyVerifier(key.Public(), verify.WithoutTlogUnsafe())
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
@@ -89,7 +91,7 @@ type ImageSignature struct {
 // SignImage signs the manifest d (whose descriptor is desc) and stores the
 // signature in the registry in the given format, keeping existing ones.
 func (s *Signer) SignImage(ctx context.Context, c *oci.Client, d name.Digest, desc *v1.Descriptor, format Format, annotations map[string]any) (*ImageSignature, error) {
-	policy := verify.Policy{Digest: d.DigestStr(), Annotations: stringAnnotations(annotations), IgnoreTlogUnsafe: true}
+	policy := verify.Policy{Digest: d.DigestStr(), Annotations: stringAnnotations(annotations)}
 	switch format {
 	case verify.FormatLegacy:
 		payload, err := cosign.NewSimpleSigning(d.Context().Name(), d.DigestStr(), annotations)

@@ -27,9 +27,9 @@ func BenchmarkBareECDSAVerify(b *testing.B) {
 // signature, parse the statement, match digest and annotations.
 func BenchmarkVerifyImageBundle(b *testing.B) {
 	k := newKey(b)
-	v, _ := NewKeyVerifier(k.Public())
+	v, _ := NewKeyVerifier(k.Public(), WithoutTlogUnsafe())
 	raw, _ := cosign.MarshalBundle(bundleFor(b, k, digestA, map[string]any{"env": "prod"}, cosign.SignPredicateType))
-	p := Policy{Digest: digestA, Annotations: map[string]string{"env": "prod"}, IgnoreTlogUnsafe: true}
+	p := Policy{Digest: digestA, Annotations: map[string]string{"env": "prod"}}
 	b.ReportAllocs()
 	for b.Loop() {
 		bundle, err := cosign.ParseBundle(raw)
@@ -45,9 +45,9 @@ func BenchmarkVerifyImageBundle(b *testing.B) {
 // BenchmarkVerifyLegacy is the same for a legacy simple-signing signature.
 func BenchmarkVerifyLegacy(b *testing.B) {
 	k := newKey(b)
-	v, _ := NewKeyVerifier(k.Public())
+	v, _ := NewKeyVerifier(k.Public(), WithoutTlogUnsafe())
 	s := legacyFor(b, k, digestA, map[string]any{"env": "prod"})
-	p := Policy{Digest: digestA, Annotations: map[string]string{"env": "prod"}, IgnoreTlogUnsafe: true}
+	p := Policy{Digest: digestA, Annotations: map[string]string{"env": "prod"}}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := v.VerifyLegacy(s, p); err != nil {

@@ -3,8 +3,12 @@ package verify
 import (
 	"bytes"
 	"crypto"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
+	"hash"
+	"strings"
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 
@@ -12,37 +16,144 @@ import (
 	"hallmark.dev/hallmark/pkg/keys"
 )
 
-// Blob is the artifact a blob signature must cover. Data is the whole blob
-// when the caller has it; otherwise SHA256 alone (a "sha256:<hex>" input).
+// Blob is the artifact a blob signature must cover: the whole blob when the
+// caller has it, otherwise its digest (a "sha256:<hex>" input).
 type Blob struct {
-	Data   []byte
-	SHA256 []byte
+	Data    []byte            // the whole blob, when known
+	Digests map[string][]byte // by algorithm: "sha256", "sha384", "sha512"
 }
 
-// VerifyBlobBundle checks a message-signature bundle over blob.
-func (v *Verifier) VerifyBlobBundle(b *cosign.Bundle, blob Blob, ignoreTlogUnsafe bool) error {
+// BlobData is a blob whose bytes the caller has.
+func BlobData(data []byte) Blob {
+	sum := sha256.Sum256(data)
+	return Blob{Data: data, Digests: map[string][]byte{"sha256": sum[:]}}
+}
+
+// BlobDigest is a blob known only by its digest.
+func BlobDigest(algorithm string, digest []byte) Blob {
+	return Blob{Digests: map[string][]byte{algorithm: digest}}
+}
+
+// digest returns the blob's digest under alg, computing it from the data
+// when the caller gave the data; nil when it cannot be known.
+func (b Blob) digest(alg string) []byte {
+	if d, ok := b.Digests[alg]; ok {
+		return d
+	}
+	if b.Data == nil {
+		return nil
+	}
+	var h hash.Hash
+	switch alg {
+	case "sha256":
+		h = sha256.New()
+	case "sha384":
+		h = sha512.New384()
+	case "sha512":
+		h = sha512.New()
+	default:
+		return nil
+	}
+	h.Write(b.Data)
+	return h.Sum(nil)
+}
+
+// SHA256 is the blob's SHA-256 digest, or nil when only another digest is known.
+func (b Blob) SHA256() []byte { return b.digest("sha256") }
+
+// VerifyBlobBundle checks a bundle over blob: a message signature over the
+// blob, or a DSSE envelope over an in-toto statement one of whose subjects
+// is the blob (as cosign verify-blob and the conformance suite read it).
+func (v *Verifier) VerifyBlobBundle(b *cosign.Bundle, blob Blob) (*Result, error) {
+	if b.GetDsseEnvelope() != nil {
+		return v.verifyBlobEnvelope(b, blob)
+	}
 	ms := b.GetMessageSignature()
 	if ms == nil {
-		return stepErr(ErrFormat, "blob bundle has no messageSignature (a DSSE bundle is an attestation, not a blob signature)", nil)
+		return nil, stepErr(ErrFormat, "bundle has neither a messageSignature nor a dsseEnvelope", nil)
 	}
-	if md := ms.GetMessageDigest(); md != nil {
-		if md.GetAlgorithm() == protocommon.HashAlgorithm_SHA2_256 && !bytes.Equal(md.GetDigest(), blob.SHA256) {
-			return mismatch(ErrClaims, "bundle messageDigest is not the artifact's SHA-256",
-				hex.EncodeToString(blob.SHA256), hex.EncodeToString(md.GetDigest()))
+	md := ms.GetMessageDigest()
+	if md == nil {
+		return nil, stepErr(ErrFormat, "bundle messageSignature has no messageDigest", nil)
+	}
+	if md.GetAlgorithm() != protocommon.HashAlgorithm_SHA2_256 {
+		return nil, mismatch(ErrFormat, "bundle messageDigest algorithm", "SHA2_256", md.GetAlgorithm().String())
+	}
+	sum := blob.SHA256()
+	if sum == nil {
+		return nil, stepErr(ErrFormat, "the bundle signs a SHA-256 digest: give the file or sha256:<hex>", nil)
+	}
+	if !bytes.Equal(md.GetDigest(), sum) {
+		return nil, mismatch(ErrClaims, "bundle messageDigest is not the artifact's SHA-256",
+			hex.EncodeToString(sum), hex.EncodeToString(md.GetDigest()))
+	}
+	s, err := v.bundleMaterial(b)
+	if err != nil {
+		return nil, err
+	}
+	sig := ms.GetSignature()
+	s.what, s.sig = "blob signature", sig
+	s.verify = blobVerifier(blob, sig)
+	s.match = func(signer signerMatch) entryMatcher { return matchHashedRekord(sum, sig, signer) }
+	pr, err := v.judge(s)
+	if err != nil {
+		return nil, err
+	}
+	return pr.fill(&Result{Format: FormatBundle, Digest: "sha256:" + hex.EncodeToString(sum)}), nil
+}
+
+// blobVerifier checks sig over the blob, or over its SHA-256 digest when only
+// that is known (possible for keys that sign a SHA-256 prehash).
+func blobVerifier(blob Blob, sig []byte) func(crypto.PublicKey) error {
+	return func(pub crypto.PublicKey) error {
+		if blob.Data != nil {
+			return keys.Verify(pub, blob.Data, sig)
+		}
+		scheme, err := keys.SchemeFor(pub)
+		if err != nil {
+			return err
+		}
+		sum := blob.SHA256()
+		if scheme.Hash != crypto.SHA256 || len(sum) != sha256.Size {
+			return fmt.Errorf("a %s key signs the whole blob, not its SHA-256: give the file, not sha256:<hex>", scheme.Name)
+		}
+		return keys.VerifyDigest(pub, scheme, sum, sig)
+	}
+}
+
+// verifyBlobEnvelope: the envelope's statement must name the blob as one of
+// its subjects, by any digest of the blob that is known or can be computed.
+func (v *Verifier) verifyBlobEnvelope(b *cosign.Bundle, blob Blob) (*Result, error) {
+	s, err := v.envelopeSignature(b)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := v.judge(s)
+	if err != nil {
+		return nil, err
+	}
+	st, err := cosign.ParseStatement(b.GetDsseEnvelope().GetPayload())
+	if err != nil {
+		return nil, stepErr(ErrClaims, "statement", err)
+	}
+	var got []string
+	for _, subj := range st.GetSubject() {
+		for _, alg := range []string{"sha512", "sha384", "sha256"} {
+			d, ok := subj.GetDigest()[alg]
+			if !ok {
+				continue
+			}
+			if want := blob.digest(alg); want != nil && strings.EqualFold(d, hex.EncodeToString(want)) {
+				return pr.fill(&Result{Format: FormatBundle, Digest: alg + ":" + strings.ToLower(d), Type: st.GetPredicateType()}), nil
+			}
+		}
+		for alg, d := range subj.GetDigest() {
+			got = append(got, alg+":"+d)
 		}
 	}
-	var err error
-	switch {
-	case blob.Data != nil:
-		err = keys.Verify(v.key, blob.Data, ms.GetSignature())
-	case v.scheme.Hash == crypto.SHA256 && len(blob.SHA256) == 32:
-		err = keys.VerifyDigest(v.key, v.scheme, blob.SHA256, ms.GetSignature())
-	default:
-		return stepErr(ErrFormat, fmt.Sprintf("a %s key signs the whole blob, not its SHA-256: give the file, not sha256:<hex>", v.scheme.Name), nil)
+	var want []string
+	for alg, d := range blob.Digests {
+		want = append(want, alg+":"+hex.EncodeToString(d))
 	}
-	if err != nil {
-		return stepErr(ErrSignature, "blob signature", err)
-	}
-	_, err = v.checkTlog(Policy{IgnoreTlogUnsafe: ignoreTlogUnsafe}, b.GetVerificationMaterial().GetTlogEntries(), v.matchHashedRekord(blob.SHA256, ms.GetSignature()))
-	return err
+	return nil, mismatch(ErrClaims, "no statement subject is the artifact", strings.Join(want, ","), strings.Join(got, ","))
 }

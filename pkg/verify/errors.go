@@ -12,6 +12,13 @@ var (
 	ErrAnnotations = errors.New("annotations")
 	ErrTlog        = errors.New("transparency log")
 	ErrFormat      = errors.New("format")
+	// ErrNoCertificate: keyless verification met a signature without a
+	// signing certificate (cosign's exit code 13).
+	ErrNoCertificate = errors.New("no certificate")
+	ErrCertificate   = errors.New("certificate")
+	ErrSCT           = errors.New("certificate transparency")
+	ErrIdentity      = errors.New("identity")
+	ErrTimestamp     = errors.New("timestamp")
 )
 
 // StepError is a failed verification step. Want and Got are set where a

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"crypto"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,12 +16,29 @@ import (
 )
 
 // LegacySignature is a cosign ≤ v2 signature: the simple-signing payload and
-// the base64 signature from its layer annotation.
+// the layer annotations that come with it.
 type LegacySignature struct {
 	Payload   []byte
-	Signature string
+	Signature string // dev.cosignproject.cosign/signature (base64)
 	// RekorBundle is the layer's dev.sigstore.cosign/bundle annotation, if any.
 	RekorBundle string
+	// Certificate and Chain are the dev.sigstore.cosign/certificate and
+	// chain annotations (PEM); the chain is never trusted.
+	Certificate, Chain string
+	// RFC3161Timestamp is the dev.sigstore.cosign/rfc3161timestamp annotation.
+	RFC3161Timestamp string
+}
+
+// LegacyFromAnnotations reads a legacy signature layer's annotations.
+func LegacyFromAnnotations(payload []byte, ann map[string]string) LegacySignature {
+	return LegacySignature{
+		Payload:          payload,
+		Signature:        ann[cosign.SignatureAnnotation],
+		RekorBundle:      ann[cosign.LegacyBundleAnnotation],
+		Certificate:      ann[cosign.CertificateAnnotation],
+		Chain:            ann[cosign.ChainAnnotation],
+		RFC3161Timestamp: ann[cosign.RFC3161TimestampAnnotation],
+	}
 }
 
 // VerifyLegacy checks a legacy image signature against p.
@@ -32,8 +50,37 @@ func (v *Verifier) VerifyLegacy(s LegacySignature, p Policy) (*Result, error) {
 	if err != nil {
 		return nil, stepErr(ErrFormat, "signature annotation is not base64", err)
 	}
-	if err := keys.Verify(v.key, s.Payload, sig); err != nil {
-		return nil, stepErr(ErrSignature, "legacy signature over simple-signing payload", err)
+	cand := signature{
+		what:   "legacy signature over simple-signing payload",
+		sig:    sig,
+		verify: func(pub crypto.PublicKey) error { return keys.Verify(pub, s.Payload, sig) },
+	}
+	digest := sha256.Sum256(s.Payload)
+	cand.match = func(signer signerMatch) entryMatcher { return matchHashedRekord(digest[:], sig, signer) }
+	if s.RekorBundle != "" {
+		tle, err := legacyTLE(s.RekorBundle)
+		if err != nil {
+			return nil, stepErr(ErrTlog, "layer's rekor bundle", err)
+		}
+		cand.entries = append(cand.entries, tle)
+	}
+	if s.RFC3161Timestamp != "" {
+		ts, err := cosign.ParseRFC3161Annotation(s.RFC3161Timestamp)
+		if err != nil {
+			return nil, stepErr(ErrTimestamp, "layer's rfc3161timestamp annotation", err)
+		}
+		cand.timestamps = append(cand.timestamps, ts)
+	}
+	if v.key == nil && s.Certificate != "" {
+		certs, err := cosign.ParseCertificatesPEM([]byte(s.Certificate))
+		if err != nil {
+			return nil, stepErr(ErrCertificate, "layer's certificate annotation", err)
+		}
+		cand.certs = certs[:1]
+	}
+	pr, err := v.judge(cand)
+	if err != nil {
+		return nil, err
 	}
 	// Only a payload whose signature verified is parsed and believed.
 	ss, err := cosign.ParseSimpleSigning(s.Payload)
@@ -46,23 +93,10 @@ func (v *Verifier) VerifyLegacy(s LegacySignature, p Policy) (*Result, error) {
 	if err := checkAnnotations(p.Annotations, ss.Optional); err != nil {
 		return nil, err
 	}
-	var tles []*protorekor.TransparencyLogEntry
-	if s.RekorBundle != "" {
-		tle, err := legacyTLE(s.RekorBundle)
-		if err != nil {
-			return nil, stepErr(ErrTlog, "layer's rekor bundle", err)
-		}
-		tles = append(tles, tle)
-	}
-	digest := sha256.Sum256(s.Payload)
-	logged, err := v.checkTlog(p, tles, v.matchHashedRekord(digest[:], sig))
-	if err != nil {
-		return nil, err
-	}
-	return &Result{
+	return pr.fill(&Result{
 		Format: FormatLegacy, Digest: p.Digest, Identity: ss.Critical.Identity.DockerReference,
-		Type: ss.Critical.Type, Annotations: ss.Optional, TlogVerified: logged,
-	}, nil
+		Type: ss.Critical.Type, Annotations: ss.Optional,
+	}), nil
 }
 
 // VerifyImageBundle checks a bundle-format image signature: a DSSE envelope
@@ -73,23 +107,13 @@ func (v *Verifier) VerifyImageBundle(b *cosign.Bundle, p Policy) (*Result, error
 	if env == nil {
 		return nil, stepErr(ErrFormat, "image signature bundle has no DSSE envelope", nil)
 	}
-	if env.GetPayloadType() != cosign.InTotoPayloadType {
-		return nil, mismatch(ErrFormat, "DSSE payloadType", cosign.InTotoPayloadType, env.GetPayloadType())
+	cand, err := v.envelopeSignature(b)
+	if err != nil {
+		return nil, err
 	}
-	pae := cosign.PAE(env.GetPayloadType(), env.GetPayload())
-	var (
-		sigErr error
-		good   [][]byte
-	)
-	for _, s := range env.GetSignatures() {
-		if err := keys.Verify(v.key, pae, s.GetSig()); err != nil {
-			sigErr = err
-			continue
-		}
-		good = append(good, s.GetSig())
-	}
-	if len(good) == 0 {
-		return nil, stepErr(ErrSignature, "DSSE envelope", sigErr)
+	pr, err := v.judge(cand)
+	if err != nil {
+		return nil, err
 	}
 	st, err := cosign.ParseStatement(env.GetPayload())
 	if err != nil {
@@ -113,13 +137,33 @@ func (v *Verifier) VerifyImageBundle(b *cosign.Bundle, p Policy) (*Result, error
 		if err := checkAnnotations(p.Annotations, ann); err != nil {
 			return nil, err
 		}
-		logged, err := v.checkTlog(p, b.GetVerificationMaterial().GetTlogEntries(), v.matchDSSE(env.GetPayloadType(), env.GetPayload(), good))
-		if err != nil {
-			return nil, err
-		}
-		return &Result{Format: FormatBundle, Digest: p.Digest, Type: st.GetPredicateType(), Annotations: ann, TlogVerified: logged}, nil
+		return pr.fill(&Result{Format: FormatBundle, Digest: p.Digest, Type: st.GetPredicateType(), Annotations: ann}), nil
 	}
 	return nil, mismatch(ErrClaims, "no statement subject is the image digest", p.Digest, strings.Join(got, ","))
+}
+
+// envelopeSignature reads a DSSE bundle: its one signature over the PAE,
+// and its material.
+func (v *Verifier) envelopeSignature(b *cosign.Bundle) (signature, error) {
+	env := b.GetDsseEnvelope()
+	if env.GetPayloadType() != cosign.InTotoPayloadType {
+		return signature{}, mismatch(ErrFormat, "DSSE payloadType", cosign.InTotoPayloadType, env.GetPayloadType())
+	}
+	if n := len(env.GetSignatures()); n != 1 {
+		return signature{}, stepErr(ErrFormat, fmt.Sprintf("DSSE envelope has %d signatures; a Sigstore bundle carries exactly one", n), nil)
+	}
+	s, err := v.bundleMaterial(b)
+	if err != nil {
+		return s, err
+	}
+	sig := env.GetSignatures()[0].GetSig()
+	pae := cosign.PAE(env.GetPayloadType(), env.GetPayload())
+	s.what, s.sig = "DSSE envelope", sig
+	s.verify = func(pub crypto.PublicKey) error { return keys.Verify(pub, pae, sig) }
+	s.match = func(signer signerMatch) entryMatcher {
+		return matchDSSE(env.GetPayloadType(), env.GetPayload(), sig, signer)
+	}
+	return s, nil
 }
 
 // legacyTLE turns a legacy layer's rekor bundle annotation into a log entry

@@ -1,46 +1,20 @@
 package verify
 
 import (
-	"crypto"
 	"fmt"
+	"time"
 
-	"hallmark.dev/hallmark/pkg/cosign"
-	"hallmark.dev/hallmark/pkg/keys"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 )
 
-// Policy is what a signature must satisfy besides verifying under the key.
+// Policy is what a signature must say about the artifact, besides being
+// trusted: the artifact's digest and the annotations it must carry.
 type Policy struct {
 	// Digest is the artifact the caller asked about, as "sha256:<hex>". It
 	// comes from the registry or the file, never from the signed payload.
 	Digest string
 	// Annotations must each be present in the signed payload with this value.
 	Annotations map[string]string
-	// IgnoreTlogUnsafe accepts signatures with no verified transparency-log
-	// entry (cosign's --insecure-ignore-tlog).
-	IgnoreTlogUnsafe bool
-}
-
-// Verifier checks signatures against one trusted public key.
-type Verifier struct {
-	key    crypto.PublicKey
-	scheme keys.Scheme
-	logs   []cosign.TrustedLog
-}
-
-// NewKeyVerifier returns a Verifier trusting pub (and, with options, the
-// transparency logs whose entries it requires).
-func NewKeyVerifier(pub crypto.PublicKey, opts ...Option) (*Verifier, error) {
-	s, err := keys.SchemeFor(pub)
-	if err != nil {
-		return nil, fmt.Errorf("verification key: %w", err)
-	}
-	v := &Verifier{key: pub, scheme: s}
-	for _, o := range opts {
-		if err := o(v); err != nil {
-			return nil, err
-		}
-	}
-	return v, nil
 }
 
 // Format names the storage format a verified signature came in.
@@ -60,6 +34,26 @@ type Result struct {
 	Annotations map[string]any // the signed annotations
 	// TlogVerified is false when the log check was waived.
 	TlogVerified bool
+	// Certificate is the signing certificate and the identity it proved;
+	// nil for key-signed signatures.
+	Certificate *CertificateInfo
+	// LogEntries are the verified transparency-log entries.
+	LogEntries []*protorekor.TransparencyLogEntry
+	// Times are the times the signing certificate was checked at.
+	Times []time.Time
+	// RFC3161Timestamps are the signature's timestamp responses, as stored.
+	RFC3161Timestamps [][]byte
+}
+
+func (p *proof) fill(r *Result) *Result {
+	r.Certificate = p.cert
+	r.Times = p.times
+	r.RFC3161Timestamps = p.timestamps
+	r.TlogVerified = len(p.entries) > 0
+	for _, e := range p.entries {
+		r.LogEntries = append(r.LogEntries, e.tle)
+	}
+	return r
 }
 
 func checkAnnotations(want map[string]string, got map[string]any) error {

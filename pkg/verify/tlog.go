@@ -3,140 +3,192 @@ package verify
 import (
 	"bytes"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 
 	"hallmark.dev/hallmark/pkg/cosign"
-	"hallmark.dev/hallmark/pkg/keys"
 	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/tlog"
+	"hallmark.dev/hallmark/pkg/trust"
 )
 
-// Option configures a Verifier.
-type Option func(*Verifier) error
+// maxTlogEntries caps the log entries read from one signature.
+const maxTlogEntries = 32
 
-// WithTrustedLogs trusts these transparency logs' keys (from a trusted root).
-func WithTrustedLogs(logs []cosign.TrustedLog) Option {
-	return func(v *Verifier) error { v.logs = append(v.logs, logs...); return nil }
+// loggedEntry is a log entry whose evidence verified and which records the
+// signature under judgement.
+type loggedEntry struct {
+	log *trust.Log
+	tle *protorekor.TransparencyLogEntry
+	// setTime is the integrated time a verified SET vouches for; zero when
+	// the entry has no SET (a proof only, as every Rekor v2 entry).
+	setTime time.Time
 }
 
 // entryMatcher checks that a log entry's body records the signature being
-// verified (same artifact, same signature, same key).
+// verified: the same artifact, the same signature, by the same signer.
 type entryMatcher func(b *rekor.Body) error
 
-// checkTlog enforces the transparency-log requirement: unless waived, at
-// least one entry must come from a trusted log, carry valid evidence (SET,
-// or inclusion proof under a signed checkpoint) and record this signature.
-func (v *Verifier) checkTlog(p Policy, tles []*protorekor.TransparencyLogEntry, match entryMatcher) (bool, error) {
-	if p.IgnoreTlogUnsafe {
-		return false, nil
+// verifyEntries checks each entry as sigstore-go does: an entry from a log
+// the trust material does not list, or whose SET does not verify inside the
+// log's window, is skipped (its reason kept); a malformed entry, a failed
+// inclusion proof or an entry recording something else fails the signature.
+func (v *Verifier) verifyEntries(tles []*protorekor.TransparencyLogEntry, match entryMatcher) ([]loggedEntry, []string, error) {
+	if len(tles) > maxTlogEntries {
+		return nil, nil, stepErr(ErrTlog, fmt.Sprintf("%d log entries, more than %d", len(tles), maxTlogEntries), nil)
 	}
-	if len(tles) == 0 {
-		return false, stepErr(ErrTlog, "signature has no transparency log entry; pass --insecure-ignore-tlog to accept signatures made without a log", nil)
+	type key struct {
+		id    string
+		index int64
 	}
-	if len(v.logs) == 0 {
-		return false, stepErr(ErrTlog, "signature has a transparency log entry, but no log is trusted: pass --trusted-root naming the log's key (or --insecure-ignore-tlog to skip the log check)", nil)
-	}
-	var errs []error
+	seen := map[key]bool{}
+	var (
+		out     []loggedEntry
+		skipped []string
+	)
 	for i, tle := range tles {
-		err := v.verifyEntry(tle, match)
-		if err == nil {
-			return true, nil
+		k := key{string(tle.GetLogId().GetKeyId()), tle.GetLogIndex()}
+		if seen[k] {
+			return nil, nil, stepErr(ErrTlog, fmt.Sprintf("entry %d repeats log %x index %d", i, k.id, k.index), nil)
 		}
-		errs = append(errs, fmt.Errorf("entry %d (log index %d): %w", i, tle.GetLogIndex(), err))
+		seen[k] = true
+		e, skip, err := v.verifyEntry(tle, match)
+		where := fmt.Sprintf("entry %d (log index %d)", i, tle.GetLogIndex())
+		if err != nil {
+			return nil, nil, stepErr(ErrTlog, where, err)
+		}
+		if skip != "" {
+			skipped = append(skipped, where+": "+skip)
+			continue
+		}
+		out = append(out, *e)
 	}
-	return false, stepErr(ErrTlog, "no log entry verified", errors.Join(errs...))
+	return out, skipped, nil
 }
 
-func (v *Verifier) trustedLog(id []byte) (*cosign.TrustedLog, error) {
-	for i := range v.logs {
-		if bytes.Equal(v.logs[i].ID, id) {
-			return &v.logs[i], nil
-		}
-	}
-	return nil, fmt.Errorf("log %s is not in the trusted root", hex.EncodeToString(id))
-}
-
-func (v *Verifier) verifyEntry(tle *protorekor.TransparencyLogEntry, match entryMatcher) error {
-	lg, err := v.trustedLog(tle.GetLogId().GetKeyId())
-	if err != nil {
-		return err
-	}
-	// Rekor v2 entries carry no integrated time (and no SET): their time
-	// comes from a timestamp authority, so there is no window to check here.
-	t := time.Unix(tle.GetIntegratedTime(), 0)
-	v2 := tle.GetIntegratedTime() == 0 && tle.GetInclusionPromise() == nil
-	if !v2 && ((!lg.Start.IsZero() && t.Before(lg.Start)) || (!lg.End.IsZero() && t.After(lg.End))) {
-		return fmt.Errorf("integrated at %s, outside the log key's validity (%s to %s)", t.UTC().Format(time.RFC3339), lg.Start.Format(time.RFC3339), fmtEnd(lg.End))
+// verifyEntry returns the verified entry, or why it is skipped, or an error.
+func (v *Verifier) verifyEntry(tle *protorekor.TransparencyLogEntry, match entryMatcher) (*loggedEntry, string, error) {
+	lg := v.trust.FindLog(tle.GetLogId().GetKeyId())
+	if lg == nil {
+		return nil, fmt.Sprintf("log %s is not in the trusted root", hex.EncodeToString(tle.GetLogId().GetKeyId())), nil
 	}
 	body := tle.GetCanonicalizedBody()
 	if len(body) == 0 {
-		return errors.New("entry has no canonicalized body")
+		return nil, "", errors.New("entry has no canonicalized body")
 	}
-	logIDHex := hex.EncodeToString(lg.ID)
+	if tle.GetLogIndex() < 0 {
+		return nil, "", fmt.Errorf("%w: negative log index", tlog.ErrEntry)
+	}
+	b, err := rekor.ParseBody(body)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", tlog.ErrEntry, err)
+	}
+	if kv := tle.GetKindVersion(); kv != nil && (kv.GetKind() != b.Kind || kv.GetVersion() != b.APIVersion) {
+		return nil, "", fmt.Errorf("%w: entry says %s %s, body is %s %s", tlog.ErrEntry, kv.GetKind(), kv.GetVersion(), b.Kind, b.APIVersion)
+	}
+	// Rekor v2 writes hashedrekord and dsse 0.0.2 (intoto 0.0.2 is a v1 kind).
+	v2 := b.APIVersion == "0.0.2" && (b.Kind == "hashedrekord" || b.Kind == "dsse")
 	promise, proof := tle.GetInclusionPromise(), tle.GetInclusionProof()
 	if promise == nil && proof == nil {
-		return errors.New("entry has neither an inclusion promise (SET) nor an inclusion proof")
+		return nil, "", errors.New("entry has neither an inclusion promise (SET) nor an inclusion proof")
 	}
+	if v2 && proof == nil {
+		return nil, "", errors.New("Rekor v2 entry has no inclusion proof")
+	}
+	e := &loggedEntry{log: lg, tle: tle}
 	if promise != nil {
-		if err := tlog.VerifySET(lg.Key, promise.GetSignedEntryTimestamp(), body, tle.GetIntegratedTime(), tle.GetLogIndex(), logIDHex); err != nil {
-			return err
+		if v2 {
+			return nil, "a Rekor v2 entry carries no SET; this one does", nil
 		}
+		it := time.Unix(tle.GetIntegratedTime(), 0)
+		if err := tlog.VerifySET(lg.Key, promise.GetSignedEntryTimestamp(), body, tle.GetIntegratedTime(), tle.GetLogIndex(), hex.EncodeToString(lg.ID)); err != nil {
+			return nil, err.Error(), nil
+		}
+		if !lg.Window.Contains(it) {
+			return nil, fmt.Sprintf("integrated at %s, outside the log key's validity (%s)", stamp(it), lg.Window), nil
+		}
+		e.setTime = it
 	}
 	if proof != nil {
-		cp, err := tlog.VerifyCheckpoint([]byte(proof.GetCheckpoint().GetEnvelope()), lg.Key)
+		if err := verifyProof(lg, tle, body); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := match(b); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", tlog.ErrEntry, err)
+	}
+	return e, "", nil
+}
+
+// verifyProof checks the entry's inclusion proof under its signed
+// checkpoint. A Rekor v1 checkpoint ("<origin> - <tree ID>") is signed by the
+// log key over the whole note; any other is a C2SP signed note whose origin
+// is the log's host name, and its proof is rebuilt from the checkpoint and
+// the entry's index, as a Rekor v2 log proves.
+func verifyProof(lg *trust.Log, tle *protorekor.TransparencyLogEntry, body []byte) error {
+	proof := tle.GetInclusionProof()
+	env := []byte(proof.GetCheckpoint().GetEnvelope())
+	if len(env) == 0 {
+		return fmt.Errorf("%w: inclusion proof has no checkpoint", tlog.ErrInclusion)
+	}
+	if tlog.IsV1Checkpoint(env) {
+		cp, err := tlog.VerifyCheckpoint(env, lg.Key)
 		if err != nil {
 			return err
+		}
+		if proof.GetLogIndex() < 0 || proof.GetTreeSize() < 0 {
+			return fmt.Errorf("%w: negative index or size", tlog.ErrInclusion)
 		}
 		if cp.Size != uint64(proof.GetTreeSize()) || !bytes.Equal(cp.Hash, proof.GetRootHash()) {
 			return fmt.Errorf("%w: checkpoint (size %d, root %x) is not the proof's tree (size %d, root %x)",
 				tlog.ErrInclusion, cp.Size, cp.Hash, proof.GetTreeSize(), proof.GetRootHash())
 		}
-		if proof.GetLogIndex() < 0 || proof.GetTreeSize() < 0 {
-			return fmt.Errorf("%w: negative index or size", tlog.ErrInclusion)
-		}
-		if err := tlog.VerifyInclusion(body, uint64(proof.GetLogIndex()), uint64(proof.GetTreeSize()), proof.GetHashes(), proof.GetRootHash()); err != nil {
-			return err
-		}
+		return tlog.VerifyInclusion(body, uint64(proof.GetLogIndex()), uint64(proof.GetTreeSize()), proof.GetHashes(), proof.GetRootHash())
 	}
-	b, err := rekor.ParseBody(body)
+	u, err := url.Parse(lg.BaseURL)
+	if err != nil || u.Hostname() == "" {
+		return fmt.Errorf("%w: log %s has no base URL to name its checkpoints by", tlog.ErrCheckpoint, lg.BaseURL)
+	}
+	cp, err := tlog.VerifyNoteCheckpoint(env, u.Hostname(), lg.Key)
 	if err != nil {
-		return fmt.Errorf("%w: %v", tlog.ErrEntry, err)
+		return err
 	}
-	if kv := tle.GetKindVersion(); kv != nil && kv.GetKind() != b.Kind {
-		return fmt.Errorf("%w: entry says kind %q, body is %q", tlog.ErrEntry, kv.GetKind(), b.Kind)
-	}
-	if err := match(b); err != nil {
-		return fmt.Errorf("%w: %v", tlog.ErrEntry, err)
-	}
-	return nil
+	return tlog.VerifyInclusion(body, uint64(tle.GetLogIndex()), cp.Size, proof.GetHashes(), cp.Hash)
 }
 
-func fmtEnd(t time.Time) string {
-	if t.IsZero() {
-		return "now"
-	}
-	return t.Format(time.RFC3339)
-}
+// signerMatch reports whether a PEM key or certificate recorded in a log
+// entry is the signer: the very certificate for keyless signatures, the key
+// (bare or in a certificate) for keyed ones.
+type signerMatch func(pemBytes []byte) bool
 
-// sameKey reports whether a PEM key or certificate holds v's key.
-func (v *Verifier) sameKey(pemBytes []byte) bool {
-	k, err := keys.ParsePublicKey(pemBytes)
-	if err != nil {
+func (v *Verifier) signerMatcher(leafDER []byte) signerMatch {
+	return func(pemBytes []byte) bool {
+		block, _ := pem.Decode(pemBytes)
+		if block == nil {
+			return false
+		}
+		if leafDER != nil {
+			return block.Type == "CERTIFICATE" && bytes.Equal(block.Bytes, leafDER)
+		}
+		switch block.Type {
+		case "PUBLIC KEY":
+			return bytes.Equal(block.Bytes, v.keyDER)
+		case "CERTIFICATE":
+			return v.sameKey(pemBytes)
+		}
 		return false
 	}
-	a, err1 := x509.MarshalPKIXPublicKey(k)
-	b, err2 := x509.MarshalPKIXPublicKey(v.key)
-	return err1 == nil && err2 == nil && bytes.Equal(a, b)
 }
 
-// matchHashedRekord: the entry records sig over the SHA-256 digest by v's key.
-func (v *Verifier) matchHashedRekord(digest, sig []byte) entryMatcher {
+// matchHashedRekord: the entry records sig over the SHA-256 digest by the
+// signer.
+func matchHashedRekord(digest, sig []byte, signer signerMatch) entryMatcher {
 	return func(b *rekor.Body) error {
 		if b.Kind != "hashedrekord" {
 			return fmt.Errorf("entry kind %q, want hashedrekord", b.Kind)
@@ -147,17 +199,17 @@ func (v *Verifier) matchHashedRekord(digest, sig []byte) entryMatcher {
 		if !bytes.Equal(b.Signature, sig) {
 			return errors.New("entry records another signature")
 		}
-		if !v.sameKey(b.PublicKeyPEM) {
-			return errors.New("entry records another public key")
+		if !signer(b.PublicKeyPEM) {
+			return errors.New("entry records another public key or certificate")
 		}
 		return nil
 	}
 }
 
-// matchDSSE: the entry records one of the envelope's signatures, by v's
-// key, over this payload (dsse kind), or the envelope's PAE (hashedrekord,
-// as Rekor v2 logs envelopes).
-func (v *Verifier) matchDSSE(payloadType string, payload []byte, sigs [][]byte) entryMatcher {
+// matchDSSE: the entry records the envelope's signature, by the signer,
+// over this payload (dsse and intoto kinds), or over the envelope's PAE
+// (hashedrekord, as Rekor v2 logs envelopes).
+func matchDSSE(payloadType string, payload, sig []byte, signer signerMatch) entryMatcher {
 	return func(b *rekor.Body) error {
 		switch b.Kind {
 		case "dsse", "intoto":
@@ -166,22 +218,14 @@ func (v *Verifier) matchDSSE(payloadType string, payload []byte, sigs [][]byte) 
 				return errors.New("entry records another DSSE payload")
 			}
 			for i, s := range b.Signatures {
-				for _, want := range sigs {
-					if bytes.Equal(s, want) && v.sameKey(b.VerifiersPEM[i]) {
-						return nil
-					}
-				}
-			}
-			return errors.New("entry records none of the envelope's signatures under this key")
-		case "hashedrekord":
-			pae := sha256.Sum256(cosign.PAE(payloadType, payload))
-			var last error
-			for _, s := range sigs {
-				if last = v.matchHashedRekord(pae[:], s)(b); last == nil {
+				if bytes.Equal(s, sig) && signer(b.VerifiersPEM[i]) {
 					return nil
 				}
 			}
-			return last
+			return errors.New("entry records none of the envelope's signatures by this signer")
+		case "hashedrekord":
+			pae := sha256.Sum256(cosign.PAE(payloadType, payload))
+			return matchHashedRekord(pae[:], sig, signer)(b)
 		}
 		return fmt.Errorf("entry kind %q cannot record a DSSE envelope", b.Kind)
 	}

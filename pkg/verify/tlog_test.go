@@ -24,6 +24,7 @@ import (
 	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/sign"
 	"hallmark.dev/hallmark/pkg/tlog"
+	"hallmark.dev/hallmark/pkg/trust"
 	"hallmark.dev/hallmark/pkg/verify"
 )
 
@@ -31,6 +32,7 @@ type logFixture struct {
 	log      *logtest.Log
 	key      *ecdsa.PrivateKey
 	verifier *verify.Verifier
+	waived   *verify.Verifier // the same, with --insecure-ignore-tlog
 	bundle   *cosign.Bundle // a logged image signature
 	other    *cosign.Bundle // another logged image signature, same key
 	image    name.Digest
@@ -53,10 +55,11 @@ func newLogFixture(t *testing.T) *logFixture {
 	c, _ := oci.New()
 	ctx := context.Background()
 	f := &logFixture{log: l, key: k}
-	f.verifier, err = verify.NewKeyVerifier(k.Public(), verify.WithTrustedLogs(l.Logs))
+	f.verifier, err = verify.NewKeyVerifier(k.Public(), verify.WithTrust(l.Trust))
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.waived, _ = verify.NewKeyVerifier(k.Public(), verify.WithTrust(l.Trust), verify.WithoutTlogUnsafe())
 	var bundles []*cosign.Bundle
 	for _, n := range []string{"a", "b"} {
 		d := hallmarktest.PushImage(t, reg.Host, n+":v1", n)
@@ -168,7 +171,7 @@ func TestLoggedSignatureEvidence(t *testing.T) {
 				t.Fatalf("got %v, want a transparency log failure", err)
 			}
 			// The waiver is the only way around it.
-			if _, err := f.verifier.VerifyImageBundle(b, verify.Policy{Digest: f.image.DigestStr(), IgnoreTlogUnsafe: true}); err != nil {
+			if _, err := f.waived.VerifyImageBundle(b, f.policy()); err != nil {
 				t.Fatalf("with --insecure-ignore-tlog: %v", err)
 			}
 		})
@@ -182,13 +185,14 @@ func TestLoggedSignatureEvidence(t *testing.T) {
 		}
 	}
 	// A verifier trusting another log, or a log key not yet valid, refuses.
-	otherLogs := []cosign.TrustedLog{{ID: f.log.Logs[0].ID, Key: otherLogKey.Public(), Start: time.Unix(0, 0)}}
-	v2, _ := verify.NewKeyVerifier(f.key.Public(), verify.WithTrustedLogs(otherLogs))
+	logID := f.log.Trust.Logs[0].ID
+	otherLogs := &trust.Material{Logs: []trust.Log{{BaseURL: f.log.URL, ID: logID, Key: otherLogKey.Public(), Window: trust.Window{Start: time.Unix(0, 0)}}}}
+	v2, _ := verify.NewKeyVerifier(f.key.Public(), verify.WithTrust(otherLogs))
 	if _, err := v2.VerifyImageBundle(f.bundle, f.policy()); !errors.Is(err, verify.ErrTlog) {
 		t.Errorf("log key mismatch: %v", err)
 	}
-	future := []cosign.TrustedLog{{ID: f.log.Logs[0].ID, Key: f.log.Key.Public(), Start: time.Now().Add(time.Hour)}}
-	v3, _ := verify.NewKeyVerifier(f.key.Public(), verify.WithTrustedLogs(future))
+	future := &trust.Material{Logs: []trust.Log{{BaseURL: f.log.URL, ID: logID, Key: f.log.Key.Public(), Window: trust.Window{Start: time.Now().Add(time.Hour)}}}}
+	v3, _ := verify.NewKeyVerifier(f.key.Public(), verify.WithTrust(future))
 	if _, err := v3.VerifyImageBundle(f.bundle, f.policy()); !errors.Is(err, verify.ErrTlog) {
 		t.Errorf("log key not valid at integration time: %v", err)
 	}

@@ -58,8 +58,9 @@ func legacyFor(t testing.TB, k crypto.Signer, digest string, ann map[string]any)
 
 func TestImageBundle(t *testing.T) {
 	k, other := newKey(t), newKey(t)
-	v, _ := NewKeyVerifier(k.Public())
-	ok := Policy{Digest: digestA, Annotations: map[string]string{"env": "prod"}, IgnoreTlogUnsafe: true}
+	v, _ := NewKeyVerifier(k.Public(), WithoutTlogUnsafe())
+	logged, _ := NewKeyVerifier(k.Public())
+	ok := Policy{Digest: digestA, Annotations: map[string]string{"env": "prod"}}
 	good := bundleFor(t, k, digestA, map[string]any{"env": "prod"}, cosign.SignPredicateType)
 	if r, err := v.VerifyImageBundle(good, ok); err != nil || r.Digest != digestA || r.Format != FormatBundle {
 		t.Fatalf("good bundle: %v %+v", err, r)
@@ -75,20 +76,25 @@ func TestImageBundle(t *testing.T) {
 		b    *cosign.Bundle
 		p    Policy
 		want error
+		v    *Verifier
 	}{
-		{"wrong key", bundleFor(t, other, digestA, map[string]any{"env": "prod"}, cosign.SignPredicateType), ok, ErrSignature},
-		{"tampered payload", tampered, ok, ErrSignature},
-		{"other image", good, Policy{Digest: digestB, IgnoreTlogUnsafe: true}, ErrClaims},
-		{"annotation differs", good, Policy{Digest: digestA, Annotations: map[string]string{"env": "dev"}, IgnoreTlogUnsafe: true}, ErrAnnotations},
-		{"annotation missing", good, Policy{Digest: digestA, Annotations: map[string]string{"x": "y"}, IgnoreTlogUnsafe: true}, ErrAnnotations},
-		{"attestation predicate", bundleFor(t, k, digestA, nil, "https://slsa.dev/provenance/v1"), ok, ErrClaims},
-		{"wrong payload type", wrongType, ok, ErrFormat},
-		{"no tlog entry", good, Policy{Digest: digestA}, ErrTlog},
-		{"blob bundle", cosign.NewMessageBundle(make([]byte, 32), []byte("s"), ""), ok, ErrFormat},
+		{"wrong key", bundleFor(t, other, digestA, map[string]any{"env": "prod"}, cosign.SignPredicateType), ok, ErrSignature, nil},
+		{"tampered payload", tampered, ok, ErrSignature, nil},
+		{"other image", good, Policy{Digest: digestB}, ErrClaims, nil},
+		{"annotation differs", good, Policy{Digest: digestA, Annotations: map[string]string{"env": "dev"}}, ErrAnnotations, nil},
+		{"annotation missing", good, Policy{Digest: digestA, Annotations: map[string]string{"x": "y"}}, ErrAnnotations, nil},
+		{"attestation predicate", bundleFor(t, k, digestA, nil, "https://slsa.dev/provenance/v1"), ok, ErrClaims, nil},
+		{"wrong payload type", wrongType, ok, ErrFormat, nil},
+		{"no tlog entry", good, Policy{Digest: digestA}, ErrTlog, logged},
+		{"blob bundle", cosign.NewMessageBundle(make([]byte, 32), []byte("s"), ""), ok, ErrFormat, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := v.VerifyImageBundle(tc.b, tc.p)
+			vv := v
+			if tc.v != nil {
+				vv = tc.v
+			}
+			_, err := vv.VerifyImageBundle(tc.b, tc.p)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
@@ -98,8 +104,9 @@ func TestImageBundle(t *testing.T) {
 
 func TestLegacy(t *testing.T) {
 	k, other := newKey(t), newKey(t)
-	v, _ := NewKeyVerifier(k.Public())
-	p := Policy{Digest: digestA, IgnoreTlogUnsafe: true}
+	v, _ := NewKeyVerifier(k.Public(), WithoutTlogUnsafe())
+	logged, _ := NewKeyVerifier(k.Public())
+	p := Policy{Digest: digestA}
 	good := legacyFor(t, k, digestA, map[string]any{"env": "prod"})
 	if _, err := v.VerifyLegacy(good, p); err != nil {
 		t.Fatal(err)
@@ -111,19 +118,24 @@ func TestLegacy(t *testing.T) {
 		s    LegacySignature
 		p    Policy
 		want error
+		v    *Verifier
 	}{
-		{"wrong key", legacyFor(t, other, digestA, nil), p, ErrSignature},
-		{"tampered payload", tampered, p, ErrSignature},
-		{"copied from another image", legacyFor(t, k, digestB, nil), p, ErrClaims},
-		{"annotation", good, Policy{Digest: digestA, Annotations: map[string]string{"env": "dev"}, IgnoreTlogUnsafe: true}, ErrAnnotations},
-		{"no signature annotation", LegacySignature{Payload: good.Payload}, p, ErrFormat},
-		{"signature not base64", LegacySignature{Payload: good.Payload, Signature: "!!"}, p, ErrFormat},
-		{"no tlog entry", good, Policy{Digest: digestA}, ErrTlog},
-		{"tlog entry present but unverifiable", LegacySignature{Payload: good.Payload, Signature: good.Signature, RekorBundle: `{"SignedEntryTimestamp":"AA==","Payload":{"body":"e30=","logID":"00"}}`}, Policy{Digest: digestA}, ErrTlog},
+		{"wrong key", legacyFor(t, other, digestA, nil), p, ErrSignature, nil},
+		{"tampered payload", tampered, p, ErrSignature, nil},
+		{"copied from another image", legacyFor(t, k, digestB, nil), p, ErrClaims, nil},
+		{"annotation", good, Policy{Digest: digestA, Annotations: map[string]string{"env": "dev"}}, ErrAnnotations, nil},
+		{"no signature annotation", LegacySignature{Payload: good.Payload}, p, ErrFormat, nil},
+		{"signature not base64", LegacySignature{Payload: good.Payload, Signature: "!!"}, p, ErrFormat, nil},
+		{"no tlog entry", good, Policy{Digest: digestA}, ErrTlog, logged},
+		{"tlog entry present but unverifiable", LegacySignature{Payload: good.Payload, Signature: good.Signature, RekorBundle: `{"SignedEntryTimestamp":"AA==","Payload":{"body":"e30=","logID":"00"}}`}, Policy{Digest: digestA}, ErrTlog, logged},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := v.VerifyLegacy(tc.s, tc.p); !errors.Is(err, tc.want) {
+			vv := v
+			if tc.v != nil {
+				vv = tc.v
+			}
+			if _, err := vv.VerifyLegacy(tc.s, tc.p); !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 		})
@@ -137,27 +149,27 @@ func TestLegacy(t *testing.T) {
 
 func TestBlobBundle(t *testing.T) {
 	k := newKey(t)
-	v, _ := NewKeyVerifier(k.Public())
+	v, _ := NewKeyVerifier(k.Public(), WithoutTlogUnsafe())
 	data := []byte("blob")
 	sum := sha256.Sum256(data)
 	sig, _ := keys.Sign(k, data)
 	b := cosign.NewMessageBundle(sum[:], sig, "")
-	if err := v.VerifyBlobBundle(b, Blob{Data: data, SHA256: sum[:]}, true); err != nil {
+	if _, err := v.VerifyBlobBundle(b, BlobData(data)); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.VerifyBlobBundle(b, Blob{SHA256: sum[:]}, true); err != nil {
+	if _, err := v.VerifyBlobBundle(b, BlobDigest("sha256", sum[:])); err != nil {
 		t.Fatalf("by digest: %v", err)
 	}
-	other := sha256.Sum256([]byte("other"))
-	if err := v.VerifyBlobBundle(b, Blob{Data: []byte("other"), SHA256: other[:]}, true); !errors.Is(err, ErrClaims) {
+	if _, err := v.VerifyBlobBundle(b, BlobData([]byte("other"))); !errors.Is(err, ErrClaims) {
 		t.Errorf("other blob: %v", err)
 	}
 	noDigest := cosign.NewMessageBundle(sum[:], sig, "")
 	noDigest.GetMessageSignature().MessageDigest = nil
-	if err := v.VerifyBlobBundle(noDigest, Blob{Data: []byte("other"), SHA256: other[:]}, true); !errors.Is(err, ErrSignature) {
-		t.Errorf("other blob, no messageDigest to catch it: %v", err)
+	if _, err := v.VerifyBlobBundle(noDigest, BlobData(data)); !errors.Is(err, ErrFormat) {
+		t.Errorf("no messageDigest: %v", err)
 	}
-	if err := v.VerifyBlobBundle(b, Blob{Data: data, SHA256: sum[:]}, false); !errors.Is(err, ErrTlog) {
+	logged, _ := NewKeyVerifier(k.Public())
+	if _, err := logged.VerifyBlobBundle(b, BlobData(data)); !errors.Is(err, ErrTlog) {
 		t.Errorf("tlog not waived: %v", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"hallmark.dev/hallmark/internal/tlogserver"
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/tlog"
+	"hallmark.dev/hallmark/pkg/trust"
 )
 
 // Log is a transparency log served in-process on a loopback port.
@@ -27,7 +28,7 @@ type Log struct {
 	Key           *ecdsa.PrivateKey
 	TrustedRoot   string // path of a trusted root naming this log
 	SigningConfig string // path of a signing config naming this log
-	Logs          []cosign.TrustedLog
+	Trust         *trust.Material // what the trusted root trusts
 	Service       *tlogserver.Service
 }
 
@@ -70,7 +71,7 @@ func StartLogWithKey(t testing.TB, key *ecdsa.PrivateKey) *Log {
 	}
 	l.TrustedRoot = writeProto(t, dir, "trusted-root.json", tr)
 	l.SigningConfig = writeProto(t, dir, "signing-config.json", cosign.NewLogSigningConfig(srv.URL, "hallmark-test", start))
-	if l.Logs, err = cosign.TrustedLogs(tr); err != nil {
+	if l.Trust, err = trust.FromTrustedRoot(tr); err != nil {
 		t.Fatal(err)
 	}
 	return l

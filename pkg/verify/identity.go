@@ -1,0 +1,115 @@
+package verify
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"hallmark.dev/hallmark/pkg/cosign"
+)
+
+// Identity is who a keyless signature must come from: the certificate's
+// subject (its SAN: e-mail, URI or username) and OIDC issuer, each exactly
+// or by regular expression, and optionally Fulcio extension values (cosign's
+// --certificate-github-workflow-* flags).
+//
+// As in cosign and sigstore-go, a regular expression matches anywhere in the
+// value unless it is anchored with ^ and $; when both the exact value and the
+// expression are given, both must match.
+type Identity struct {
+	Subject, SubjectRegexp string
+	Issuer, IssuerRegexp   string
+	Extensions             cosign.CertExtensions
+
+	subjectRE, issuerRE *regexp.Regexp
+}
+
+func (id *Identity) validate() error {
+	if id.Subject == "" && id.SubjectRegexp == "" {
+		return fmt.Errorf("%w: an identity needs a subject or subject regexp (--certificate-identity or --certificate-identity-regexp)", ErrIdentity)
+	}
+	if id.Issuer == "" && id.IssuerRegexp == "" {
+		return fmt.Errorf("%w: an identity needs an issuer or issuer regexp (--certificate-oidc-issuer or --certificate-oidc-issuer-regexp)", ErrIdentity)
+	}
+	var err error
+	if id.SubjectRegexp != "" {
+		if id.subjectRE, err = regexp.Compile(id.SubjectRegexp); err != nil {
+			return fmt.Errorf("%w: subject regexp %q: %v", ErrIdentity, id.SubjectRegexp, err)
+		}
+	}
+	if id.IssuerRegexp != "" {
+		if id.issuerRE, err = regexp.Compile(id.IssuerRegexp); err != nil {
+			return fmt.Errorf("%w: issuer regexp %q: %v", ErrIdentity, id.IssuerRegexp, err)
+		}
+	}
+	if id.Extensions.Issuer != "" {
+		return fmt.Errorf("%w: give the issuer as Issuer, not as an extension", ErrIdentity)
+	}
+	return nil
+}
+
+// Unanchored lists the identity's regular expressions that are not anchored
+// at both ends: "^https://github.com/org/" also matches
+// "https://github.com/org/../evil" and "x^https://github.com/org/".
+func (id *Identity) Unanchored() []string {
+	var out []string
+	for _, re := range []string{id.SubjectRegexp, id.IssuerRegexp} {
+		if re != "" && (!strings.HasPrefix(re, "^") || !strings.HasSuffix(re, "$")) {
+			out = append(out, re)
+		}
+	}
+	return out
+}
+
+// String describes the identity for messages.
+func (id *Identity) String() string {
+	s := "subject "
+	if id.Subject != "" {
+		s += fmt.Sprintf("%q", id.Subject)
+	} else {
+		s += "matching " + fmt.Sprintf("%q", id.SubjectRegexp)
+	}
+	s += ", issuer "
+	if id.Issuer != "" {
+		s += fmt.Sprintf("%q", id.Issuer)
+	} else {
+		s += "matching " + fmt.Sprintf("%q", id.IssuerRegexp)
+	}
+	return s
+}
+
+// match checks a certificate's subject and extensions against the identity.
+func (id *Identity) match(subject string, ext cosign.CertExtensions) error {
+	if id.Subject != "" && subject != id.Subject {
+		return mismatch(ErrIdentity, "certificate subject", id.Subject, subject)
+	}
+	if id.subjectRE != nil && !id.subjectRE.MatchString(subject) {
+		return mismatch(ErrIdentity, "certificate subject", "match of "+id.SubjectRegexp, subject)
+	}
+	if id.Issuer != "" && ext.Issuer != id.Issuer {
+		return mismatch(ErrIdentity, "certificate OIDC issuer", id.Issuer, ext.Issuer)
+	}
+	if id.issuerRE != nil && !id.issuerRE.MatchString(ext.Issuer) {
+		return mismatch(ErrIdentity, "certificate OIDC issuer", "match of "+id.IssuerRegexp, ext.Issuer)
+	}
+	if field, want, got, bad := ext.FirstMismatch(id.Extensions); bad {
+		return mismatch(ErrIdentity, "certificate extension "+field, want, got)
+	}
+	return nil
+}
+
+// matchAny checks the certificate against every identity and succeeds on the
+// first match; otherwise it returns the reason the first identity failed.
+func matchAny(ids []Identity, subject string, ext cosign.CertExtensions) error {
+	var first error
+	for i := range ids {
+		err := ids[i].match(subject, ext)
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
