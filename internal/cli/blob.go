@@ -3,9 +3,9 @@ package cli
 import (
 	"crypto/sha256"
 	"crypto/sha512"
-	"errors"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"

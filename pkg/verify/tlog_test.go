@@ -33,8 +33,8 @@ type logFixture struct {
 	key      *ecdsa.PrivateKey
 	verifier *verify.Verifier
 	waived   *verify.Verifier // the same, with --insecure-ignore-tlog
-	bundle   *cosign.Bundle // a logged image signature
-	other    *cosign.Bundle // another logged image signature, same key
+	bundle   *cosign.Bundle   // a logged image signature
+	other    *cosign.Bundle   // another logged image signature, same key
 	image    name.Digest
 	legacy   verify.LegacySignature
 }

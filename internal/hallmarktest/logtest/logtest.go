@@ -26,8 +26,8 @@ import (
 type Log struct {
 	URL           string
 	Key           *ecdsa.PrivateKey
-	TrustedRoot   string // path of a trusted root naming this log
-	SigningConfig string // path of a signing config naming this log
+	TrustedRoot   string          // path of a trusted root naming this log
+	SigningConfig string          // path of a signing config naming this log
 	Trust         *trust.Material // what the trusted root trusts
 	Service       *tlogserver.Service
 }
