@@ -1,0 +1,118 @@
+package sigstoretest
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/digitorus/timestamp"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"github.com/transparency-dev/formats/log"
+	"golang.org/x/mod/sumdb/note"
+
+	"hallmark.dev/hallmark/pkg/cosign"
+	"hallmark.dev/hallmark/pkg/rekor"
+	"hallmark.dev/hallmark/pkg/tlog"
+)
+
+// Evidence shapes the log entry and timestamp that come with a signature.
+// Zero values give one entry with a SET and an inclusion proof, integrated
+// now, and no timestamp.
+type Evidence struct {
+	IntegratedTime time.Time // default: now
+	NoEntry        bool
+	NoSET, NoProof bool
+	// LogKey signs the SET and checkpoint instead of the instance's log
+	// (an unknown log).
+	LogKey *ecdsa.PrivateKey
+	// Timestamp adds an RFC 3161 timestamp at TimestampTime (default now).
+	Timestamp     bool
+	TimestampTime time.Time
+	// TimestampKey signs the timestamp instead of the instance's TSA.
+	TimestampKey *ecdsa.PrivateKey
+}
+
+// Entry returns a Rekor v1 log entry for a canonical body: a SET over it,
+// and an inclusion proof in a one-leaf tree under a signed checkpoint.
+func (s *Sigstore) Entry(t testing.TB, body []byte, e Evidence) *protorekor.TransparencyLogEntry {
+	t.Helper()
+	key := s.LogKey
+	if e.LogKey != nil {
+		key = e.LogKey
+	}
+	if e.IntegratedTime.IsZero() {
+		e.IntegratedTime = time.Now()
+	}
+	id := keyID(t, &key.PublicKey)
+	kind, version, err := rekor.Kind(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.logIndex++
+	tle := &protorekor.TransparencyLogEntry{
+		LogIndex: s.logIndex, LogId: &protocommon.LogId{KeyId: id},
+		KindVersion:    &protorekor.KindVersion{Kind: kind, Version: version},
+		IntegratedTime: e.IntegratedTime.Unix(), CanonicalizedBody: body,
+	}
+	if !e.NoSET {
+		set, err := tlog.SignSET(key, body, tle.IntegratedTime, tle.LogIndex, hex.EncodeToString(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: set}
+	}
+	if !e.NoProof {
+		root := tlog.LeafHash(body)
+		origin := "rekor.test.local - 1193050959916656506"
+		signer, err := tlog.NewNoteSigner("rekor.test.local", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := note.Sign(&note.Note{Text: string(log.Checkpoint{Origin: origin, Size: 1, Hash: root}.Marshal())}, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tle.InclusionProof = &protorekor.InclusionProof{
+			LogIndex: 0, TreeSize: 1, RootHash: root,
+			Checkpoint: &protorekor.Checkpoint{Envelope: string(msg)},
+		}
+	}
+	return tle
+}
+
+// Timestamp returns an RFC 3161 timestamp response over sig from the
+// instance's TSA (or one signed by another key).
+func (s *Sigstore) Timestamp(t testing.TB, sig []byte, at time.Time, otherKey *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	if at.IsZero() {
+		at = time.Now()
+	}
+	h := sha256.Sum256(sig)
+	ts := timestamp.Timestamp{
+		HashAlgorithm: crypto.SHA256, HashedMessage: h[:], Time: at.UTC(),
+		SerialNumber: big.NewInt(at.UnixNano()), Policy: []int{1, 3, 6, 1, 4, 1, 57264, 2},
+		AddTSACertificate: true,
+	}
+	key := s.tsaKey
+	if otherKey != nil {
+		key = otherKey
+	}
+	resp, err := ts.CreateResponseWithOpts(s.TSALeaf, key, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func hexID(tle *protorekor.TransparencyLogEntry) string { return hex.EncodeToString(tle.GetLogId().GetKeyId()) }
+
+func jsonTimestamp(resp []byte) (string, error) {
+	b, err := json.Marshal(cosign.RFC3161Annotation{SignedRFC3161Timestamp: resp})
+	return string(b), err
+}
