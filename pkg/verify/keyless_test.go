@@ -224,7 +224,9 @@ func TestTrustedRootWindows(t *testing.T) {
 		{"proof only, log window ended, timestamp inside it", func(s *sigstoretest.Sigstore) { s.LogWindow = past }, longCert,
 			sigstoretest.Evidence{NoSET: true, Timestamp: true, TimestampTime: now.Add(-40 * time.Minute), IntegratedTime: now.Add(-40 * time.Minute)}, nil, nil},
 		{"proof only, log window open", func(s *sigstoretest.Sigstore) {}, sigstoretest.CertOptions{}, sigstoretest.Evidence{NoSET: true, Timestamp: true}, nil, nil},
-		{"window end inclusive", func(s *sigstoretest.Sigstore) { s.CAWindow = &trust.Window{Start: s.Start, End: now.Truncate(time.Second)} }, sigstoretest.CertOptions{},
+		{"window end inclusive", func(s *sigstoretest.Sigstore) {
+			s.CAWindow = &trust.Window{Start: s.Start, End: now.Truncate(time.Second)}
+		}, sigstoretest.CertOptions{},
 			sigstoretest.Evidence{IntegratedTime: now.Truncate(time.Second)}, nil, nil},
 	}
 	for _, tc := range cases {

@@ -110,7 +110,9 @@ func (s *Sigstore) Timestamp(t testing.TB, sig []byte, at time.Time, otherKey *e
 	return resp
 }
 
-func hexID(tle *protorekor.TransparencyLogEntry) string { return hex.EncodeToString(tle.GetLogId().GetKeyId()) }
+func hexID(tle *protorekor.TransparencyLogEntry) string {
+	return hex.EncodeToString(tle.GetLogId().GetKeyId())
+}
 
 func jsonTimestamp(resp []byte) (string, error) {
 	b, err := json.Marshal(cosign.RFC3161Annotation{SignedRFC3161Timestamp: resp})
