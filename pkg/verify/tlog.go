@@ -145,9 +145,10 @@ func verifyProof(lg *trust.Log, tle *protorekor.TransparencyLogEntry, body []byt
 		if proof.GetLogIndex() < 0 || proof.GetTreeSize() < 0 {
 			return fmt.Errorf("%w: negative index or size", tlog.ErrInclusion)
 		}
-		if cp.Size != uint64(proof.GetTreeSize()) || !bytes.Equal(cp.Hash, proof.GetRootHash()) {
-			return fmt.Errorf("%w: checkpoint (size %d, root %x) is not the proof's tree (size %d, root %x)",
-				tlog.ErrInclusion, cp.Size, cp.Hash, proof.GetTreeSize(), proof.GetRootHash())
+		// The signed root must be the proof's; the size is the proof's
+		// claim (sigstore-go and rekor-cli compare the root alone).
+		if !bytes.Equal(cp.Hash, proof.GetRootHash()) {
+			return fmt.Errorf("%w: checkpoint root %x is not the proof's root %x", tlog.ErrInclusion, cp.Hash, proof.GetRootHash())
 		}
 		return tlog.VerifyInclusion(body, uint64(proof.GetLogIndex()), uint64(proof.GetTreeSize()), proof.GetHashes(), proof.GetRootHash())
 	}
