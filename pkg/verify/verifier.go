@@ -34,10 +34,13 @@ type Verifier struct {
 	now              func() time.Time
 }
 
-// caPools is a trusted CA with its certificate pools built once.
+// caPools is a trusted CA with its certificate pools built once, and its
+// anchors: intermediates whose chain up to the root was verified when the
+// verifier was built (see chain.go).
 type caPools struct {
 	ca            *trust.CA
 	roots, inters *x509.CertPool
+	anchors       []anchor
 }
 
 // Option configures a Verifier.
@@ -154,6 +157,7 @@ func NewCertificateVerifier(identities []Identity, opts ...Option) (*Verifier, e
 		for _, c := range ca.Intermediates {
 			p.inters.AddCert(c)
 		}
+		p.anchors = anchors(p)
 		v.cas = append(v.cas, p)
 	}
 	return v, nil
