@@ -15,22 +15,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
-	"syscall"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"hallmark.dev/hallmark/bench/internal/proc"
 	"hallmark.dev/hallmark/internal/httpserve"
 	"hallmark.dev/hallmark/internal/sample"
 	"hallmark.dev/hallmark/pkg/registry"
 )
-
-type sample1 struct {
-	wall   time.Duration
-	maxRSS int64 // KiB
-}
 
 func main() {
 	n := flag.Int("n", 30, "verifications per tool")
@@ -96,54 +89,6 @@ func run(n int, cosignPath string) error {
 	hmArgs := []string{"verify", "--key", "cosign.pub", "--insecure-ignore-tlog", ref}
 	coArgs := []string{"verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--trusted-root", root, ref}
 
-	measure := func(bin string, args []string) (sample1, error) {
-		cmd := exec.Command(bin, args...)
-		cmd.Dir, cmd.Env = dir, env
-		start := time.Now()
-		out, err := cmd.CombinedOutput()
-		wall := time.Since(start)
-		if err != nil {
-			return sample1{}, fmt.Errorf("%s: %v\n%s", bin, err, out)
-		}
-		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-		return sample1{wall, ru.Maxrss}, nil
-	}
-	// Warm both (page cache, first-run effects), then alternate.
-	if _, err := measure(hm, hmArgs); err != nil {
-		return err
-	}
-	if _, err := measure(cosignPath, coArgs); err != nil {
-		return err
-	}
-	var hs, cs []sample1
-	for i := 0; i < n; i++ {
-		h, err := measure(hm, hmArgs)
-		if err != nil {
-			return err
-		}
-		c, err := measure(cosignPath, coArgs)
-		if err != nil {
-			return err
-		}
-		hs, cs = append(hs, h), append(cs, c)
-	}
-	hw, hr := medians(hs)
-	cw, cr := medians(cs)
-	fmt.Printf("verify --key, end to end, %d runs each, embedded registry on loopback, bundle format\n", n)
-	fmt.Printf("%-10s %12s %14s\n", "tool", "median wall", "median maxRSS")
-	fmt.Printf("%-10s %12s %11.1f MiB\n", "hallmark", hw.Round(10*time.Microsecond), float64(hr)/1024)
-	fmt.Printf("%-10s %12s %11.1f MiB\n", "cosign", cw.Round(10*time.Microsecond), float64(cr)/1024)
-	fmt.Printf("ratio hallmark/cosign: wall %.2f, peak memory %.2f\n", float64(hw)/float64(cw), float64(hr)/float64(cr))
-	return nil
-}
-
-func medians(s []sample1) (time.Duration, int64) {
-	w := make([]time.Duration, len(s))
-	r := make([]int64, len(s))
-	for i, x := range s {
-		w[i], r[i] = x.wall, x.maxRSS
-	}
-	slices.Sort(w)
-	slices.Sort(r)
-	return w[len(w)/2], r[len(r)/2]
+	return proc.Compare("verify --key, end to end, embedded registry on loopback, bundle format", n, dir, env,
+		append([]string{hm}, hmArgs...), append([]string{cosignPath}, coArgs...))
 }
