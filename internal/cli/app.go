@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
+	"github.com/google/go-containerregistry/pkg/logs"
 	"github.com/spf13/cobra"
 )
 
@@ -18,6 +20,15 @@ type app struct {
 	getenv         func(string) string
 	lookupEnv      func(string) (string, bool)
 	isTTY          func() bool
+
+	global globalFlags
+}
+
+// globalFlags are cosign's persistent flags.
+type globalFlags struct {
+	verbose    bool
+	timeout    time.Duration
+	outputFile string
 }
 
 // Run executes the hallmark command line with args (without the program
@@ -37,7 +48,17 @@ func (a *app) run(ctx context.Context, args []string) int {
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
-	err := root.ExecuteContext(ctx)
+	var err error
+	if _, _, ferr := root.Find(args); ferr != nil {
+		err = fmt.Errorf("%w: %v (see hallmark --help)", errUsage, ferr) // an unknown command
+	} else {
+		err = root.ExecuteContext(ctx)
+	}
+	if c, ok := a.stdout.(io.Closer); ok && a.global.outputFile != "" {
+		if cerr := c.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("writing --output-file %s: %w", a.global.outputFile, cerr)
+		}
+	}
 	if err == nil {
 		return 0
 	}
@@ -51,7 +72,29 @@ func (a *app) rootCommand() *cobra.Command {
 		Short:         "Sign and verify container images and blobs (cosign-compatible)",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if a.global.verbose {
+				logs.Debug.SetOutput(a.stderr)
+			}
+			if a.global.outputFile != "" {
+				f, err := os.Create(a.global.outputFile)
+				if err != nil {
+					return fmt.Errorf("creating --output-file %s: %w", a.global.outputFile, err)
+				}
+				a.stdout = f
+				cmd.SetOut(f)
+			}
+			return nil
+		},
 	}
+	pf := root.PersistentFlags()
+	pf.BoolVarP(&a.global.verbose, "verbose", "d", false, "log registry requests and answers (debug output) on stderr")
+	pf.DurationVarP(&a.global.timeout, "timeout", "t", defaultTimeout, "give up on a command's network work after this long (0: never)")
+	pf.StringVar(&a.global.outputFile, "output-file", "", "write what would go to standard output to this file instead")
+	// Bad flags and argument counts are usage errors (exit 2), as the
+	// README says; cobra would make them plain errors.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
+	defer usageArgs(root)
 	root.AddCommand(
 		a.generateKeyPairCommand(),
 		a.importKeyPairCommand(),
@@ -68,21 +111,28 @@ func (a *app) rootCommand() *cobra.Command {
 	return root
 }
 
-func (a *app) versionCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(a.stdout, "hallmark", Version)
+// usageArgs makes every command's argument-count errors usage errors.
+func usageArgs(c *cobra.Command) {
+	if v := c.Args; v != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := v(cmd, args); err != nil {
+				return fmt.Errorf("%w: %s: %v", errUsage, cmd.CommandPath(), err)
+			}
 			return nil
-		},
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
 	}
 }
 
-// Version is set at build time with -ldflags.
-var Version = "devel"
-
+// withTimeout bounds a command's network work by --timeout (cosign's 3m).
+func (a *app) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if a.global.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, a.global.timeout)
+}
 func (a *app) infof(format string, args ...any) {
 	fmt.Fprintf(a.stderr, format+"\n", args...)
 }

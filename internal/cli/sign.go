@@ -41,7 +41,7 @@ sha256-<hex> referrers tag on registries without the referrers API).
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.keyPath, "key", "k", "", "encrypted private key file")
-	f.StringArrayVarP(&o.annotations, "annotations", "a", nil, "extra key=value pairs to sign")
+	f.StringSliceVarP(&o.annotations, "annotations", "a", nil, "extra key=value pairs to sign (comma-separated or repeated)")
 	f.BoolVarP(&o.yes, "yes", "y", false, "skip confirmation prompts (Hallmark never prompts; accepted for cosign compatibility)")
 	f.BoolVar(&o.newBundleFormat, "new-bundle-format", true, "store a Sigstore bundle as an OCI referrer (false: cosign v2 .sig tag)")
 	f.BoolVar(&o.recursive, "recursive", false, "when IMAGE is an index, also sign each manifest it lists")

@@ -14,42 +14,65 @@ import (
 
 // logFlags choose the transparency log a signature is uploaded to.
 type logFlags struct {
-	upload        bool
-	rekorURL      string
-	signingConfig string
+	upload           bool
+	useSigningConfig bool
+	rekorURL         string
+	signingConfig    string
 }
 
 func (f *logFlags) add(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.upload, "tlog-upload", true, "upload the signature to the transparency log")
+	cmd.Flags().BoolVar(&f.useSigningConfig, "use-signing-config", true, "take service URLs from a signing config (cosign's default takes the public one from TUF; Hallmark fetches nothing: give --signing-config, or false with --rekor-url)")
 	cmd.Flags().StringVar(&f.rekorURL, "rekor-url", "", "transparency log (Rekor v1 API) to upload to")
-	cmd.Flags().StringVar(&f.signingConfig, "signing-config", "", "Sigstore signing config naming the log to upload to")
+	cmd.Flags().StringVar(&f.signingConfig, "signing-config", "", "Sigstore signing config naming the log to upload to (Rekor API v1 or v2)")
+	cmd.MarkFlagsMutuallyExclusive("signing-config", "use-signing-config")
 }
 
 // signerOptions returns the log option for sign.New and says on stderr
-// where (or whether) signatures are logged.
+// where (or whether) signatures are logged. A log the user configured that
+// cannot be used is an error: nothing is signed without it.
 func (a *app) signerOptions(f *logFlags) ([]sign.Option, error) {
 	if !f.upload {
 		a.infof("--tlog-upload=false: the signature is not uploaded to a transparency log")
 		return nil, nil
 	}
-	url, err := logURL(f.rekorURL, f.signingConfig)
-	if err != nil {
-		return nil, err
+	if f.rekorURL != "" {
+		c, err := rekor.NewClient(f.rekorURL, nil)
+		if err != nil {
+			return nil, err
+		}
+		a.infof("Uploading the signature to the transparency log %s", f.rekorURL)
+		return []sign.Option{sign.WithLog(sign.RekorV1(c))}, nil
 	}
-	if url == "" && f.signingConfig != "" {
-		a.infof("Signing config %s names no Rekor v1 log valid now: the signature is stored without a log entry", f.signingConfig)
-		return nil, nil
-	}
-	if url == "" {
+	if f.signingConfig == "" {
 		a.infof("No transparency log is configured (--rekor-url or --signing-config): the signature is stored without a log entry (verifiers will need --insecure-ignore-tlog)")
 		return nil, nil
 	}
-	c, err := rekor.NewClient(url, nil)
+	data, err := os.ReadFile(f.signingConfig)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading signing config %s: %w", f.signingConfig, err)
 	}
-	a.infof("Uploading the signature to the transparency log %s", url)
-	return []sign.Option{sign.WithLog(c)}, nil
+	sc, err := cosign.ParseSigningConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
+	}
+	svc, err := cosign.SelectRekor(sc, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
+	}
+	if svc == nil {
+		a.infof("Signing config %s names no transparency log: the signature is stored without a log entry", f.signingConfig)
+		return nil, nil
+	}
+	c, err := rekor.NewClient(svc.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
+	}
+	a.infof("Uploading the signature to the transparency log %s (Rekor API v%d)", svc.URL, svc.APIVersion)
+	if svc.APIVersion == 2 {
+		return []sign.Option{sign.WithLog(sign.RekorV2(c))}, nil
+	}
+	return []sign.Option{sign.WithLog(sign.RekorV1(c))}, nil
 }
 
 // logURL is --rekor-url, else the Rekor v1 log of --signing-config valid now

@@ -24,8 +24,8 @@ type verifyOptions struct {
 	output       string
 	registry     registryFlags
 	bundleFormat bool
-	timeout      time.Duration
 	maxWorkers   int
+	checkClaims  bool
 }
 
 // defaultTimeout is cosign's --timeout default.
@@ -53,11 +53,11 @@ Exit codes: 10 no signatures, 11 no such image, 12 no signature verified,
 	}
 	f := cmd.Flags()
 	o.auth.add(cmd)
-	f.StringArrayVarP(&o.annotations, "annotations", "a", nil, "key=value pairs the signature must carry")
+	f.StringSliceVarP(&o.annotations, "annotations", "a", nil, "key=value pairs the signature must carry (comma-separated or repeated)")
 	f.StringVarP(&o.output, "output", "o", "json", "output format: json or text")
 	f.BoolVar(&o.bundleFormat, "new-bundle-format", true, "accepted for cosign compatibility: both formats are always looked for")
-	f.DurationVarP(&o.timeout, "timeout", "t", defaultTimeout, "give up on the whole verification after this long")
 	f.IntVar(&o.maxWorkers, "max-workers", 10, "how many signatures are fetched and verified at once")
+	f.BoolVar(&o.checkClaims, "check-claims", true, "check that each signature signs this image's digest (and the -a annotations); false checks the signature alone")
 	o.registry.add(cmd)
 	return cmd
 }
@@ -81,19 +81,17 @@ func (a *app) verify(ctx context.Context, o *verifyOptions, images []string) err
 	if err != nil {
 		return err
 	}
-	if o.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.timeout)
-		defer cancel()
-	}
+	ctx, cancel := a.withTimeout(ctx)
+	defer cancel()
 	for _, img := range images {
 		ref, err := c.ParseReference(img)
 		if err != nil {
 			return withCode(exitUsage, err)
 		}
-		rep, err := check.Signatures(ctx, c, v, ref, verify.Policy{Annotations: stringMap(want)}, check.Options{MaxWorkers: o.maxWorkers})
+		p := verify.Policy{Annotations: stringMap(want), IgnoreClaimsUnsafe: !o.checkClaims}
+		rep, err := check.Signatures(ctx, c, v, ref, p, check.Options{MaxWorkers: o.maxWorkers})
 		if err != nil {
-			return verifyExit(err, ref, ctx, o.timeout)
+			return verifyExit(err, ref, ctx, a.global.timeout)
 		}
 		a.printChecks(ref.String(), o, v, len(want) > 0, rep.Results)
 		if err := a.printResults(ref, rep.Results, o.output); err != nil {
@@ -132,10 +130,14 @@ func verifyExit(err error, ref name.Reference, ctx context.Context, timeout time
 func (a *app) printChecks(ref string, o *verifyOptions, v *verify.Verifier, annotations bool, results []*verify.Result) {
 	a.infof("\nVerification for %s --", ref)
 	a.infof("The following checks were performed on each of these signatures:")
-	if annotations {
-		a.infof("  - The specified annotations were verified.")
+	if !o.checkClaims {
+		a.infof("  - The cosign claims were NOT validated (--check-claims=false): the signatures may be of another image")
+	} else {
+		if annotations {
+			a.infof("  - The specified annotations were verified.")
+		}
+		a.infof("  - The cosign claims were validated")
 	}
-	a.infof("  - The cosign claims were validated")
 	if v.IgnoresTlog() {
 		a.infof("  - The transparency log was NOT checked (--insecure-ignore-tlog)")
 	} else {

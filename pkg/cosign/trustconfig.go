@@ -57,6 +57,37 @@ func RekorV1URL(sc *SigningConfig, now time.Time) string {
 	return ""
 }
 
+// RekorService is a transparency log a signing config names.
+type RekorService struct {
+	URL        string
+	APIVersion uint32
+}
+
+// SelectRekor returns the signing config's first Rekor log valid at now
+// whose API version Hallmark speaks (1 or 2). When the config names logs but
+// none can be used, the error says why for each; when it names none, it
+// returns nil, nil (a config for signing without a log).
+func SelectRekor(sc *SigningConfig, now time.Time) (*RekorService, error) {
+	var why []string
+	for _, s := range sc.GetRekorTlogUrls() {
+		vf := s.GetValidFor()
+		switch {
+		case s.GetMajorApiVersion() != 1 && s.GetMajorApiVersion() != 2:
+			why = append(why, fmt.Sprintf("%s speaks Rekor API v%d (Hallmark speaks v1 and v2)", s.GetUrl(), s.GetMajorApiVersion()))
+		case vf.GetStart() != nil && now.Before(vf.GetStart().AsTime()):
+			why = append(why, fmt.Sprintf("%s is valid only from %s", s.GetUrl(), vf.GetStart().AsTime().Format(time.RFC3339)))
+		case vf.GetEnd() != nil && now.After(vf.GetEnd().AsTime()):
+			why = append(why, fmt.Sprintf("%s was valid until %s", s.GetUrl(), vf.GetEnd().AsTime().Format(time.RFC3339)))
+		default:
+			return &RekorService{URL: s.GetUrl(), APIVersion: s.GetMajorApiVersion()}, nil
+		}
+	}
+	if len(why) == 0 {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("none of its transparency logs can be used: %s", strings.Join(why, "; "))
+}
+
 // NewLogSigningConfig returns a signing config naming one Rekor v1 log.
 func NewLogSigningConfig(url, operator string, start time.Time) *SigningConfig {
 	return &SigningConfig{

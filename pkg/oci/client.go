@@ -20,6 +20,7 @@ type Client struct {
 	transport http.RoundTripper
 	sigRepo   *name.Repository
 	userAgent string
+	keychain  authn.Keychain
 }
 
 // Option configures a Client.
@@ -36,6 +37,17 @@ func WithInsecure() Option {
 func WithTransport(rt http.RoundTripper) Option {
 	return func(c *Client) error { c.transport = rt; return nil }
 }
+
+// WithAuthenticator uses auth for every registry (cosign's
+// --registry-username/--registry-password or --registry-token) instead of
+// the Docker credential keychain.
+func WithAuthenticator(auth authn.Authenticator) Option {
+	return func(c *Client) error { c.keychain = staticKeychain{auth}; return nil }
+}
+
+type staticKeychain struct{ a authn.Authenticator }
+
+func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.a, nil }
 
 // WithSignatureRepository stores and reads signatures in repo instead of the
 // image's own repository (cosign's COSIGN_REPOSITORY).
@@ -56,7 +68,7 @@ func WithSignatureRepository(repo string) Option {
 // New returns a Client. Options apply in order, so WithInsecure must come
 // before WithSignatureRepository for an insecure signature repository.
 func New(opts ...Option) (*Client, error) {
-	c := &Client{userAgent: "hallmark"}
+	c := &Client{userAgent: "hallmark", keychain: authn.DefaultKeychain}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
@@ -87,7 +99,7 @@ func (c *Client) remoteOpts(ctx context.Context) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithTransport(c.transport),
-		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		remote.WithAuthFromKeychain(c.keychain),
 		remote.WithUserAgent(c.userAgent),
 		remote.WithRetryBackoff(remote.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 3}),
 	}

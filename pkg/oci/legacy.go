@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -119,38 +121,107 @@ func (c *Client) readBlob(ctx context.Context, repo name.Repository, desc v1.Des
 // AppendLegacySignature adds one signature layer to the .sig image of d,
 // keeping every signature already there; an identical layer (same payload
 // and annotations) is not added twice.
+//
+// The .sig image is read, extended and written back, so two signers at once
+// can overwrite each other (cosign loses signatures that way). After writing,
+// the tag is read back, and again after a settling pause long enough for a
+// writer that read the tag before ours to have written it: if another
+// writer's manifest replaced ours, the append is done again on top of it, a
+// bounded number of times, and an error says the signature was lost rather
+// than reporting it stored. (A registry offers no compare-and-swap, so a
+// writer slower than the pause between its read and its write can still
+// drop ours; the bundle format has no such race.)
 func (c *Client) AppendLegacySignature(ctx context.Context, d name.Digest, payload []byte, annotations map[string]string) error {
 	tag := c.LegacyTag(d)
-	base, err := remote.Image(tag, c.remoteOpts(ctx)...)
-	if err != nil {
-		if err = classify(tag.RegistryStr(), "reading "+tag.String(), err); !IsNotFound(err) {
-			return err
-		}
-		base = mutate.MediaType(empty.Image, types.OCIManifestSchema1)
-		base = mutate.ConfigMediaType(base, types.OCIConfigJSON)
-	}
 	layer := static.NewLayer(payload, types.MediaType(cosign.SimpleSigningMediaType))
 	ld, err := layer.Digest()
 	if err != nil {
 		return err
 	}
+	const attempts = 10
+	for i := range attempts {
+		present, err := c.appendLegacyOnce(ctx, tag, layer, ld, annotations)
+		if err != nil {
+			return err
+		}
+		if present {
+			if err := sleep(ctx, legacySettle); err != nil {
+				return err
+			}
+			if present, err = c.legacyHas(ctx, tag, ld, annotations); err != nil || present {
+				return err
+			}
+		}
+		// Someone else's write won: back off a little, at random, and
+		// append to what is there now.
+		if err := sleep(ctx, time.Duration(5+rand.IntN(20*(i+1)))*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("signature not stored: %s kept being rewritten by concurrent signers (%d attempts); sign again", tag, attempts)
+}
+
+// appendLegacyOnce appends the layer unless it is there already, writes the
+// tag, and reports whether the tag now holds the layer.
+func (c *Client) appendLegacyOnce(ctx context.Context, tag name.Tag, layer v1.Layer, ld v1.Hash, annotations map[string]string) (bool, error) {
+	base, err := remote.Image(tag, c.remoteOpts(ctx)...)
+	if err != nil {
+		if err = classify(tag.RegistryStr(), "reading "+tag.String(), err); !IsNotFound(err) {
+			return false, err
+		}
+		base = mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+		base = mutate.ConfigMediaType(base, types.OCIConfigJSON)
+	}
 	m, err := base.Manifest()
 	if err != nil {
-		return classify(tag.RegistryStr(), "reading "+tag.String(), err)
+		return false, classify(tag.RegistryStr(), "reading "+tag.String(), err)
 	}
-	for _, l := range m.Layers {
-		if l.Digest == ld && equalAnnotations(l.Annotations, annotations) {
-			return nil
-		}
+	if hasLayer(m, ld, annotations) {
+		return true, nil
 	}
 	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, Annotations: annotations})
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := remote.Write(tag, img, c.remoteOpts(ctx)...); err != nil {
-		return classify(tag.RegistryStr(), "writing "+tag.String(), err)
+		return false, classify(tag.RegistryStr(), "writing "+tag.String(), err)
 	}
-	return nil
+	return c.legacyHas(ctx, tag, ld, annotations)
+}
+
+// legacySettle is how long a written .sig tag must keep our layer before
+// the signature counts as stored.
+const legacySettle = 250 * time.Millisecond
+
+// legacyHas reads the tag and reports whether it holds the layer.
+func (c *Client) legacyHas(ctx context.Context, tag name.Tag, ld v1.Hash, annotations map[string]string) (bool, error) {
+	got, err := remote.Get(tag, c.remoteOpts(ctx)...)
+	if err != nil {
+		return false, classify(tag.RegistryStr(), "reading back "+tag.String(), err)
+	}
+	var back v1.Manifest
+	if err := json.Unmarshal(got.Manifest, &back); err != nil {
+		return false, fmt.Errorf("reading back %s: %w", tag, err)
+	}
+	return hasLayer(&back, ld, annotations), nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func hasLayer(m *v1.Manifest, ld v1.Hash, annotations map[string]string) bool {
+	for _, l := range m.Layers {
+		if l.Digest == ld && equalAnnotations(l.Annotations, annotations) {
+			return true
+		}
+	}
+	return false
 }
 
 func equalAnnotations(a, b map[string]string) bool {

@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // Client talks to a Rekor v1 API (Hallmark's log or Rekor itself).
@@ -111,6 +114,20 @@ func (c *Client) Create(ctx context.Context, proposed []byte) (string, *LogEntry
 		return "", nil, err
 	}
 	return single(m)
+}
+
+// CreateV2 uploads a Rekor v2 CreateEntryRequest and returns the
+// TransparencyLogEntry the log answers with.
+func (c *Client) CreateV2(ctx context.Context, request []byte) (*protorekor.TransparencyLogEntry, error) {
+	var raw json.RawMessage
+	if _, err := c.do(ctx, http.MethodPost, "/api/v2/log/entries", request, &raw); err != nil {
+		return nil, err
+	}
+	tle := &protorekor.TransparencyLogEntry{}
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, tle); err != nil {
+		return nil, fmt.Errorf("decoding answer from log %s: %w", c.base, err)
+	}
+	return tle, nil
 }
 
 // GetByUUID fetches an entry by UUID.

@@ -228,16 +228,64 @@ func parseV2HashedRekord(r *v2HashedRekordRequest) (*Entry, error) {
 // NewV2HashedRekord returns a Rekor v2 CreateEntryRequest for a signature
 // over a SHA-256 digest by an ECDSA P-256 key (tests and clients).
 func NewV2HashedRekord(sha256Digest, sig []byte, pub crypto.PublicKey) ([]byte, error) {
+	return NewV2HashedRekordFor(pub, sha256Digest, sig)
+}
+
+// NewV2HashedRekordFor returns a Rekor v2 CreateEntryRequest for sig by pub
+// over digest, which must be the signed bytes hashed with the hash the key's
+// keyDetails name (SHA-256 for P-256 and RSA, SHA-384 for P-384, SHA-512 for
+// P-521 and Ed25519ph).
+func NewV2HashedRekordFor(pub crypto.PublicKey, digest, sig []byte) ([]byte, error) {
+	details, err := KeyDetails(pub)
+	if err != nil {
+		return nil, err
+	}
+	if h := keyDetailHashes[details]; len(digest) != h.Size() {
+		return nil, fmt.Errorf("digest is %d bytes, %s needs %d", len(digest), hashNames[h], h.Size())
+	}
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return nil, err
 	}
 	return json.Marshal(map[string]any{"hashedRekordRequestV002": v2HashedRekordRequest{
-		Digest: sha256Digest,
+		Digest: digest,
 		Signature: v2Signature{Content: sig, Verifier: v2Verifier{
-			PublicKey: &v2PublicKey{RawBytes: der}, KeyDetails: "PKIX_ECDSA_P256_SHA_256",
+			PublicKey: &v2PublicKey{RawBytes: der}, KeyDetails: details,
 		}},
 	}})
+}
+
+// KeyDetails names a key as protobuf-specs' PublicKeyDetails, and with it
+// the hash its signatures are logged under in Rekor v2.
+func KeyDetails(pub crypto.PublicKey) (string, error) {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return "PKIX_ECDSA_P256_SHA_256", nil
+		case elliptic.P384():
+			return "PKIX_ECDSA_P384_SHA_384", nil
+		case elliptic.P521():
+			return "PKIX_ECDSA_P521_SHA_512", nil
+		}
+	case *rsa.PublicKey:
+		d := fmt.Sprintf("PKIX_RSA_PKCS1V15_%d_SHA256", k.N.BitLen())
+		if _, ok := keyDetailHashes[d]; ok {
+			return d, nil
+		}
+	case ed25519.PublicKey:
+		return "PKIX_ED25519_PH", nil
+	}
+	return "", fmt.Errorf("a %T key cannot be logged in Rekor v2", pub)
+}
+
+// V2Hash is the hash Rekor v2 logs a signature by pub under.
+func V2Hash(pub crypto.PublicKey) (crypto.Hash, error) {
+	d, err := KeyDetails(pub)
+	if err != nil {
+		return 0, err
+	}
+	return keyDetailHashes[d], nil
 }
 
 // parseV2Body reads a stored hashedrekord 0.0.2 or dsse 0.0.2 body. The

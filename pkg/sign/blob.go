@@ -7,7 +7,6 @@ import (
 
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/keys"
-	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/verify"
 )
 
@@ -20,14 +19,12 @@ func (s *Signer) SignBlob(ctx context.Context, data []byte) (bundleJSON, sig []b
 	}
 	sum := sha256.Sum256(data)
 	b := cosign.NewMessageBundle(sum[:], sig, s.hint)
-	le, err := s.logEntry(ctx, func() ([]byte, error) { return rekor.NewHashedRekord(sum[:], sig, s.pubPEM) })
+	tle, err := s.logEntry(ctx, LogRecord{Signed: data, Sig: sig})
 	if err != nil {
 		return nil, nil, err
 	}
-	if le != nil {
-		if err := attachEntry(b, le); err != nil {
-			return nil, nil, err
-		}
+	if tle != nil {
+		b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, tle)
 	}
 	if _, err := s.verifier.VerifyBlobBundle(b, verify.BlobData(data)); err != nil {
 		return nil, nil, fmt.Errorf("self-check of new signature failed: %w", err)

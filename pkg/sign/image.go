@@ -3,18 +3,19 @@ package sign
 import (
 	"context"
 	"crypto"
-	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/keys"
 	"hallmark.dev/hallmark/pkg/oci"
-	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/verify"
 )
 
@@ -28,11 +29,6 @@ type Signer struct {
 	hint     string
 	verifier *verify.Verifier
 	log      LogWriter
-}
-
-// LogWriter records entries in a transparency log (a *rekor.Client).
-type LogWriter interface {
-	Create(ctx context.Context, proposed []byte) (string, *rekor.LogEntry, error)
 }
 
 // Option configures a Signer.
@@ -65,20 +61,13 @@ func New(key crypto.Signer, opts ...Option) (*Signer, error) {
 	return s, nil
 }
 
-// logEntry uploads a proposed entry, when a log is configured.
-func (s *Signer) logEntry(ctx context.Context, proposed func() ([]byte, error)) (*rekor.LogEntry, error) {
+// logEntry logs a signature, when a log is configured (nil otherwise).
+func (s *Signer) logEntry(ctx context.Context, r LogRecord) (*protorekor.TransparencyLogEntry, error) {
 	if s.log == nil {
 		return nil, nil
 	}
-	p, err := proposed()
-	if err != nil {
-		return nil, err
-	}
-	_, le, err := s.log.Create(ctx, p)
-	if err != nil {
-		return nil, fmt.Errorf("uploading to the transparency log: %w", err)
-	}
-	return le, nil
+	r.Pub, r.PubPEM = s.key.Public(), s.pubPEM
+	return s.log.Log(ctx, r)
 }
 
 // ImageSignature is what SignImage stored.
@@ -107,16 +96,12 @@ func (s *Signer) SignImage(ctx context.Context, c *oci.Client, d name.Digest, de
 			return nil, fmt.Errorf("self-check of new signature failed: %w", err)
 		}
 		ann := map[string]string{cosign.SignatureAnnotation: b64}
-		digest := sha256.Sum256(payload)
-		le, err := s.logEntry(ctx, func() ([]byte, error) { return rekor.NewHashedRekord(digest[:], sig, s.pubPEM) })
+		tle, err := s.logEntry(ctx, LogRecord{Signed: payload, Sig: sig})
 		if err != nil {
 			return nil, err
 		}
-		if le != nil {
-			rb, err := cosign.MarshalRekorBundle(&cosign.RekorBundle{
-				SignedEntryTimestamp: le.Verification.SignedEntryTimestamp,
-				Payload:              cosign.RekorBundlePayload{Body: le.Body, IntegratedTime: le.IntegratedTime, LogIndex: le.LogIndex, LogID: le.LogID},
-			})
+		if tle != nil {
+			rb, err := legacyRekorBundle(tle)
 			if err != nil {
 				return nil, err
 			}
@@ -158,21 +143,28 @@ func (s *Signer) dsseBundle(ctx context.Context, payloadType string, payload []b
 		return nil, fmt.Errorf("signing envelope: %w", err)
 	}
 	b := cosign.NewDSSEBundle(payloadType, payload, sig, s.hint)
-	le, err := s.logEntry(ctx, func() ([]byte, error) { return rekor.NewDSSE(payloadType, payload, sig, s.pubPEM) })
-	if err != nil || le == nil {
+	tle, err := s.logEntry(ctx, LogRecord{Signed: cosign.PAE(payloadType, payload), Sig: sig, PayloadType: payloadType, Payload: payload})
+	if err != nil || tle == nil {
 		return b, err
 	}
-	return b, attachEntry(b, le)
+	b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, tle)
+	return b, nil
 }
 
-// attachEntry puts a log entry into a bundle's verification material.
-func attachEntry(b *cosign.Bundle, le *rekor.LogEntry) error {
-	tle, err := rekor.ToTLE(le)
-	if err != nil {
-		return fmt.Errorf("log entry: %w", err)
+// legacyRekorBundle is the .sig layer annotation for a log entry: its SET
+// and what the SET signs. Rekor v2 entries have no SET, so the legacy format
+// cannot carry them.
+func legacyRekorBundle(tle *protorekor.TransparencyLogEntry) (string, error) {
+	if tle.GetInclusionPromise() == nil {
+		return "", errors.New("the log gave no SET (a Rekor v2 log): the legacy .sig format can only carry a Rekor v1 entry; sign in the bundle format (the default), or use a Rekor v1 log")
 	}
-	b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, tle)
-	return nil
+	return cosign.MarshalRekorBundle(&cosign.RekorBundle{
+		SignedEntryTimestamp: tle.GetInclusionPromise().GetSignedEntryTimestamp(),
+		Payload: cosign.RekorBundlePayload{
+			Body: base64.StdEncoding.EncodeToString(tle.GetCanonicalizedBody()), IntegratedTime: tle.GetIntegratedTime(),
+			LogIndex: tle.GetLogIndex(), LogID: hex.EncodeToString(tle.GetLogId().GetKeyId()),
+		},
+	})
 }
 
 func stringAnnotations(a map[string]any) map[string]string {

@@ -15,6 +15,10 @@ type Policy struct {
 	Digest string
 	// Annotations must each be present in the signed payload with this value.
 	Annotations map[string]string
+	// IgnoreClaimsUnsafe checks the signature alone, not that it signs
+	// Digest nor the annotations (cosign's --check-claims=false): a
+	// signature of any image is then accepted.
+	IgnoreClaimsUnsafe bool
 }
 
 // Format names the storage format a verified signature came in.

@@ -48,7 +48,7 @@ func newLogFixture(t *testing.T) *logFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := sign.New(k, sign.WithLog(rc))
+	s, err := sign.New(k, sign.WithLog(sign.RekorV1(rc)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,87 @@
+package sign
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"fmt"
+
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+
+	"hallmark.dev/hallmark/pkg/rekor"
+)
+
+// LogWriter records signatures in a transparency log.
+type LogWriter interface {
+	// Log records r and returns the entry as a bundle carries it.
+	Log(ctx context.Context, r LogRecord) (*protorekor.TransparencyLogEntry, error)
+}
+
+// LogRecord is a signature to log: the exact bytes it signs, by which key,
+// and for a DSSE envelope its payload (the bytes signed are then the PAE).
+type LogRecord struct {
+	Signed      []byte
+	Sig         []byte
+	Pub         crypto.PublicKey
+	PubPEM      []byte
+	PayloadType string
+	Payload     []byte
+}
+
+// RekorV1 logs through Rekor's v1 API: hashedrekord 0.0.1 entries over the
+// SHA-256 of the signed bytes, dsse 0.0.1 for envelopes. Entries carry a SET
+// and an inclusion proof.
+func RekorV1(c *rekor.Client) LogWriter { return v1Log{c} }
+
+// RekorV2 logs through Rekor v2's API: hashedrekord 0.0.2 entries over the
+// signed bytes hashed as the key's algorithm says (an envelope's PAE for
+// DSSE, as sigstore-go verifies them). Entries carry an inclusion proof and
+// no SET.
+func RekorV2(c *rekor.Client) LogWriter { return v2Log{c} }
+
+type v1Log struct{ c *rekor.Client }
+
+func (l v1Log) Log(ctx context.Context, r LogRecord) (*protorekor.TransparencyLogEntry, error) {
+	var (
+		proposed []byte
+		err      error
+	)
+	if r.PayloadType != "" {
+		proposed, err = rekor.NewDSSE(r.PayloadType, r.Payload, r.Sig, r.PubPEM)
+	} else {
+		sum := sha256.Sum256(r.Signed)
+		proposed, err = rekor.NewHashedRekord(sum[:], r.Sig, r.PubPEM)
+	}
+	if err != nil {
+		return nil, err
+	}
+	_, le, err := l.c.Create(ctx, proposed)
+	if err != nil {
+		return nil, fmt.Errorf("uploading to the transparency log: %w", err)
+	}
+	tle, err := rekor.ToTLE(le)
+	if err != nil {
+		return nil, fmt.Errorf("log entry from %s: %w", l.c.URL(), err)
+	}
+	return tle, nil
+}
+
+type v2Log struct{ c *rekor.Client }
+
+func (l v2Log) Log(ctx context.Context, r LogRecord) (*protorekor.TransparencyLogEntry, error) {
+	h, err := rekor.V2Hash(r.Pub)
+	if err != nil {
+		return nil, err
+	}
+	d := h.New()
+	d.Write(r.Signed)
+	req, err := rekor.NewV2HashedRekordFor(r.Pub, d.Sum(nil), r.Sig)
+	if err != nil {
+		return nil, err
+	}
+	tle, err := l.c.CreateV2(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("uploading to the Rekor v2 transparency log: %w", err)
+	}
+	return tle, nil
+}
