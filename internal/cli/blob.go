@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,122 +22,291 @@ import (
 	"hallmark.dev/hallmark/pkg/verify"
 )
 
+type signBlobOptions struct {
+	keyPath, bundlePath, sigPath, certPath string
+	b64, newBundleFormat, yes              bool
+	log                                    logFlags
+}
+
 func (a *app) signBlobCommand() *cobra.Command {
-	var keyPath, bundlePath, sigPath string
-	var yes bool
-	var lf logFlags
+	o := &signBlobOptions{}
 	cmd := &cobra.Command{
-		Use:   "sign-blob --key KEY --bundle OUT FILE",
-		Short: "Sign a file and write a Sigstore bundle",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if keyPath == "" {
-				return fmt.Errorf("%w: --key is required", errUsage)
-			}
-			if bundlePath == "" && sigPath == "" {
-				return fmt.Errorf("%w: give --bundle FILE (or --output-signature FILE) to say where the signature goes", errUsage)
-			}
-			data, err := os.ReadFile(args[0])
-			if err != nil {
-				return fmt.Errorf("reading blob %s: %w", args[0], err)
-			}
-			priv, err := a.loadPrivateKey(keyPath)
-			if err != nil {
-				return err
-			}
-			signOpts, err := a.signerOptions(&lf)
-			if err != nil {
-				return err
-			}
-			s, err := sign.New(priv, signOpts...)
-			if err != nil {
-				return err
-			}
-			bundle, sig, err := s.SignBlob(cmd.Context(), data)
-			if err != nil {
-				return err
-			}
-			if bundlePath != "" {
-				if err := writeFileMode(bundlePath, bundle, 0o644, true); err != nil {
-					return err
-				}
-				a.infof("Wrote bundle to %s", bundlePath)
-			}
-			if sigPath != "" {
-				if err := writeFileMode(sigPath, []byte(base64.StdEncoding.EncodeToString(sig)), 0o644, true); err != nil {
-					return err
-				}
-				a.infof("Wrote signature to %s", sigPath)
-			}
-			return nil
-		},
+		Use:   "sign-blob --key KEY --bundle OUT (FILE | -)",
+		Short: "Sign a file (or standard input) and write a Sigstore bundle",
+		Long: `Sign a file, or standard input given as -, with a key.
+
+The default (cosign v3's) writes a Sigstore bundle (--bundle). With
+--new-bundle-format=false, --bundle writes cosign's legacy blob bundle (base64
+signature and log entry), and the signature goes to --output-signature or,
+without it, to standard output (base64 unless --b64=false).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return a.signBlob(cmd.Context(), o, args[0]) },
 	}
 	f := cmd.Flags()
-	f.StringVarP(&keyPath, "key", "k", "", "encrypted private key file")
-	f.StringVar(&bundlePath, "bundle", "", "write the Sigstore bundle to this file")
-	f.StringVar(&sigPath, "output-signature", "", "also write the base64 signature to this file")
-	f.BoolVarP(&yes, "yes", "y", false, "skip confirmation prompts (accepted for cosign compatibility)")
-	lf.add(cmd)
+	f.StringVarP(&o.keyPath, "key", "k", "", "private key: an encrypted key file, or env://VAR")
+	f.StringVar(&o.bundlePath, "bundle", "", "write the bundle to this file (a Sigstore bundle; the legacy JSON with --new-bundle-format=false)")
+	f.StringVar(&o.sigPath, "output-signature", "", "write the signature to this file")
+	f.StringVar(&o.sigPath, "output", "", "alias of --output-signature (cosign's deprecated name)")
+	_ = f.MarkHidden("output")
+	f.StringVar(&o.certPath, "output-certificate", "", "write the signing certificate to this file (keyless signatures only; a key signature has none)")
+	f.BoolVar(&o.b64, "b64", true, "write the signature (and certificate) base64-encoded; false writes raw bytes")
+	f.BoolVar(&o.newBundleFormat, "new-bundle-format", true, "write a Sigstore bundle (false: cosign v2's outputs)")
+	f.BoolVarP(&o.yes, "yes", "y", false, "skip confirmation prompts (Hallmark never prompts here; accepted for cosign compatibility)")
+	f.String("trusted-root", "", "accepted for cosign compatibility: the new signature is checked with the signing key itself")
+	o.log.add(cmd)
+	notYet(cmd, append(slices.Clone(keylessSigningFlags), stringFlag("rfc3161-timestamp", "RFC 3161 timestamps at signing"))...)
 	return cmd
+}
+
+func (a *app) signBlob(ctx context.Context, o *signBlobOptions, arg string) error {
+	if o.keyPath == "" {
+		return fmt.Errorf("%w: --key is required (keyless signing is not supported yet)", errUsage)
+	}
+	if o.newBundleFormat && o.bundlePath == "" && o.sigPath == "" {
+		return fmt.Errorf("%w: give --bundle FILE (or --output-signature FILE) to say where the signature goes", errUsage)
+	}
+	data, err := a.readBlob(arg)
+	if err != nil {
+		return err
+	}
+	priv, err := a.loadPrivateKey(o.keyPath)
+	if err != nil {
+		return err
+	}
+	signOpts, err := a.signerOptions(&o.log)
+	if err != nil {
+		return err
+	}
+	s, err := sign.New(priv, signOpts...)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.withTimeout(ctx)
+	defer cancel()
+	b, err := s.SignBlobBundle(ctx, data)
+	if err != nil {
+		return err
+	}
+	if o.bundlePath != "" {
+		var out []byte
+		if o.newBundleFormat {
+			out, err = cosign.MarshalBundle(b)
+		} else {
+			out, err = sign.LegacyBlobBundle(b)
+		}
+		if err != nil {
+			return err
+		}
+		if err := writeFileMode(o.bundlePath, out, 0o600, true); err != nil {
+			return err
+		}
+		a.infof("Wrote bundle to file %s", o.bundlePath)
+	}
+	sig := b.GetMessageSignature().GetSignature()
+	if o.b64 {
+		sig = []byte(base64.StdEncoding.EncodeToString(sig))
+	}
+	switch {
+	case o.sigPath != "":
+		if err := writeFileMode(o.sigPath, sig, 0o600, true); err != nil {
+			return err
+		}
+		a.infof("Wrote signature to file %s", o.sigPath)
+	case !o.newBundleFormat:
+		if o.b64 {
+			sig = append(sig, '\n')
+		}
+		if _, err := a.stdout.Write(sig); err != nil {
+			return err
+		}
+	}
+	if o.certPath != "" {
+		a.infof("No certificate to write to %s: the blob was signed with a key", o.certPath)
+	}
+	return nil
+}
+
+// readBlob reads a blob argument: a file, or standard input for "-".
+func (a *app) readBlob(arg string) ([]byte, error) {
+	if arg == "-" {
+		data, err := io.ReadAll(io.LimitReader(a.stdin, maxBlob+1))
+		if err != nil {
+			return nil, fmt.Errorf("reading the blob from standard input: %w", err)
+		}
+		if len(data) > maxBlob {
+			return nil, fmt.Errorf("the blob on standard input is over %d bytes", maxBlob)
+		}
+		return data, nil
+	}
+	data, err := os.ReadFile(arg)
+	if err != nil {
+		return nil, fmt.Errorf("reading blob %s: %w", arg, err)
+	}
+	return data, nil
+}
+
+// maxBlob caps a blob read from standard input (files are read whole).
+const maxBlob = 1 << 30
+
+type verifyBlobOptions struct {
+	auth                  authorityFlags
+	bundlePath, signature string
+	certificate           string
+	newBundleFormat       bool
 }
 
 func (a *app) verifyBlobCommand() *cobra.Command {
-	var (
-		auth       authorityFlags
-		bundlePath string
-	)
+	o := &verifyBlobOptions{}
 	cmd := &cobra.Command{
-		Use:   "verify-blob (--key PUB | --certificate-identity ID --certificate-oidc-issuer URL --trusted-root FILE) --bundle BUNDLE (FILE | sha256:<hex>)",
-		Short: "Verify a file (or its digest) against a Sigstore bundle",
-		Long: `Verify a file, or an artifact known by its digest (sha256:<hex>, or sha384: and
-sha512: for in-toto bundles), against a Sigstore bundle: a signature over the
-file, or a DSSE envelope over an in-toto statement naming the file as a subject.
-Keyless bundles verify under --trusted-root; nothing is fetched.`,
+		Use:   "verify-blob (--key PUB | --certificate-identity ID --certificate-oidc-issuer URL --trusted-root FILE) (--bundle BUNDLE | --signature SIG) (FILE | - | sha256:<hex>)",
+		Short: "Verify a file (or its digest) against a Sigstore bundle or a detached signature",
+		Long: `Verify a file, standard input (-), or an artifact known by its digest
+(sha256:<hex>, or sha384: and sha512: for in-toto bundles), against a Sigstore
+bundle: a signature over the file, or a DSSE envelope over an in-toto statement
+naming the file as a subject. cosign's legacy blob bundle and a detached
+--signature (base64 or raw, a file or the value itself; with --key, or with
+--certificate for keyless) are read too. Keyless signatures verify under
+--trusted-root; nothing is fetched.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if bundlePath == "" {
-				return fmt.Errorf("%w: --bundle is required", errUsage)
-			}
-			v, err := a.verifier(&auth)
-			if err != nil {
-				return err
-			}
-			blob, err := readBlobArg(args[0])
-			if err != nil {
-				return err
-			}
-			raw, err := os.ReadFile(bundlePath)
-			if err != nil {
-				return fmt.Errorf("reading bundle %s: %w", bundlePath, err)
-			}
-			b, err := cosign.ParseBundle(raw)
-			if err != nil {
-				return fmt.Errorf("bundle %s: %w", bundlePath, err)
-			}
-			r, err := v.VerifyBlobBundle(b, blob)
-			if err != nil {
-				code := exitNoMatchingSig
-				if errors.Is(err, verify.ErrNoCertificate) {
-					code = exitNoCertificate
-				}
-				return withCode(code, fmt.Errorf("%s does not verify against bundle %s: %w", args[0], bundlePath, err))
-			}
-			if c := r.Certificate; c != nil {
-				a.infof("Certificate identity verified: subject %q, issuer %q", c.Subject, c.Extensions.Issuer)
-			}
-			fmt.Fprintln(a.stderr, "Verified OK")
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return a.verifyBlob(o, args[0]) },
 	}
-	auth.add(cmd)
-	cmd.Flags().StringVar(&bundlePath, "bundle", "", "Sigstore bundle (written by sign-blob, cosign or any Sigstore client)")
+	o.auth.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.bundlePath, "bundle", "", "Sigstore bundle (or cosign's legacy blob bundle)")
+	f.StringVar(&o.signature, "signature", "", "detached signature: a file or the base64 value itself")
+	f.StringVar(&o.certificate, "certificate", "", "keyless, with --signature: the signing certificate (PEM, or base64 PEM)")
+	f.BoolVar(&o.newBundleFormat, "new-bundle-format", true, "accepted for cosign compatibility: the bundle's format is recognised")
 	return cmd
 }
 
-// readBlobArg reads FILE, or takes sha256:<hex> (sha384:, sha512:) as the
-// artifact's digest. As in the conformance protocol, an argument that looks
-// like a digest but names an existing file is the file.
-func readBlobArg(arg string) (verify.Blob, error) {
+func (a *app) verifyBlob(o *verifyBlobOptions, arg string) error {
+	if o.bundlePath == "" && o.signature == "" {
+		return fmt.Errorf("%w: give --bundle FILE, or --signature SIG", errUsage)
+	}
+	v, err := a.verifier(&o.auth)
+	if err != nil {
+		return err
+	}
+	blob, err := a.readBlobArg(arg)
+	if err != nil {
+		return err
+	}
+	r, src, err := a.verifyBlobInput(v, o, blob)
+	var bad badInput
+	if errors.As(err, &bad) {
+		return fmt.Errorf("%s: %w", src, bad.err)
+	}
+	if err != nil {
+		code := exitNoMatchingSig
+		if errors.Is(err, verify.ErrNoCertificate) {
+			code = exitNoCertificate
+		}
+		return withCode(code, fmt.Errorf("%s does not verify against %s: %w", arg, src, err))
+	}
+	if c := r.Certificate; c != nil {
+		a.infof("Certificate identity verified: subject %q, issuer %q", c.Subject, c.Extensions.Issuer)
+	}
+	fmt.Fprintln(a.stderr, "Verified OK")
+	return nil
+}
+
+// verifyBlobInput reads what the signature came in (a Sigstore bundle,
+// cosign's legacy blob bundle, or a detached signature) and verifies it.
+func (a *app) verifyBlobInput(v *verify.Verifier, o *verifyBlobOptions, blob verify.Blob) (*verify.Result, string, error) {
+	d := verify.DetachedSignature{}
+	src := "signature " + o.signature
+	if o.bundlePath != "" {
+		src = "bundle " + o.bundlePath
+		raw, err := os.ReadFile(o.bundlePath)
+		if err != nil {
+			return nil, src, badInput{fmt.Errorf("reading bundle: %w", err)}
+		}
+		legacy, isLegacy, err := cosign.ParseLocalSignedPayload(raw)
+		if err != nil {
+			return nil, src, badInput{err}
+		}
+		if !isLegacy {
+			b, err := cosign.ParseBundle(raw)
+			if err != nil {
+				return nil, src, badInput{err}
+			}
+			r, err := v.VerifyBlobBundle(b, blob)
+			return r, src, err
+		}
+		if d.Signature, err = base64.StdEncoding.DecodeString(legacy.Base64Signature); err != nil {
+			return nil, src, badInput{fmt.Errorf("base64Signature is not base64: %w", err)}
+		}
+		if legacy.RekorBundle != nil {
+			rb, err := cosign.MarshalRekorBundle(legacy.RekorBundle)
+			if err != nil {
+				return nil, src, err
+			}
+			d.RekorBundle = rb
+		}
+		if legacy.Cert != "" {
+			if d.Certificate, err = certificates([]byte(legacy.Cert)); err != nil {
+				return nil, src, badInput{fmt.Errorf("cert: %w", err)}
+			}
+		}
+	}
+	if o.signature != "" {
+		sig, err := readSignature(o.signature)
+		if err != nil {
+			return nil, src, badInput{err}
+		}
+		d.Signature = sig
+	}
+	if o.certificate != "" {
+		data, err := os.ReadFile(o.certificate)
+		if err != nil {
+			return nil, src, badInput{fmt.Errorf("reading --certificate %s: %w", o.certificate, err)}
+		}
+		if d.Certificate, err = certificates(data); err != nil {
+			return nil, src, badInput{fmt.Errorf("--certificate %s: %w", o.certificate, err)}
+		}
+	}
+	r, err := v.VerifyBlobSignature(d, blob)
+	return r, src, err
+}
+
+// badInput is an input that could not be read at all: exit 1 as any bad
+// file, not "no signature verified".
+type badInput struct{ err error }
+
+func (b badInput) Error() string { return b.err.Error() }
+func (b badInput) Unwrap() error { return b.err }
+
+// readSignature reads --signature as cosign does: a file holding the base64
+// or raw signature, or else the base64 value itself.
+func readSignature(ref string) ([]byte, error) {
+	data, err := os.ReadFile(ref)
+	if errors.Is(err, fs.ErrNotExist) {
+		data = []byte(ref)
+	} else if err != nil {
+		return nil, fmt.Errorf("reading --signature %s: %w", ref, err)
+	}
+	if sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(data))); err == nil {
+		return sig, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: --signature %s is neither a file nor base64", errUsage, ref)
+	}
+	return data, nil // a raw signature file
+}
+
+// certificates reads PEM certificates, or base64 of PEM (cosign writes both).
+func certificates(data []byte) ([]*x509.Certificate, error) {
+	if dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(data))); err == nil {
+		data = dec
+	}
+	return cosign.ParseCertificatesPEM(data)
+}
+
+// readBlobArg reads FILE or standard input (-), or takes sha256:<hex>
+// (sha384:, sha512:) as the artifact's digest. As in the conformance
+// protocol, an argument that looks like a digest but names an existing file
+// is the file.
+func (a *app) readBlobArg(arg string) (verify.Blob, error) {
 	if alg, h, ok := strings.Cut(arg, ":"); ok {
 		size := map[string]int{"sha256": sha256.Size, "sha384": sha512.Size384, "sha512": sha512.Size}[alg]
 		if _, statErr := os.Stat(arg); size > 0 && statErr != nil {
@@ -143,9 +317,9 @@ func readBlobArg(arg string) (verify.Blob, error) {
 			return verify.BlobDigest(alg, d), nil
 		}
 	}
-	data, err := os.ReadFile(arg)
+	data, err := a.readBlob(arg)
 	if err != nil {
-		return verify.Blob{}, fmt.Errorf("reading blob %s: %w", arg, err)
+		return verify.Blob{}, err
 	}
 	return verify.BlobData(data), nil
 }

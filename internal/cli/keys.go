@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bufio"
 	"crypto"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -29,7 +31,8 @@ func (a *app) generateKeyPairCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&prefix, "output-key-prefix", "cosign", "write PREFIX.key and PREFIX.pub")
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "overwrite existing key files")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "overwrite existing key files without asking")
+	notYet(cmd, stringFlag("kms", "keys in a KMS"))
 	return cmd
 }
 
@@ -56,8 +59,9 @@ func (a *app) importKeyPairCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&keyPath, "key", "k", "", "PEM private key to import")
-	cmd.Flags().StringVar(&prefix, "output-key-prefix", "import-cosign", "write PREFIX.key and PREFIX.pub")
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "overwrite existing key files")
+	cmd.Flags().StringVarP(&prefix, "output-key-prefix", "o", "import-cosign", "write PREFIX.key and PREFIX.pub")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "overwrite existing key files without asking")
+	cmd.Flags().BoolVarP(&force, "yes", "y", false, "overwrite existing key files without asking (cosign's flag)")
 	return cmd
 }
 
@@ -65,9 +69,21 @@ func (a *app) writeKeyPair(priv crypto.Signer, prefix string, force bool) error 
 	keyPath, pubPath := prefix+".key", prefix+".pub"
 	if !force {
 		for _, p := range []string{keyPath, pubPath} {
-			if _, err := os.Stat(p); err == nil {
+			if _, err := os.Stat(p); err != nil {
+				continue
+			}
+			if !a.isTTY() {
 				return fmt.Errorf("%s already exists: refusing to overwrite it (pass --force to replace it)", p)
 			}
+			ok, err := a.confirm(fmt.Sprintf("WARNING: File %s already exists. Overwrite?", p))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("%s already exists and you declined to overwrite it", p)
+			}
+			force = true
+			break
 		}
 	}
 	pw, err := a.password(true, "private key")
@@ -205,4 +221,21 @@ func (a *app) readKeyRef(ref, what string) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s %s: %w", what, ref, err)
 	}
 	return data, nil
+}
+
+// confirm asks a yes/no question on the terminal, as cosign does: only y or
+// Y is yes; an empty answer is no.
+func (a *app) confirm(question string) (bool, error) {
+	fmt.Fprintf(a.stderr, "%s\nAre you sure you would like to continue? [y/N] ", question)
+	line, err := bufio.NewReader(a.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("reading the answer: %w", err)
+	}
+	switch strings.TrimSpace(line) {
+	case "y", "Y":
+		return true, nil
+	case "", "n", "N":
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: answer %q: want y or n", errUsage, strings.TrimSpace(line))
 }

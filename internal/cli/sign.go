@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
@@ -19,6 +21,7 @@ type signOptions struct {
 	yes             bool
 	newBundleFormat bool
 	recursive       bool
+	referrersMode   referrersMode
 	log             logFlags
 	registry        registryFlags
 }
@@ -44,16 +47,31 @@ sha256-<hex> referrers tag on registries without the referrers API).
 	f.StringSliceVarP(&o.annotations, "annotations", "a", nil, "extra key=value pairs to sign (comma-separated or repeated)")
 	f.BoolVarP(&o.yes, "yes", "y", false, "skip confirmation prompts (Hallmark never prompts; accepted for cosign compatibility)")
 	f.BoolVar(&o.newBundleFormat, "new-bundle-format", true, "store a Sigstore bundle as an OCI referrer (false: cosign v2 .sig tag)")
-	f.BoolVar(&o.recursive, "recursive", false, "when IMAGE is an index, also sign each manifest it lists")
+	f.BoolVarP(&o.recursive, "recursive", "r", false, "when IMAGE is an index, also sign each manifest it lists")
+	f.Var(&o.referrersMode, "registry-referrers-mode", "where legacy (.sig) signatures go: legacy (the .sig tag); oci-1-1 (needs COSIGN_EXPERIMENTAL=1) is not supported yet")
+	f.String("trusted-root", "", "accepted for cosign compatibility: the new signature is checked with the signing key itself")
 	o.log.add(cmd)
 	o.registry.add(cmd)
+	notYet(cmd, append(slices.Clone(keylessSigningFlags),
+		stringFlag("certificate", "attaching a certificate to a key signature"), stringFlag("certificate-chain", "attaching a certificate chain"),
+		stringFlag("payload", "signing a payload given as a file"), stringFlag("output-payload", "writing the signed payload to a file"),
+		stringFlag("output-signature", "writing image signatures to files"), stringFlag("output-certificate", "writing image certificates to files"),
+		stringFlag("attachment", "signing attachments"))...)
 	return cmd
 }
 
 func (a *app) sign(ctx context.Context, o *signOptions, images []string) error {
 	if o.keyPath == "" {
-		return fmt.Errorf("%w: --key is required (keyless signing is not available yet)", errUsage)
+		return fmt.Errorf("%w: --key is required (keyless signing is not supported yet)", errUsage)
 	}
+	if o.referrersMode == "oci-1-1" {
+		if !truthy(a.getenv("COSIGN_EXPERIMENTAL")) {
+			return fmt.Errorf("%w: --registry-referrers-mode oci-1-1 needs COSIGN_EXPERIMENTAL=1", errUsage)
+		}
+		return fmt.Errorf("%w: --registry-referrers-mode oci-1-1 (legacy signatures as OCI referrers) is not supported yet: the bundle format, the default, is stored as an OCI 1.1 referrer", errUsage)
+	}
+	ctx, cancel := a.withTimeout(ctx)
+	defer cancel()
 	ann, err := parseAnnotations(o.annotations)
 	if err != nil {
 		return err
@@ -134,4 +152,23 @@ func registryExit(err error, ref string) error {
 		return withCodef(exitNoSuchTag, "%s: no such image (tag or digest not found in the registry)", ref)
 	}
 	return err
+}
+
+// referrersMode is cosign's --registry-referrers-mode: legacy or oci-1-1.
+type referrersMode string
+
+func (m *referrersMode) String() string { return string(*m) }
+func (m *referrersMode) Type() string   { return "registryReferrersMode" }
+func (m *referrersMode) Set(s string) error {
+	if s != "legacy" && s != "oci-1-1" {
+		return fmt.Errorf(`must be one of "legacy", "oci-1-1"`)
+	}
+	*m = referrersMode(s)
+	return nil
+}
+
+// truthy is how cosign reads a boolean environment variable.
+func truthy(s string) bool {
+	b, err := strconv.ParseBool(s)
+	return err == nil && b
 }

@@ -68,3 +68,21 @@ func CosignOffline(t testing.TB, dir string) (signingConfig, trustedRoot string)
 	}
 	return signingConfig, trustedRoot
 }
+
+// RekorCLIVersion is the rekor-cli release the log's tests run.
+const RekorCLIVersion = "v1.5.3"
+
+// RekorCLI returns the path of rekor-cli: $HALLMARK_REKOR_CLI, else the one
+// scripts/test caches under $HOME/.cache/hallmark-rekor-cli.
+func RekorCLI(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("HALLMARK_REKOR_CLI")
+	if p == "" {
+		home, _ := os.UserHomeDir()
+		p = filepath.Join(home, ".cache", "hallmark-rekor-cli", RekorCLIVersion, "rekor-cli")
+	}
+	if _, err := os.Stat(p); err != nil {
+		missingPeer(t, "rekor-cli "+RekorCLIVersion+" ("+p+")", "run scripts/test, which builds it")
+	}
+	return p
+}

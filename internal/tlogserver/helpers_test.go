@@ -171,8 +171,8 @@ func (tl *testLog) appendAll(t *testing.T, entries [][]byte) [][]byte {
 			}
 			for uuid, le := range m {
 				body, _ := base64.StdEncoding.DecodeString(le.Body)
-				if hex.EncodeToString(rfc6962.DefaultHasher.HashLeaf(body)) != uuid {
-					t.Errorf("UUID %s is not the leaf hash", uuid)
+				if len(uuid) != 80 || hex.EncodeToString(rfc6962.DefaultHasher.HashLeaf(body)) != uuid[16:] {
+					t.Errorf("entry ID %s is not the tree ID and the leaf hash", uuid)
 				}
 				if resp.Header.Get("ETag") != uuid || resp.Header.Get("Location") != "/api/v1/log/entries/"+uuid {
 					t.Errorf("ETag %q / Location %q do not name %s", resp.Header.Get("ETag"), resp.Header.Get("Location"), uuid)

@@ -269,11 +269,15 @@ func (h *Handler) logInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"rootHash": hex.EncodeToString(t.root), "treeSize": t.size,
-		"signedTreeHead": string(t.checkpoint), "treeID": h.svc.treeID, "inactiveShards": []any{},
+		"signedTreeHead": string(t.checkpoint), "treeID": h.svc.TreeID(), "inactiveShards": []any{},
 	})
 }
 
-func (h *Handler) publicKey(w http.ResponseWriter, _ *http.Request) {
+func (h *Handler) publicKey(w http.ResponseWriter, r *http.Request) {
+	if tid := r.URL.Query().Get("treeID"); tid != "" && tid != h.svc.TreeID() {
+		apiError(w, http.StatusBadRequest, "%s is not a valid tree ID and doesn't have an associated public key", tid)
+		return
+	}
 	p, err := keys.MarshalPublicKey(h.svc.PublicKey())
 	if err != nil {
 		apiError(w, http.StatusInternalServerError, "%v", err)
@@ -364,6 +368,7 @@ func (h *Handler) combine(searchKeys []string, and bool) ([]string, error) {
 			return nil, err
 		}
 		for _, u := range uuids {
+			u = h.svc.EntryIDFor(u)
 			if counts[u] == 0 {
 				order = append(order, u)
 			}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,8 @@ type Service struct {
 	v2Signer *tlog.NoteSigner
 	logID    string // hex
 	treeID   string
+	// treeIDHex is treeID as the 16 hex digits that prefix entry IDs.
+	treeIDHex string
 
 	mu     sync.Mutex // serialises signing new trees
 	latest atomic.Pointer[tree]
@@ -170,6 +173,8 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, reader: reader, shutdown: shutdown, cancel: cancel, index: ix,
 		signer: signer, v2Signer: v2Signer, logID: logID, treeID: treeIDFor(logID),
 		group: newGroupCommitter(appender.Add, ix, int(cfg.BatchMaxSize))}
+	tid, _ := strconv.ParseInt(s.treeID, 10, 64)
+	s.treeIDHex = fmt.Sprintf("%016x", tid)
 	go s.group.run(life)
 	if err := s.reconcile(ctx); err != nil {
 		s.Close(ctx)
@@ -219,15 +224,33 @@ func NoteVerifierKey(dir string) (string, error) {
 }
 
 // treeIDFor derives a stable decimal tree ID (Rekor's API names one) from
-// the log ID.
+// the log ID: a positive int64, as Rekor's sharding requires.
 func treeIDFor(logIDHex string) string {
 	b, _ := hex.DecodeString(logIDHex)
 	var v uint64
 	for _, x := range b[:8] {
 		v = v<<8 | uint64(x)
 	}
-	return fmt.Sprint(v >> 1)
+	return fmt.Sprint(max(v>>1, 1))
 }
+
+// EntryID is an entry's ID as Rekor answers it since sharding: the tree ID
+// as 16 hex digits, then the 64-hex leaf hash (rekor-cli needs the tree ID
+// to find the key that signed the entry).
+func (s *Service) EntryID(leafHash []byte) string {
+	return s.treeIDHex + hex.EncodeToString(leafHash)
+}
+
+// EntryIDFor turns a stored 64-hex UUID into an entry ID.
+func (s *Service) EntryIDFor(uuid string) string {
+	if len(uuid) == 64 {
+		return s.treeIDHex + uuid
+	}
+	return uuid
+}
+
+// TreeID is the log's tree ID, decimal, as Rekor's API names it.
+func (s *Service) TreeID() string { return s.treeID }
 
 // Close stops the appender (flushing what it holds), its background work,
 // and closes the index.
@@ -272,7 +295,7 @@ func (s *Service) AddV2(ctx context.Context, e *rekor.Entry) (*protorekor.Transp
 // the log and the index. A duplicate is answered too, with ErrExists.
 func (s *Service) add(ctx context.Context, e *rekor.Entry, respond func(*record) error) (string, error) {
 	leaf := tlog.LeafHash(e.Body)
-	uuid := hex.EncodeToString(leaf)
+	uuid := s.EntryID(leaf)
 	if r, err := s.index.byLeafHash(leaf); err == nil {
 		return uuid, errors.Join(ErrExists, respond(r))
 	}
@@ -466,10 +489,13 @@ func (s *Service) GetByIndex(ctx context.Context, i uint64) (string, *rekor.LogE
 	return s.get(ctx, r)
 }
 
-// GetByUUID returns the entry whose leaf hash is uuid (64 hex; an 80-hex
-// Rekor UUID with a tree ID prefix is accepted too).
+// GetByUUID returns the entry whose leaf hash is uuid: 64 hex, or an
+// 80-hex entry ID whose tree ID prefix must be this log's.
 func (s *Service) GetByUUID(ctx context.Context, uuid string) (string, *rekor.LogEntry, error) {
 	if len(uuid) == 80 {
+		if !strings.EqualFold(uuid[:16], s.treeIDHex) {
+			return "", nil, fmt.Errorf("%w: entry %s names tree %s; this log's tree is %s", errNoEntry, uuid, uuid[:16], s.treeIDHex)
+		}
 		uuid = uuid[16:]
 	}
 	h, err := hex.DecodeString(uuid)
@@ -493,7 +519,7 @@ func (s *Service) get(ctx context.Context, r *record) (string, *rekor.LogEntry, 
 		return "", nil, err
 	}
 	le, err := s.logEntry(ctx, r, body)
-	return hex.EncodeToString(r.LeafHash), le, err
+	return s.EntryID(r.LeafHash), le, err
 }
 
 // Search returns the UUIDs indexed under a search key.

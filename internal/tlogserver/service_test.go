@@ -252,8 +252,17 @@ func TestSearchAndRetrieve(t *testing.T) {
 	if code := tl.get(t, "/api/v1/log/entries/zz", nil); code != http.StatusBadRequest {
 		t.Errorf("malformed UUID: %d", code)
 	}
-	if code := tl.get(t, "/api/v1/log/entries/"+strings.Repeat("1", 16)+uuids[1], nil); code != http.StatusOK {
-		t.Errorf("80-hex UUID: %d", code)
+	// Entry IDs are Rekor's 80 hex digits (tree ID, then leaf hash), as
+	// rekor-cli needs them; the 64-hex leaf hash alone is accepted too, and
+	// another tree's ID is not this log's entry.
+	if len(uuids[1]) != 80 {
+		t.Fatalf("entry ID %q is not 80 hex digits", uuids[1])
+	}
+	if code := tl.get(t, "/api/v1/log/entries/"+uuids[1][16:], nil); code != http.StatusOK {
+		t.Errorf("64-hex UUID: %d", code)
+	}
+	if code := tl.get(t, "/api/v1/log/entries/"+strings.Repeat("1", 16)+uuids[1][16:], nil); code != http.StatusNotFound {
+		t.Errorf("another tree's entry ID: %d", code)
 	}
 }
 

@@ -68,3 +68,32 @@ func ParseRFC3161Annotation(s string) ([]byte, error) {
 	}
 	return a.SignedRFC3161Timestamp, nil
 }
+
+// LocalSignedPayload is cosign's legacy blob bundle (`sign-blob --bundle`
+// with --new-bundle-format=false): the base64 signature, the signing
+// certificate (base64 of its PEM) when keyless, and the log entry's SET.
+type LocalSignedPayload struct {
+	Base64Signature string       `json:"base64Signature"`
+	Cert            string       `json:"cert,omitempty"`
+	RekorBundle     *RekorBundle `json:"rekorBundle,omitempty"`
+}
+
+// ParseLocalSignedPayload reads a legacy blob bundle. It reports false when
+// data is not one (then it may be a Sigstore bundle).
+func ParseLocalSignedPayload(data []byte) (*LocalSignedPayload, bool, error) {
+	if len(data) > MaxPayloadSize {
+		return nil, false, fmt.Errorf("legacy bundle of %d bytes exceeds the %d byte limit", len(data), MaxPayloadSize)
+	}
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(data, &probe) != nil || probe["base64Signature"] == nil {
+		return nil, false, nil
+	}
+	var p LocalSignedPayload
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, true, fmt.Errorf("decoding legacy bundle: %w", err)
+	}
+	if p.Base64Signature == "" {
+		return nil, true, errors.New("legacy bundle has no base64Signature")
+	}
+	return &p, true, nil
+}

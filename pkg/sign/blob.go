@@ -3,6 +3,8 @@ package sign
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 
 	"hallmark.dev/hallmark/pkg/cosign"
@@ -13,25 +15,52 @@ import (
 // SignBlob signs data and returns the bundle (protobuf-specs JSON) and the
 // raw signature.
 func (s *Signer) SignBlob(ctx context.Context, data []byte) (bundleJSON, sig []byte, err error) {
-	sig, err = keys.Sign(s.key, data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("signing blob: %w", err)
-	}
-	sum := sha256.Sum256(data)
-	b := cosign.NewMessageBundle(sum[:], sig, s.hint)
-	tle, err := s.logEntry(ctx, LogRecord{Signed: data, Sig: sig})
+	b, err := s.SignBlobBundle(ctx, data)
 	if err != nil {
 		return nil, nil, err
-	}
-	if tle != nil {
-		b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, tle)
-	}
-	if _, err := s.verifier.VerifyBlobBundle(b, verify.BlobData(data)); err != nil {
-		return nil, nil, fmt.Errorf("self-check of new signature failed: %w", err)
 	}
 	raw, err := cosign.MarshalBundle(b)
 	if err != nil {
 		return nil, nil, err
 	}
-	return raw, sig, nil
+	return raw, b.GetMessageSignature().GetSignature(), nil
+}
+
+// SignBlobBundle signs data and returns the v0.3 bundle, with its log entry
+// when a log is configured.
+func (s *Signer) SignBlobBundle(ctx context.Context, data []byte) (*cosign.Bundle, error) {
+	sig, err := keys.Sign(s.key, data)
+	if err != nil {
+		return nil, fmt.Errorf("signing blob: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	b := cosign.NewMessageBundle(sum[:], sig, s.hint)
+	tle, err := s.logEntry(ctx, LogRecord{Signed: data, Sig: sig})
+	if err != nil {
+		return nil, err
+	}
+	if tle != nil {
+		b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, tle)
+	}
+	if _, err := s.verifier.VerifyBlobBundle(b, verify.BlobData(data)); err != nil {
+		return nil, fmt.Errorf("self-check of new signature failed: %w", err)
+	}
+	return b, nil
+}
+
+// LegacyBlobBundle is cosign's legacy blob bundle for a signed bundle: the
+// base64 signature and the log entry's SET (a Rekor v1 entry: v2 entries have
+// no SET to carry).
+func LegacyBlobBundle(b *cosign.Bundle) ([]byte, error) {
+	out := cosign.LocalSignedPayload{Base64Signature: base64.StdEncoding.EncodeToString(b.GetMessageSignature().GetSignature())}
+	if tles := b.GetVerificationMaterial().GetTlogEntries(); len(tles) > 0 {
+		rb, err := legacyRekorBundle(tles[0])
+		if err != nil {
+			return nil, err
+		}
+		if out.RekorBundle, _, err = cosign.ParseRekorBundle(rb); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(out)
 }

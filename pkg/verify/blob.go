@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"hash"
@@ -156,4 +157,49 @@ func (v *Verifier) verifyBlobEnvelope(b *cosign.Bundle, blob Blob) (*Result, err
 		want = append(want, alg+":"+hex.EncodeToString(d))
 	}
 	return nil, mismatch(ErrClaims, "no statement subject is the artifact", strings.Join(want, ","), strings.Join(got, ","))
+}
+
+// DetachedSignature is a blob signature outside a Sigstore bundle: cosign's
+// --signature (with --certificate for keyless), or its legacy bundle JSON.
+type DetachedSignature struct {
+	Signature []byte
+	// Certificate is the signing certificate (leaf first); none when
+	// key-signed.
+	Certificate []*x509.Certificate
+	// RekorBundle is the log entry's SET and payload, as cosign's legacy
+	// formats carry it (JSON); empty when there is none.
+	RekorBundle string
+	// RFC3161Timestamp is a DER timestamp response over the signature.
+	RFC3161Timestamp []byte
+}
+
+// VerifyBlobSignature checks a detached signature over blob.
+func (v *Verifier) VerifyBlobSignature(d DetachedSignature, blob Blob) (*Result, error) {
+	sum := blob.SHA256()
+	if sum == nil {
+		return nil, stepErr(ErrFormat, "a detached signature is checked against the blob or its sha256: digest", nil)
+	}
+	if len(d.Signature) == 0 {
+		return nil, stepErr(ErrFormat, "the signature is empty", nil)
+	}
+	s := signature{what: "blob signature", sig: d.Signature, verify: blobVerifier(blob, d.Signature)}
+	s.match = func(signer signerMatch) entryMatcher { return matchHashedRekord(sum, d.Signature, signer) }
+	if d.RekorBundle != "" {
+		tle, err := legacyTLE(d.RekorBundle)
+		if err != nil {
+			return nil, stepErr(ErrTlog, "rekor bundle", err)
+		}
+		s.entries = append(s.entries, tle)
+	}
+	if len(d.RFC3161Timestamp) > 0 {
+		s.timestamps = append(s.timestamps, d.RFC3161Timestamp)
+	}
+	if v.key == nil && len(d.Certificate) > 0 {
+		s.certs = d.Certificate[:1]
+	}
+	pr, err := v.judge(s)
+	if err != nil {
+		return nil, err
+	}
+	return pr.fill(&Result{Format: FormatLegacy, Digest: "sha256:" + hex.EncodeToString(sum)}), nil
 }
