@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"hallmark.dev/hallmark/internal/hallmarktest"
@@ -102,6 +104,34 @@ func TestCosignInteropThroughLog(t *testing.T) {
 		mustHM(t, 0, nil, hmVerify(coPub, img)...)
 		mustHM(t, exitNoMatchingSig, nil, hmVerify(hmPub, img)...)
 	})
+	t.Run("hallmark through the Rekor v2 API", func(t *testing.T) {
+		// A signing config whose only log speaks Rekor v2: Hallmark uploads
+		// there (it used to sign without a log and say nothing).
+		sc := filepath.Join(co.dir, "sc-v2-hm.json")
+		co.must("signing-config", "create", "--rekor", "url="+lg.URL+",api-version=2,start-time=2024-01-01T00:00:00Z,operator=hallmark", "--rekor-config", "ANY", "--out", sc)
+		img := image("hm-v2")
+		r := mustHM(t, 0, pw, "sign", "--key", hmKey, "--signing-config", sc, img)
+		wantContains(t, r.stderr, "Rekor API v2")
+		co.must(coVerify(hmPub, img)...)
+		mustHM(t, 0, nil, hmVerify(hmPub, img)...)
+		blob := writeFile(t, filepath.Join(t.TempDir(), "v2blob"), "through rekor v2")
+		bundle := filepath.Join(t.TempDir(), "v2.bundle")
+		mustHM(t, 0, pw, "sign-blob", "--key", hmKey, "--signing-config", sc, "--bundle", bundle, blob)
+		raw, _ := os.ReadFile(bundle)
+		if !strings.Contains(string(raw), `"version":"0.0.2"`) {
+			t.Errorf("sign-blob's bundle holds no hashedrekord 0.0.2 entry: %s", raw)
+		}
+		co.must("verify-blob", "--key", hmPub, "--bundle", bundle, "--trusted-root", lg.TrustedRoot, blob)
+		// The legacy format cannot carry a v2 entry: refused, not stored
+		// without one.
+		r = mustHM(t, 1, pw, "sign", "--key", hmKey, "--signing-config", sc, "--new-bundle-format=false", image("hm-v2-legacy"))
+		wantContains(t, r.stderr, "Rekor v2", "legacy")
+		// A log the config names but Hallmark cannot use: refused, with why.
+		unusable := filepath.Join(t.TempDir(), "sc-v9.json")
+		writeFile(t, unusable, `{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json","rekorTlogUrls":[{"url":"`+lg.URL+`","majorApiVersion":9,"validFor":{"start":"2024-01-01T00:00:00Z"},"operator":"x"}],"rekorTlogConfig":{"selector":"ANY"}}`)
+		r = mustHM(t, 1, pw, "sign-blob", "--key", hmKey, "--signing-config", unusable, "--bundle", filepath.Join(t.TempDir(), "x"), blob)
+		wantContains(t, r.stderr, "API v9", "none of its transparency logs can be used")
+	})
 	t.Run("log client commands", func(t *testing.T) {
 		mustHM(t, 0, pw, "sign-blob", "--key", hmKey, "--rekor-url", lg.URL, "--bundle", filepath.Join(t.TempDir(), "b"), writeFile(t, filepath.Join(t.TempDir(), "x"), "first"))
 		r := mustHM(t, 0, nil, "log", "info", "--rekor-url", lg.URL, "--trusted-root", lg.TrustedRoot)
@@ -118,7 +148,7 @@ func TestCosignInteropThroughLog(t *testing.T) {
 		wantContains(t, r.stdout, "Consistent: size")
 		// The same log key over another history (a fork, or a rewrite) is caught.
 		forked := logtest.StartLogWithKey(t, lg.Key)
-		addEntries(t, forked.URL, 12)
+		addEntries(t, forked.URL, 60) // longer than the real log: a fork, not a shrink
 		r = mustHM(t, exitNoMatchingSig, nil, "log", "consistency", "--state", state, "--rekor-url", forked.URL, "--trusted-root", lg.TrustedRoot)
 		wantContains(t, r.stderr, "not consistent", "forked or rewritten")
 		// An impostor key is refused outright.

@@ -2,6 +2,7 @@ package hallmarktest
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -22,6 +23,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"hallmark.dev/hallmark/internal/sample"
 	"hallmark.dev/hallmark/pkg/registry"
@@ -53,6 +56,33 @@ func EmbeddedRegistry(t testing.TB, dir string) Registry {
 // referrers API) on a loopback port until the test ends.
 func DockerRegistry(t testing.TB) Registry {
 	t.Helper()
+	return startDockerRegistry(t, "", "", "http")
+}
+
+// SecureDockerRegistry starts docker-registry serving HTTPS with a
+// certificate from a new CA (whose PEM file it returns) and requiring basic
+// authentication as user with password.
+func SecureDockerRegistry(t testing.TB, user, password string) (reg Registry, caFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	caFile, certFile, keyFile := TLSFiles(t, dir, "127.0.0.1")
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	htpasswd := filepath.Join(dir, "htpasswd")
+	if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tlsConf := fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", certFile, keyFile)
+	auth := fmt.Sprintf("auth:\n  htpasswd:\n    realm: hallmark-test\n    path: %s\n", htpasswd)
+	return startDockerRegistry(t, tlsConf, auth, "https"), caFile
+}
+
+// startDockerRegistry runs docker-registry with httpConf appended to its
+// http section and topConf to its configuration's top level.
+func startDockerRegistry(t testing.TB, httpConf, topConf, scheme string) Registry {
+	t.Helper()
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
 		missingPeer(t, "docker-registry (Debian package docker-registry)", "run scripts/test, which installs it")
@@ -61,6 +91,7 @@ func DockerRegistry(t testing.TB) Registry {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yml")
 	conf := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:%d\n", filepath.Join(dir, "data"), port)
+	conf += httpConf + topConf
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -71,12 +102,13 @@ func DockerRegistry(t testing.TB) Registry {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	host := fmt.Sprintf("127.0.0.1:%d", port)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // probing our own test server
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get("http://" + host + "/v2/")
+		resp, err := client.Get(scheme + "://" + host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
 				break
 			}
 		}
