@@ -26,6 +26,7 @@ import (
 	"hallmark.dev/hallmark/internal/hallmarktest"
 	"hallmark.dev/hallmark/internal/hallmarktest/logtest"
 	"hallmark.dev/hallmark/internal/sample"
+	"hallmark.dev/hallmark/pkg/oci"
 )
 
 // The parity suite replays cosign v3.1.3 command lines through cosign and
@@ -205,6 +206,24 @@ func TestParityVerifyOutput(t *testing.T) {
 		_, otherPub := keyPair(t, t.TempDir(), "other")
 		co, hm = p.both(verify(otherPub, legacy)...)
 		sameClass(t, "legacy signature, wrong key", co, hm, exitNoMatchingSig)
+	})
+	t.Run("--check-claims=false accepts a signature of another image", func(t *testing.T) {
+		from, to := img("claims-from"), img("claims-to")
+		mustHM(t, 0, pw, "sign", "--key", key, "--new-bundle-format=false", from)
+		c, _ := oci.New()
+		src, _ := name.NewDigest(digestOf(t, from))
+		dst, _ := name.NewDigest(digestOf(t, to))
+		sigs, err := c.LegacySignatures(t.Context(), src)
+		if err != nil || len(sigs) != 1 {
+			t.Fatalf("%v %d", err, len(sigs))
+		}
+		if err := c.AppendLegacySignature(t.Context(), dst, sigs[0].Payload, sigs[0].Annotations); err != nil {
+			t.Fatal(err)
+		}
+		co, hm := p.both(verify(pub, to)...)
+		sameClass(t, "a copied signature", co, hm, exitNoMatchingSig)
+		co, hm = p.both(verify(pub, "--check-claims=false", to)...)
+		sameClass(t, "a copied signature, claims not checked", co, hm, 0)
 	})
 	t.Run("usage errors", func(t *testing.T) {
 		// cosign exits 1 for these; Hallmark 2, as its README says.
@@ -419,4 +438,19 @@ func pushWith(t *testing.T, ref, caFile, user, password string) {
 	if err := remote.Write(tag, img, remote.WithTransport(tr), remote.WithAuth(&authn.Basic{Username: user, Password: password})); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// digestOf resolves an image reference to its digest reference.
+func digestOf(t *testing.T, ref string) string {
+	t.Helper()
+	c, _ := oci.New()
+	r, err := c.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _, err := c.Resolve(t.Context(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
 }
