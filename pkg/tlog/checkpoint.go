@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"hallmark.dev/hallmark/pkg/keys"
 )
@@ -64,6 +66,11 @@ func VerifyCheckpoint(signed []byte, logKey crypto.PublicKey) (*Checkpoint, erro
 	if len(signed) > maxCheckpointSize {
 		return nil, fmt.Errorf("%w: %d bytes, over %d", ErrCheckpoint, len(signed), maxCheckpointSize)
 	}
+	// A signed note is UTF-8 text with no control characters but newlines
+	// (C2SP signed-note; Rekor's parser and x/mod's refuse the rest too).
+	if !utf8.Valid(signed) || bytes.ContainsFunc(signed, func(r rune) bool { return r != '\n' && unicode.IsControl(r) }) {
+		return nil, fmt.Errorf("%w: not UTF-8 text without control characters", ErrCheckpoint)
+	}
 	split := bytes.LastIndex(signed, []byte("\n\n"))
 	if split < 0 {
 		return nil, fmt.Errorf("%w: no blank line before the signatures", ErrCheckpoint)
@@ -79,7 +86,7 @@ func VerifyCheckpoint(signed []byte, logKey crypto.PublicKey) (*Checkpoint, erro
 	}
 	for _, line := range strings.Split(strings.TrimSuffix(string(sigs), "\n"), "\n") {
 		name, b64, ok := strings.Cut(strings.TrimPrefix(line, "\u2014 "), " ")
-		if !ok || !strings.HasPrefix(line, "\u2014 ") || name == "" {
+		if !ok || !strings.HasPrefix(line, "\u2014 ") || name == "" || strings.ContainsFunc(name, unicode.IsSpace) || strings.ContainsRune(b64, ' ') {
 			return nil, fmt.Errorf("%w: malformed signature line %q", ErrCheckpoint, line)
 		}
 		raw, err := base64.StdEncoding.DecodeString(b64)
