@@ -14,9 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -26,16 +24,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"hallmark.dev/hallmark/bench/internal/proc"
-	"hallmark.dev/hallmark/internal/httpserve"
 	"hallmark.dev/hallmark/internal/sample"
 	"hallmark.dev/hallmark/pkg/cosign"
-	"hallmark.dev/hallmark/pkg/registry"
 )
 
 func main() {
 	n := flag.Int("n", 5, "verifications per tool")
-	home, _ := os.UserHomeDir()
-	cosignPath := flag.String("cosign", filepath.Join(home, ".cache/hallmark-cosign/v3.1.3/cosign"), "cosign binary")
+	cosignPath := proc.CosignFlag()
 	flag.Parse()
 	if err := run(*n, *cosignPath); err != nil {
 		log.Fatal(err)
@@ -43,28 +38,18 @@ func main() {
 }
 
 func run(n int, cosignPath string) error {
-	dir, err := os.MkdirTemp("", "hallmark-bench-")
+	dir, hm, cleanup, err := proc.Setup(cosignPath)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	hm := filepath.Join(dir, "hallmark")
-	if out, err := exec.Command("go", "build", "-o", hm, "./cmd/hallmark").CombinedOutput(); err != nil {
-		return fmt.Errorf("building hallmark: %v\n%s", err, out)
-	}
-	reg, err := registry.Open(filepath.Join(dir, "registry"), nil)
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = httpserve.Serve(ctx, ln, reg, "", "") }()
-	ref := ln.Addr().String() + "/bench/hostile:v1"
+	host, err := proc.Registry(ctx, dir)
+	if err != nil {
+		return err
+	}
+	ref := host + "/bench/hostile:v1"
 	img, _ := sample.Image("hostile")
 	tag, _ := name.NewTag(ref)
 	if err := remote.Write(tag, img); err != nil {

@@ -10,10 +10,8 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"log"
 	"os"
-	"os/exec"
 	"path/filepath"
 
 	"hallmark.dev/hallmark/bench/internal/proc"
@@ -27,8 +25,7 @@ const (
 
 func main() {
 	n := flag.Int("n", 20, "verifications per tool")
-	home, _ := os.UserHomeDir()
-	cosignPath := flag.String("cosign", filepath.Join(home, ".cache/hallmark-cosign/v3.1.3/cosign"), "cosign binary")
+	cosignPath := proc.CosignFlag()
 	flag.Parse()
 	if err := run(*n, *cosignPath); err != nil {
 		log.Fatal(err)
@@ -36,18 +33,11 @@ func main() {
 }
 
 func run(n int, cosignPath string) error {
-	if _, err := os.Stat(cosignPath); err != nil {
-		return fmt.Errorf("cosign binary %s: %w (scripts/test builds it)", cosignPath, err)
-	}
-	dir, err := os.MkdirTemp("", "hallmark-bench-")
+	dir, hm, cleanup, err := proc.Setup(cosignPath)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	hm := filepath.Join(dir, "hallmark")
-	if out, err := exec.Command("go", "build", "-o", hm, "./cmd/hallmark").CombinedOutput(); err != nil {
-		return fmt.Errorf("building hallmark: %v\n%s", err, out)
-	}
+	defer cleanup()
 	wd, _ := os.Getwd()
 	abs := func(p string) string { return filepath.Join(wd, data, p) }
 	args := []string{"verify-blob", "--bundle", abs("bundle-verify/happy-path-v0.3/bundle.sigstore.json"),

@@ -69,15 +69,7 @@ func (a *app) signBlob(ctx context.Context, o *signBlobOptions, arg string) erro
 	if err != nil {
 		return err
 	}
-	priv, err := a.loadPrivateKey(o.keyPath)
-	if err != nil {
-		return err
-	}
-	signOpts, err := a.signerOptions(&o.log)
-	if err != nil {
-		return err
-	}
-	s, err := sign.New(priv, signOpts...)
+	s, err := a.newSigner(o.keyPath, &o.log)
 	if err != nil {
 		return err
 	}

@@ -86,15 +86,7 @@ func (a *app) sign(ctx context.Context, o *signOptions, images []string) error {
 			return withCode(exitUsage, err)
 		}
 	}
-	priv, err := a.loadPrivateKey(o.keyPath)
-	if err != nil {
-		return err
-	}
-	signOpts, err := a.signerOptions(&o.log)
-	if err != nil {
-		return err
-	}
-	signer, err := sign.New(priv, signOpts...)
+	signer, err := a.newSigner(o.keyPath, &o.log)
 	if err != nil {
 		return err
 	}
@@ -171,4 +163,17 @@ func (m *referrersMode) Set(s string) error {
 func truthy(s string) bool {
 	b, err := strconv.ParseBool(s)
 	return err == nil && b
+}
+
+// newSigner loads the signing key and the log the flags name.
+func (a *app) newSigner(keyRef string, lf *logFlags) (*sign.Signer, error) {
+	priv, err := a.loadPrivateKey(keyRef)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := a.signerOptions(lf)
+	if err != nil {
+		return nil, err
+	}
+	return sign.New(priv, opts...)
 }

@@ -25,13 +25,20 @@ func missingPeer(t testing.TB, what, how string) {
 // one scripts/test caches under $HOME/.cache/hallmark-cosign.
 func Cosign(t testing.TB) string {
 	t.Helper()
-	p := os.Getenv("HALLMARK_COSIGN")
+	return peerBinary(t, "HALLMARK_COSIGN", "cosign", CosignVersion)
+}
+
+// peerBinary is the path of a peer tool scripts/test builds: the variable
+// env, else $HOME/.cache/hallmark-NAME/VERSION/NAME.
+func peerBinary(t testing.TB, env, name, version string) string {
+	t.Helper()
+	p := os.Getenv(env)
 	if p == "" {
 		home, _ := os.UserHomeDir()
-		p = filepath.Join(home, ".cache", "hallmark-cosign", CosignVersion, "cosign")
+		p = filepath.Join(home, ".cache", "hallmark-"+name, version, name)
 	}
 	if _, err := os.Stat(p); err != nil {
-		missingPeer(t, "cosign "+CosignVersion+" ("+p+")", "run scripts/test, which builds it")
+		missingPeer(t, name+" "+version+" ("+p+")", "run scripts/test, which builds it")
 	}
 	return p
 }
@@ -76,13 +83,5 @@ const RekorCLIVersion = "v1.5.3"
 // scripts/test caches under $HOME/.cache/hallmark-rekor-cli.
 func RekorCLI(t testing.TB) string {
 	t.Helper()
-	p := os.Getenv("HALLMARK_REKOR_CLI")
-	if p == "" {
-		home, _ := os.UserHomeDir()
-		p = filepath.Join(home, ".cache", "hallmark-rekor-cli", RekorCLIVersion, "rekor-cli")
-	}
-	if _, err := os.Stat(p); err != nil {
-		missingPeer(t, "rekor-cli "+RekorCLIVersion+" ("+p+")", "run scripts/test, which builds it")
-	}
-	return p
+	return peerBinary(t, "HALLMARK_REKOR_CLI", "rekor-cli", RekorCLIVersion)
 }
