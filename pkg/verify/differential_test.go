@@ -355,6 +355,7 @@ func TestDifferentialVirtualSigstore(t *testing.T) {
 			env[len(env)-6] ^= 1
 			p.Checkpoint.Envelope = string(env)
 		}), false),
+		base("Rekor v2 log index moved (the proof no longer reaches the root)", mutate(t, d2, func(b *cosign.Bundle) { b.GetVerificationMaterial().GetTlogEntries()[0].LogIndex++ }), false),
 		base("Rekor v2 timestamp removed: nothing dates it", mutate(t, d2, func(b *cosign.Bundle) { b.VerificationMaterial.TimestampVerificationData = nil }), false),
 		{name: "wrong identity", bundle: mustJSON(t, mb), root: rootJSON, artifact: artifact, subject: "eve@virtual.test", issuer: iss},
 		{name: "wrong issuer", bundle: mustJSON(t, mb), root: rootJSON, artifact: artifact, subject: id, issuer: "https://evil.test"},

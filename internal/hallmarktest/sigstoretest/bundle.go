@@ -30,8 +30,10 @@ func (s *Sigstore) material(t testing.TB, sg *Signer, body, sig []byte, e Eviden
 		vm.TlogEntries = []*protorekor.TransparencyLogEntry{s.Entry(t, body, e)}
 	}
 	if e.Timestamp {
-		vm.TimestampVerificationData = &protobundle.TimestampVerificationData{
-			Rfc3161Timestamps: []*protocommon.RFC3161SignedTimestamp{{SignedTimestamp: s.Timestamp(t, sig, e.TimestampTime, e.TimestampKey)}},
+		vm.TimestampVerificationData = &protobundle.TimestampVerificationData{}
+		for range max(e.Timestamps, 1) {
+			vm.TimestampVerificationData.Rfc3161Timestamps = append(vm.TimestampVerificationData.Rfc3161Timestamps,
+				&protocommon.RFC3161SignedTimestamp{SignedTimestamp: s.Timestamp(t, sig, e)})
 		}
 	}
 	return vm
@@ -121,7 +123,7 @@ func (s *Sigstore) LegacySignature(t testing.TB, sg *Signer, repo, digest string
 		out[cosign.LegacyBundleAnnotation] = rb
 	}
 	if e.Timestamp {
-		ts, _ := jsonTimestamp(s.Timestamp(t, sig, e.TimestampTime, e.TimestampKey))
+		ts, _ := jsonTimestamp(s.Timestamp(t, sig, e))
 		out[cosign.RFC3161TimestampAnnotation] = ts
 	}
 	return payload, out
@@ -137,4 +139,15 @@ func canonical(proposed []byte, err error) ([]byte, error) {
 		return nil, err
 	}
 	return e.Body, nil
+}
+
+// CanonicalBody is the body a log stores for a proposed entry, for tests
+// that forge entries recording something else.
+func CanonicalBody(t testing.TB, proposed []byte) []byte {
+	t.Helper()
+	b, err := canonical(proposed, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -33,7 +33,9 @@ type CertOptions struct {
 	Validity  time.Duration // default: ten minutes
 
 	NoEKU, ServerAuthEKU bool
-	NoSCT                bool
+	// IsCA marks the leaf a CA certificate.
+	IsCA  bool
+	NoSCT bool
 	// SCTKey signs the SCT instead of the instance's CT log (an unknown log).
 	SCTKey *ecdsa.PrivateKey
 	// CorruptSCT flips a bit of the SCT's signature.
@@ -85,6 +87,9 @@ func (s *Sigstore) Issue(t testing.TB, o CertOptions) *Signer {
 		NotBefore: o.NotBefore, NotAfter: o.NotBefore.Add(o.Validity),
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	}
+	if o.IsCA {
+		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
 	}
 	switch {
 	case o.NoEKU:

@@ -3,7 +3,6 @@ package sigstoretest
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"math/big"
@@ -34,8 +33,15 @@ type Evidence struct {
 	// Timestamp adds an RFC 3161 timestamp at TimestampTime (default now).
 	Timestamp     bool
 	TimestampTime time.Time
-	// TimestampKey signs the timestamp instead of the instance's TSA.
+	// TimestampKey signs the timestamp instead of the instance's TSA key.
 	TimestampKey *ecdsa.PrivateKey
+	// TimestampSigner signs (and is embedded in) the timestamp instead of
+	// the instance's TSA certificate.
+	TimestampSigner *Signer
+	// TimestampHash is the message imprint's hash (default SHA-256).
+	TimestampHash crypto.Hash
+	// Timestamps is how many timestamps to add (default 1 when Timestamp).
+	Timestamps int
 }
 
 // Entry returns a Rekor v1 log entry for a canonical body: a SET over it,
@@ -87,23 +93,33 @@ func (s *Sigstore) Entry(t testing.TB, body []byte, e Evidence) *protorekor.Tran
 }
 
 // Timestamp returns an RFC 3161 timestamp response over sig from the
-// instance's TSA (or one signed by another key).
-func (s *Sigstore) Timestamp(t testing.TB, sig []byte, at time.Time, otherKey *ecdsa.PrivateKey) []byte {
+// instance's TSA, shaped by e's timestamp fields.
+func (s *Sigstore) Timestamp(t testing.TB, sig []byte, e Evidence) []byte {
 	t.Helper()
+	at := e.TimestampTime
 	if at.IsZero() {
 		at = time.Now()
 	}
-	h := sha256.Sum256(sig)
+	hash := e.TimestampHash
+	if hash == 0 {
+		hash = crypto.SHA256
+	}
+	h := hash.New()
+	h.Write(sig)
+	s.serial++
 	ts := timestamp.Timestamp{
-		HashAlgorithm: crypto.SHA256, HashedMessage: h[:], Time: at.UTC(),
-		SerialNumber: big.NewInt(at.UnixNano()), Policy: []int{1, 3, 6, 1, 4, 1, 57264, 2},
+		HashAlgorithm: hash, HashedMessage: h.Sum(nil), Time: at.UTC(),
+		SerialNumber: big.NewInt(s.serial), Policy: []int{1, 3, 6, 1, 4, 1, 57264, 2},
 		AddTSACertificate: true,
 	}
-	key := s.tsaKey
-	if otherKey != nil {
-		key = otherKey
+	cert, key := s.TSALeaf, s.tsaKey
+	if e.TimestampSigner != nil {
+		cert, key = e.TimestampSigner.Cert, e.TimestampSigner.Key
 	}
-	resp, err := ts.CreateResponseWithOpts(s.TSALeaf, key, crypto.SHA256)
+	if e.TimestampKey != nil {
+		key = e.TimestampKey
+	}
+	resp, err := ts.CreateResponseWithOpts(cert, key, crypto.SHA256)
 	if err != nil {
 		t.Fatal(err)
 	}

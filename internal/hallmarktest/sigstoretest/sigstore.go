@@ -40,6 +40,9 @@ type Sigstore struct {
 	Start time.Time
 	// Windows, when set, override the trusted root's windows.
 	CAWindow, LogWindow, CTWindow, TSAWindow *trust.Window
+	// TSARootOnly lists only the TSA's root in the trusted root (not its
+	// signing certificate), as some trusted roots do.
+	TSARootOnly bool
 
 	serial   int64
 	logIndex int64
@@ -54,14 +57,47 @@ func New(t testing.TB) *Sigstore {
 	s.Root = s.ca(t, "hallmark-test-root", nil, nil, s.rootKey, -1)
 	s.Intermediate = s.ca(t, "hallmark-test-intermediate", s.Root, s.rootKey, s.interKey, 0)
 	s.TSARoot = s.ca(t, "hallmark-test-tsa-root", nil, nil, s.rootKey, -1)
-	ekuTS, _ := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
-	s.TSALeaf = s.create(t, &x509.Certificate{
+	s.TSALeaf = s.tsaLeaf(t, TSAOptions{}, &s.tsaKey.PublicKey, s.TSARoot, s.rootKey)
+	return s
+}
+
+// TSAOptions shape a TSA signing certificate; zero values give a valid one.
+type TSAOptions struct {
+	NonCriticalEKU bool
+	ExtraEKU       bool // also serverAuth
+	IsCA           bool
+	// Untrusted issues it from a CA the trusted root does not name.
+	Untrusted bool
+}
+
+// TSASigner issues another TSA signing certificate (and key).
+func (s *Sigstore) TSASigner(t testing.TB, o TSAOptions) *Signer {
+	t.Helper()
+	key := newKey(t, elliptic.P256())
+	parent, parentKey := s.TSARoot, s.rootKey
+	if o.Untrusted {
+		parentKey = newKey(t, elliptic.P384())
+		parent = s.ca(t, "untrusted-tsa-root", nil, nil, parentKey, -1)
+	}
+	return &Signer{Cert: s.tsaLeaf(t, o, &key.PublicKey, parent, parentKey), Key: key}
+}
+
+func (s *Sigstore) tsaLeaf(t testing.TB, o TSAOptions, pub *ecdsa.PublicKey, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) *x509.Certificate {
+	ekus := []asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}}
+	if o.ExtraEKU {
+		ekus = append(ekus, asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 1})
+	}
+	eku, _ := asn1.Marshal(ekus)
+	tmpl := &x509.Certificate{
 		Subject:   pkix.Name{CommonName: "hallmark-test-tsa"},
 		NotBefore: s.Start.Add(-time.Hour), NotAfter: s.Start.Add(48 * time.Hour),
 		KeyUsage:        x509.KeyUsageDigitalSignature,
-		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true, Value: ekuTS}},
-	}, s.TSARoot, &s.tsaKey.PublicKey, s.rootKey)
-	return s
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: !o.NonCriticalEKU, Value: eku}},
+	}
+	if o.IsCA {
+		tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage = true, true, x509.KeyUsageDigitalSignature|x509.KeyUsageCertSign
+	}
+	return s.create(t, tmpl, parent, pub, parentKey)
 }
 
 func newKey(t testing.TB, c elliptic.Curve) *ecdsa.PrivateKey {
@@ -144,6 +180,10 @@ func (s *Sigstore) TrustedRoot(t testing.TB) *cosign.TrustedRoot {
 		}
 		return c
 	}
+	tsaChain := chain(s.TSALeaf, s.TSARoot)
+	if s.TSARootOnly {
+		tsaChain = chain(s.TSARoot)
+	}
 	return &cosign.TrustedRoot{
 		MediaType: "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
 		Tlogs:     []*prototrustroot.TransparencyLogInstance{logKey(s.LogKey, s.LogURL, s.LogWindow)},
@@ -156,7 +196,7 @@ func (s *Sigstore) TrustedRoot(t testing.TB) *cosign.TrustedRoot {
 		TimestampAuthorities: []*prototrustroot.CertificateAuthority{{
 			Subject:   &protocommon.DistinguishedName{Organization: "hallmark.test", CommonName: "hallmark-test-tsa"},
 			Uri:       "https://tsa.test.local",
-			CertChain: chain(s.TSALeaf, s.TSARoot), ValidFor: win(s.TSAWindow),
+			CertChain: tsaChain, ValidFor: win(s.TSAWindow),
 		}},
 	}
 }
