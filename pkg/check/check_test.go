@@ -284,3 +284,21 @@ func moved(t *testing.T, ref name.Digest, host string) name.Reference {
 	}
 	return r
 }
+
+// TestReadBudgetEdges: one response larger than the whole budget is cut
+// off, and once the budget is spent no further request goes out (a HEAD
+// reads no body, so only the refusal before sending catches it).
+func TestReadBudgetEdges(t *testing.T) {
+	reg := hallmarktest.EmbeddedRegistry(t, "")
+	image := hallmarktest.PushImage(t, reg.Host, "app:v1", "app")
+	repo := image.Context()
+	big := pushBlob(t, repo, bytes.Repeat([]byte{'x'}, 64<<10), "application/octet-stream")
+	c, _ := oci.New()
+	budgeted := c.WithReadBudget(1 << 10)
+	if _, err := budgeted.NewBlobCache().Blob(t.Context(), repo, big); !errors.Is(err, oci.ErrBudget) {
+		t.Fatalf("a 64 KiB blob read within a 1 KiB budget: %v", err)
+	}
+	if _, _, err := budgeted.Resolve(t.Context(), image); !errors.Is(err, oci.ErrBudget) {
+		t.Fatalf("a request made after the budget was spent: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"math/big"
 	"testing"
 	"time"
@@ -79,5 +80,31 @@ func TestAnchoredChainAgreesWithFullVerification(t *testing.T) {
 				t.Fatalf("the anchored check did not decide a plain valid chain (anchors %d)", len(p.anchors))
 			}
 		})
+	}
+}
+
+// TestCheckLeaf: the leaf rules on their own (the time check is also made by
+// crypto/x509 end to end; this one names want and got).
+func TestCheckLeaf(t *testing.T) {
+	now := time.Now()
+	leaf := func(isCA bool, eku ...x509.ExtKeyUsage) *x509.Certificate {
+		return &x509.Certificate{IsCA: isCA, BasicConstraintsValid: isCA, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(time.Minute), ExtKeyUsage: eku}
+	}
+	if err := checkLeaf(leaf(false, x509.ExtKeyUsageCodeSigning), now); err != nil {
+		t.Fatalf("good leaf: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		c  *x509.Certificate
+		at time.Time
+	}{
+		"a CA certificate":      {leaf(true, x509.ExtKeyUsageCodeSigning), now},
+		"after NotAfter":        {leaf(false, x509.ExtKeyUsageCodeSigning), now.Add(time.Hour)},
+		"before NotBefore":      {leaf(false, x509.ExtKeyUsageCodeSigning), now.Add(-time.Hour)},
+		"no extended key usage": {leaf(false), now},
+		"server authentication": {leaf(false, x509.ExtKeyUsageServerAuth), now},
+	} {
+		if err := checkLeaf(tc.c, tc.at); !errors.Is(err, ErrCertificate) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

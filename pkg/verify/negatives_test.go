@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -77,6 +78,7 @@ func TestTimestampNegatives(t *testing.T) {
 	m := s.Material(t)
 	signed := keylessVerifier(t, m, nil, verify.WithSignedTimestamps())
 	cases := map[string]sigstoretest.Evidence{
+		"SHA-1 message imprint":                         {TimestampHash: crypto.SHA1},
 		"signed by another certificate of the TSA root": {TimestampSigner: s.TSASigner(t, sigstoretest.TSAOptions{})},
 	}
 	for name, e := range cases {
@@ -136,6 +138,14 @@ func TestLogEntryNegatives(t *testing.T) {
 	dup := proto.Clone(good).(*cosign.Bundle)
 	dup.VerificationMaterial.TlogEntries = append(dup.VerificationMaterial.TlogEntries, dup.VerificationMaterial.TlogEntries[0])
 	cases["the same entry twice"] = dup
+	// A Rekor v2 entry that carries a SET and no proof, beside a good entry:
+	// v2 entries are proven by their proof alone.
+	v2 := proto.Clone(good).(*cosign.Bundle)
+	v2body := fmt.Appendf(nil, `{"apiVersion":"0.0.2","kind":"hashedrekord","spec":{"hashedRekordV002":{"data":{"algorithm":"SHA2_256","digest":"%s"},"signature":{"content":"%s","verifier":{"keyDetails":"PKIX_ECDSA_P256_SHA_256","x509Certificate":{"rawBytes":"%s"}}}}}}`,
+		base64.StdEncoding.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString(sig), base64.StdEncoding.EncodeToString(sg.Cert.Raw))
+	v2entry := s.Entry(t, v2body, sigstoretest.Evidence{NoProof: true})
+	v2.VerificationMaterial.TlogEntries = append(v2.VerificationMaterial.TlogEntries, v2entry)
+	cases["a Rekor v2 entry without a proof"] = v2
 	kv := proto.Clone(good).(*cosign.Bundle)
 	kv.VerificationMaterial.TlogEntries[0].KindVersion = &protorekor.KindVersion{Kind: "dsse", Version: "0.0.1"}
 	cases["kindVersion not the body's"] = kv

@@ -3,12 +3,16 @@ package sigstoretest
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/json"
 	"math/big"
 	"testing"
 	"time"
 
+	"github.com/digitorus/pkcs7"
 	"github.com/digitorus/timestamp"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
@@ -119,6 +123,9 @@ func (s *Sigstore) Timestamp(t testing.TB, sig []byte, e Evidence) []byte {
 	if e.TimestampKey != nil {
 		key = e.TimestampKey
 	}
+	if hash == crypto.SHA1 {
+		return sha1Timestamp(t, ts, cert, key)
+	}
 	resp, err := ts.CreateResponseWithOpts(cert, key, crypto.SHA256)
 	if err != nil {
 		t.Fatal(err)
@@ -133,4 +140,46 @@ func hexID(tle *protorekor.TransparencyLogEntry) string {
 func jsonTimestamp(resp []byte) (string, error) {
 	b, err := json.Marshal(cosign.RFC3161Annotation{SignedRFC3161Timestamp: resp})
 	return string(b), err
+}
+
+// sha1Timestamp builds by hand a timestamp response whose imprint is SHA-1
+// (the timestamp library refuses to make one).
+func sha1Timestamp(t testing.TB, ts timestamp.Timestamp, cert *x509.Certificate, key *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	type imprint struct {
+		HashAlgorithm pkix.AlgorithmIdentifier
+		HashedMessage []byte
+	}
+	info, err := asn1.Marshal(struct {
+		Version        int
+		Policy         asn1.ObjectIdentifier
+		MessageImprint imprint
+		SerialNumber   *big.Int
+		Time           time.Time `asn1:"generalized"`
+	}{1, ts.Policy, imprint{pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}, Parameters: asn1.NullRawValue}, ts.HashedMessage},
+		ts.SerialNumber, ts.Time.Truncate(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := pkcs7.NewSignedData(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd.SetContentType(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4})
+	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+	if err := sd.AddSigner(cert, key, pkcs7.SignerInfoConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	token, err := sd.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := asn1.Marshal(struct {
+		Status struct{ Status int }
+		Token  asn1.RawValue
+	}{Token: asn1.RawValue{FullBytes: token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
