@@ -387,21 +387,38 @@ func TestParityBlobs(t *testing.T) {
 func TestParityRegistryAuthAndTLS(t *testing.T) {
 	t.Parallel()
 	p := newParity(t)
-	reg, ca := hallmarktest.SecureDockerRegistry(t, "parity", "s3cret")
+	reg := hallmarktest.SecureDockerRegistry(t, "parity", "s3cret")
 	key, pub := shared(t)
-	// Push through Hallmark's own client: the registry needs the CA and the password.
 	i := reg.Host + "/parity/secure:v1"
-	pushWith(t, i, ca, "parity", "s3cret")
-	flags := []string{"--registry-cacert", ca, "--registry-username", "parity", "--registry-password", "s3cret"}
-	co, hm := p.both(append(append([]string{"sign", "--key", key, "--signing-config", p.co.sc, "-y"}, flags...), i)...)
-	sameClass(t, "sign with credentials and CA", co, hm, 0)
-	co, hm = p.both(append(append([]string{"verify", "--key", pub, "--insecure-ignore-tlog", "--trusted-root", p.co.root}, flags...), i)...)
-	sameClass(t, "verify with credentials and CA", co, hm, 0)
+	pushWith(t, i, reg)
+	tlsFlags := []string{"--registry-cacert", reg.CA, "--registry-client-cert", reg.ClientCert, "--registry-client-key", reg.ClientKey, "--registry-server-name", reg.ServerName}
+	auth := []string{"--registry-username", "parity", "--registry-password", "s3cret"}
+	all := append(append([]string{}, tlsFlags...), auth...)
+	with := func(args []string, flags []string) []string {
+		return append(append(append([]string{}, args[:len(args)-1]...), flags...), args[len(args)-1])
+	}
+	co, hm := p.both(with([]string{"sign", "--key", key, "--signing-config", p.co.sc, "-y", "--registry-referrers-mode", "legacy", i}, all)...)
+	sameClass(t, "sign with credentials, CA, client certificate and server name", co, hm, 0)
+	verify := []string{"verify", "-d", "-t", "2m", "--max-workers", "4", "--key", pub, "--insecure-ignore-tlog", "--trusted-root", p.co.root, i}
+	co, hm = p.both(with(verify, all)...)
+	sameClass(t, "verify with all of them", co, hm, 0)
 	sameJSON(t, "verify", co, hm)
-	co, hm = p.both("verify", "--key", pub, "--insecure-ignore-tlog", "--trusted-root", p.co.root, "--registry-cacert", ca, i)
-	sameClass(t, "verify without credentials", co, hm, -1)
-	co, hm = p.both("verify", "--key", pub, "--insecure-ignore-tlog", "--trusted-root", p.co.root, "--registry-username", "parity", "--registry-password", "s3cret", i)
-	sameClass(t, "verify without the CA", co, hm, -1)
+	for what, flags := range map[string][]string{
+		"no credentials":        tlsFlags,
+		"no CA":                 append(append([]string{}, tlsFlags[2:]...), auth...),
+		"no client certificate": append(append(append([]string{}, tlsFlags[:2]...), tlsFlags[6:]...), auth...),
+		"no server name":        append(append([]string{}, tlsFlags[:6]...), auth...),
+	} {
+		co, hm = p.both(with(verify, flags)...)
+		sameClass(t, "verify with "+what, co, hm, -1)
+	}
+	// --k8s-keychain takes the keychain before the credentials given, in both
+	// (here the keychain has none for this registry).
+	co, hm = p.both(with(verify, append([]string{"--k8s-keychain"}, all...))...)
+	sameClass(t, "verify with --k8s-keychain", co, hm, -1)
+	// oci-1-1 needs COSIGN_EXPERIMENTAL in both.
+	co, hm = p.both(with([]string{"sign", "--key", key, "--signing-config", p.co.sc, "-y", "--registry-referrers-mode", "oci-1-1", i}, all)...)
+	sameClass(t, "--registry-referrers-mode oci-1-1 without COSIGN_EXPERIMENTAL", co, hm, -1)
 }
 
 // plainKeyPEM is an unencrypted PKCS#8 ECDSA key, for import-key-pair.
@@ -415,18 +432,21 @@ func plainKeyPEM(t *testing.T) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
-// pushWith pushes a sample image to ref on a registry that needs a CA and
-// basic authentication.
-func pushWith(t *testing.T, ref, caFile, user, password string) {
+// pushWith pushes a sample image to ref on the secure registry.
+func pushWith(t *testing.T, ref string, reg hallmarktest.SecureRegistry) {
 	t.Helper()
-	caPEM, err := os.ReadFile(caFile)
+	caPEM, err := os.ReadFile(reg.CA)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
+	pair, err := tls.LoadX509KeyPair(reg.ClientCert, reg.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tr := remote.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, ServerName: reg.ServerName, Certificates: []tls.Certificate{pair}}
 	tag, err := name.NewTag(ref)
 	if err != nil {
 		t.Fatal(err)
@@ -435,7 +455,7 @@ func pushWith(t *testing.T, ref, caFile, user, password string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(tag, img, remote.WithTransport(tr), remote.WithAuth(&authn.Basic{Username: user, Password: password})); err != nil {
+	if err := remote.Write(tag, img, remote.WithTransport(tr), remote.WithAuth(&authn.Basic{Username: "parity", Password: "s3cret"})); err != nil {
 		t.Fatal(err)
 	}
 }

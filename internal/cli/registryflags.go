@@ -39,7 +39,7 @@ func (f *registryFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.clientCert, "registry-client-cert", "", "PEM client certificate for mutual TLS with the registry (with --registry-client-key)")
 	fl.StringVar(&f.clientKey, "registry-client-key", "", "PEM private key of --registry-client-cert")
 	fl.StringVar(&f.serverName, "registry-server-name", "", "TLS server name to verify the registry's certificate against")
-	fl.BoolVar(&f.k8sKeychain, "k8s-keychain", false, "accepted for cosign compatibility: Hallmark reads credentials from the Docker config and credential helpers (which cloud credential helpers fill), not from cloud SDKs")
+	fl.BoolVar(&f.k8sKeychain, "k8s-keychain", false, "use the keychain (as cosign, before any --registry-username/--registry-token): Hallmark's reads the Docker config and credential helpers (which cloud credential helpers fill), not cloud SDKs")
 }
 
 func (a *app) client(f *registryFlags) (*oci.Client, error) {
@@ -47,7 +47,10 @@ func (a *app) client(f *registryFlags) (*oci.Client, error) {
 	if f.allowInsecure || f.allowHTTP {
 		opts = append(opts, oci.WithInsecure())
 	}
+	// cosign's precedence: the keychain named by --k8s-keychain first, then
+	// basic credentials, then a token, then the default keychain.
 	switch {
+	case f.k8sKeychain:
 	case f.username != "" || f.password != "":
 		if f.username == "" || f.password == "" {
 			return nil, fmt.Errorf("%w: --registry-username and --registry-password go together", errUsage)

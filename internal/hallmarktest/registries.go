@@ -56,16 +56,25 @@ func EmbeddedRegistry(t testing.TB, dir string) Registry {
 // referrers API) on a loopback port until the test ends.
 func DockerRegistry(t testing.TB) Registry {
 	t.Helper()
-	return startDockerRegistry(t, "", "", "http")
+	return startDockerRegistry(t, "", "", "http", "", "")
+}
+
+// SecureRegistry is a registry that needs TLS settings and credentials.
+type SecureRegistry struct {
+	Registry
+	CA, ClientCert, ClientKey string // PEM files
+	ServerName                string // the only name its certificate holds
 }
 
 // SecureDockerRegistry starts docker-registry serving HTTPS with a
-// certificate from a new CA (whose PEM file it returns) and requiring basic
-// authentication as user with password.
-func SecureDockerRegistry(t testing.TB, user, password string) (reg Registry, caFile string) {
+// certificate for the name "registry.test" (not its address) from a new CA,
+// requiring a client certificate from that CA and basic authentication as
+// user with password.
+func SecureDockerRegistry(t testing.TB, user, password string) SecureRegistry {
 	t.Helper()
 	dir := t.TempDir()
-	caFile, certFile, keyFile := TLSFiles(t, dir, "127.0.0.1")
+	const serverName = "registry.test"
+	caFile, certFile, keyFile, clientCert, clientKey := TLSFilesWithClient(t, dir, serverName)
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -74,14 +83,15 @@ func SecureDockerRegistry(t testing.TB, user, password string) (reg Registry, ca
 	if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tlsConf := fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", certFile, keyFile)
+	tlsConf := fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n    clientcas:\n      - %s\n", certFile, keyFile, caFile)
 	auth := fmt.Sprintf("auth:\n  htpasswd:\n    realm: hallmark-test\n    path: %s\n", htpasswd)
-	return startDockerRegistry(t, tlsConf, auth, "https"), caFile
+	reg := startDockerRegistry(t, tlsConf, auth, "https", clientCert, clientKey)
+	return SecureRegistry{Registry: reg, CA: caFile, ClientCert: clientCert, ClientKey: clientKey, ServerName: serverName}
 }
 
 // startDockerRegistry runs docker-registry with httpConf appended to its
 // http section and topConf to its configuration's top level.
-func startDockerRegistry(t testing.TB, httpConf, topConf, scheme string) Registry {
+func startDockerRegistry(t testing.TB, httpConf, topConf, scheme, clientCert, clientKey string) Registry {
 	t.Helper()
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
@@ -102,7 +112,15 @@ func startDockerRegistry(t testing.TB, httpConf, topConf, scheme string) Registr
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	host := fmt.Sprintf("127.0.0.1:%d", port)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // probing our own test server
+	probe := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // probing our own test server
+	if clientCert != "" {
+		pair, err := tls.LoadX509KeyPair(clientCert, clientKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		probe.Certificates = []tls.Certificate{pair}
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: probe}}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := client.Get(scheme + "://" + host + "/v2/")

@@ -20,6 +20,14 @@ import (
 // files in dir, and returns their paths.
 func TLSFiles(t testing.TB, dir, host string) (caFile, certFile, keyFile string) {
 	t.Helper()
+	caFile, certFile, keyFile, _, _ = TLSFilesWithClient(t, dir, host)
+	return caFile, certFile, keyFile
+}
+
+// TLSFilesWithClient is TLSFiles, and also a client certificate (and key)
+// from the same CA, for mutual TLS.
+func TLSFilesWithClient(t testing.TB, dir, host string) (caFile, certFile, keyFile, clientCert, clientKey string) {
+	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "hallmark test CA"},
@@ -46,6 +54,16 @@ func TLSFiles(t testing.TB, dir, host string) (caFile, certFile, keyFile string)
 		t.Fatal(err)
 	}
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	ckey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cder, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "hallmark test client"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
+	}, caTmpl, &ckey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckeyDER, _ := x509.MarshalPKCS8PrivateKey(ckey)
 	write := func(name, typ string, b []byte) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
@@ -53,5 +71,6 @@ func TLSFiles(t testing.TB, dir, host string) (caFile, certFile, keyFile string)
 		}
 		return p
 	}
-	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", der), write("server.key", "PRIVATE KEY", keyDER)
+	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", der), write("server.key", "PRIVATE KEY", keyDER),
+		write("client.pem", "CERTIFICATE", cder), write("client.key", "PRIVATE KEY", ckeyDER)
 }
