@@ -19,7 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/hallmark/internal/httpserve"
-	"hallmark.dev/hallmark/internal/tlogserver"
+	logserver "hallmark.dev/hallmark/internal/server/log"
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/tlog"
@@ -40,7 +40,7 @@ func (a *app) logCommand() *cobra.Command {
 		Use:   "serve --addr HOST:PORT --data DIR",
 		Short: "Serve a Rekor-compatible transparency log (Rekor v1 API, C2SP tlog-tiles) stored in DIR",
 		Long: `Serve a transparency log. Entries are stored by Tessera (on disk in DIR/log, or in
-MySQL/MariaDB with --mysql) and indexed in DIR/index.db. On start the log writes
+MySQL/MariaDB with --mysql) and indexed in DIR/index (Pebble). On start the log writes
 DIR/trusted-root.json and DIR/signing-config.json, which hallmark and cosign take as
 --trusted-root and --signing-config.`,
 		Args: cobra.NoArgs,
@@ -68,11 +68,11 @@ func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
 		return fmt.Errorf("log data %s: %w", o.data, err)
 	}
 	pw, _ := a.lookupEnv("HALLMARK_LOG_PASSWORD")
-	key, err := tlogserver.LoadOrCreateSigner(o.data, o.signer, []byte(pw))
+	key, err := logserver.LoadOrCreateSigner(o.data, o.signer, []byte(pw))
 	if err != nil {
 		return err
 	}
-	cfg := tlogserver.Config{Dir: o.data, Signer: key, Origin: o.origin, BatchMaxAge: o.batchMaxAge, BatchMaxSize: o.batchMaxSize}
+	cfg := logserver.Config{Dir: o.data, Signer: key, Origin: o.origin, BatchMaxAge: o.batchMaxAge, BatchMaxSize: o.batchMaxSize}
 	if o.mysqlDSN != "" {
 		db, err := sql.Open("mysql", o.mysqlDSN)
 		if err != nil {
@@ -98,7 +98,7 @@ func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
 		return fmt.Errorf("%w: --public-url %q is not a URL", errUsage, url)
 	}
 	cfg.V2Origin = pu.Hostname()
-	svc, err := tlogserver.Open(ctx, cfg)
+	svc, err := logserver.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
 		go func() { _ = httpserve.Serve(ctx, dln, debugMux(), "", "") }()
 		a.infof("Profiles at http://%s/debug/pprof/", dln.Addr())
 	}
-	h := tlogserver.NewHandler(svc, o.maxEntrySize, slog.New(slog.NewTextHandler(a.stderr, nil)))
+	h := logserver.NewHandler(svc, o.maxEntrySize, slog.New(slog.NewTextHandler(a.stderr, nil)))
 	err = httpserve.Serve(ctx, ln, h, "", "")
 	if errors.Is(err, context.Canceled) {
 		return nil
@@ -135,7 +135,7 @@ func writeLogTrust(dir, url string, pub any) error {
 	if err != nil {
 		return err
 	}
-	start, err := tlogserver.ValidFrom(dir)
+	start, err := logserver.ValidFrom(dir)
 	if err != nil {
 		return fmt.Errorf("log key validity: %w", err)
 	}

@@ -16,8 +16,8 @@ import (
 
 	"hallmark.dev/hallmark/internal/httpserve"
 	"hallmark.dev/hallmark/internal/sample"
-	"hallmark.dev/hallmark/internal/tlogserver"
-	"hallmark.dev/hallmark/pkg/registry"
+	logserver "hallmark.dev/hallmark/internal/server/log"
+	"hallmark.dev/hallmark/internal/server/registry"
 )
 
 func (a *app) quickstartCommand() *cobra.Command {
@@ -158,7 +158,7 @@ func startQuickstartLog(ctx context.Context, dir string) (string, func(), error)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", nil, err
 	}
-	key, err := tlogserver.LoadOrCreateSigner(dir, "", nil)
+	key, err := logserver.LoadOrCreateSigner(dir, "", nil)
 	if err != nil {
 		return "", nil, err
 	}
@@ -166,7 +166,7 @@ func startQuickstartLog(ctx context.Context, dir string) (string, func(), error)
 	if err != nil {
 		return "", nil, err
 	}
-	svc, err := tlogserver.Open(ctx, tlogserver.Config{Dir: dir, Signer: key, V2Origin: "127.0.0.1"})
+	svc, err := logserver.Open(ctx, logserver.Config{Dir: dir, Signer: key, V2Origin: "127.0.0.1"})
 	if err != nil {
 		ln.Close()
 		return "", nil, err
@@ -178,7 +178,7 @@ func startQuickstartLog(ctx context.Context, dir string) (string, func(), error)
 	}
 	srvCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- httpserve.Serve(srvCtx, ln, tlogserver.NewHandler(svc, 0, nil), "", "") }()
+	go func() { done <- httpserve.Serve(srvCtx, ln, logserver.NewHandler(svc, 0, nil), "", "") }()
 	stop := func() {
 		cancel()
 		<-done

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/hallmark/internal/httpserve"
-	"hallmark.dev/hallmark/pkg/registry"
+	"hallmark.dev/hallmark/internal/server/registry"
 )
 
 func (a *app) registryCommand() *cobra.Command {

@@ -27,7 +27,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"hallmark.dev/hallmark/internal/sample"
-	"hallmark.dev/hallmark/pkg/registry"
+	"hallmark.dev/hallmark/internal/server/registry"
 )
 
 // Registry is a registry under test: its host:port and a name for subtests.

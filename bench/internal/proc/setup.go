@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 
 	"hallmark.dev/hallmark/internal/httpserve"
-	"hallmark.dev/hallmark/pkg/registry"
+	"hallmark.dev/hallmark/internal/server/registry"
 )
 
 // CosignFlag defines -cosign, the cosign binary scripts/test builds.

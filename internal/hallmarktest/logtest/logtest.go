@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"hallmark.dev/hallmark/internal/hallmarktest"
-	"hallmark.dev/hallmark/internal/tlogserver"
+	logserver "hallmark.dev/hallmark/internal/server/log"
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/tlog"
 	"hallmark.dev/hallmark/pkg/trust"
@@ -29,7 +29,7 @@ type Log struct {
 	TrustedRoot   string          // path of a trusted root naming this log
 	SigningConfig string          // path of a signing config naming this log
 	Trust         *trust.Material // what the trusted root trusts
-	Service       *tlogserver.Service
+	Service       *logserver.Service
 }
 
 // StartLog runs a log in a temporary directory until the test ends.
@@ -48,11 +48,11 @@ func StartLogWithKey(t testing.TB, key *ecdsa.PrivateKey) *Log {
 	t.Helper()
 	hallmarktest.QuietKlog()
 	dir := t.TempDir()
-	svc, err := tlogserver.Open(context.Background(), tlogserver.Config{Dir: filepath.Join(dir, "data"), Signer: key, BatchMaxAge: 2 * time.Millisecond, V2Origin: "127.0.0.1"})
+	svc, err := logserver.Open(context.Background(), logserver.Config{Dir: filepath.Join(dir, "data"), Signer: key, BatchMaxAge: 2 * time.Millisecond, V2Origin: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(tlogserver.NewHandler(svc, 0, nil))
+	srv := httptest.NewServer(logserver.NewHandler(svc, 0, nil))
 	t.Cleanup(func() {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

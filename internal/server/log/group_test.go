@@ -1,4 +1,4 @@
-package tlogserver
+package log
 
 import (
 	"context"
