@@ -105,6 +105,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.verifyBlobCommand(),
 		a.registryCommand(),
 		a.logCommand(),
+		a.serveCommand(),
 		a.quickstartCommand(),
 		a.versionCommand(),
 	)

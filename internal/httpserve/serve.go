@@ -11,12 +11,18 @@ import (
 	"time"
 )
 
+// ShutdownTimeout bounds how long a server waits for requests in flight once
+// asked to stop (SIGTERM, SIGINT).
+const ShutdownTimeout = 10 * time.Second
+
 // Serve serves h on ln until ctx is done, then shuts down gracefully. With
 // certFile and keyFile set it serves TLS.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, certFile, keyFile string) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 	}
 	errc := make(chan error, 1)
@@ -32,7 +38,10 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, certFile, keyFi
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if d, ok := h.(interface{ Drain() }); ok {
+		d.Drain() // readiness fails first; requests in flight finish below
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return err

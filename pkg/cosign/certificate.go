@@ -251,3 +251,33 @@ func (e CertExtensions) FirstMismatch(want CertExtensions) (field, wantValue, go
 	}
 	return "", "", "", false
 }
+
+// MarshalUsernameSAN returns the critical SAN extension Fulcio writes for a
+// username identity: one OtherName of type .7 holding name as an explicitly
+// tagged UTF8String.
+func MarshalUsernameSAN(name string) (pkix.Extension, error) {
+	utf8, err := asn1.MarshalWithParams(name, "utf8")
+	if err != nil {
+		return pkix.Extension{}, err
+	}
+	on, err := asn1.Marshal(struct {
+		ID    asn1.ObjectIdentifier
+		Value asn1.RawValue
+	}{OtherNameSANOID, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: utf8}})
+	if err != nil {
+		return pkix.Extension{}, err
+	}
+	var seq asn1.RawValue
+	if _, err := asn1.Unmarshal(on, &seq); err != nil {
+		return pkix.Extension{}, err
+	}
+	gn, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: seq.Bytes})
+	if err != nil {
+		return pkix.Extension{}, err
+	}
+	names, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: gn})
+	if err != nil {
+		return pkix.Extension{}, err
+	}
+	return pkix.Extension{Id: sanOID, Critical: true, Value: names}, nil
+}

@@ -142,3 +142,82 @@ func keyDetails(pub crypto.PublicKey) (protocommon.PublicKeyDetails, error) {
 func MarshalTrust(m proto.Message) ([]byte, error) {
 	return protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
 }
+
+// validAt reports whether a service's window holds now.
+func validAt(s *prototrustroot.Service, now time.Time) bool {
+	vf := s.GetValidFor()
+	if vf.GetStart() != nil && now.Before(vf.GetStart().AsTime()) {
+		return false
+	}
+	return vf.GetEnd() == nil || !now.After(vf.GetEnd().AsTime())
+}
+
+// candidates are the services valid at now with the highest API version
+// among versions that any of them has, newest start first (sigstore-go's
+// selection).
+func candidates(svcs []*prototrustroot.Service, versions []uint32, now time.Time) []*prototrustroot.Service {
+	best := uint32(0)
+	for _, s := range svcs {
+		for _, v := range versions {
+			if s.GetMajorApiVersion() == v && v > best && validAt(s, now) {
+				best = v
+			}
+		}
+	}
+	var out []*prototrustroot.Service
+	for _, s := range svcs {
+		if best != 0 && s.GetMajorApiVersion() == best && validAt(s, now) {
+			out = append(out, s)
+		}
+	}
+	for i := 1; i < len(out); i++ { // stable insertion sort, newest start first
+		for j := i; j > 0 && out[j].GetValidFor().GetStart().AsTime().After(out[j-1].GetValidFor().GetStart().AsTime()); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// SelectService picks one service of a signing config (a CA, an OIDC
+// issuer): valid at now, of the highest API version among versions, the one
+// that started last. what names the list in errors ("caUrls").
+func SelectService(svcs []*prototrustroot.Service, versions []uint32, now time.Time, what string) (*prototrustroot.Service, error) {
+	c := candidates(svcs, versions, now)
+	if len(c) == 0 {
+		return nil, fmt.Errorf("the signing config's %s names no service valid now with API version %v", what, versions)
+	}
+	return c[0], nil
+}
+
+// SelectServices picks services as the config's selector says: ALL, ANY
+// (one) or EXACT count, at most one per operator.
+func SelectServices(svcs []*prototrustroot.Service, cfg *prototrustroot.ServiceConfiguration, versions []uint32, now time.Time, what string) ([]*prototrustroot.Service, error) {
+	if len(svcs) == 0 {
+		return nil, nil
+	}
+	var c []*prototrustroot.Service
+	seen := map[string]bool{}
+	for _, s := range candidates(svcs, versions, now) {
+		if s.GetOperator() != "" && seen[s.GetOperator()] {
+			continue
+		}
+		seen[s.GetOperator()] = true
+		c = append(c, s)
+	}
+	if len(c) == 0 {
+		return nil, fmt.Errorf("the signing config's %s names no service valid now with API version %v", what, versions)
+	}
+	switch cfg.GetSelector() {
+	case prototrustroot.ServiceSelector_ALL:
+		return c, nil
+	case prototrustroot.ServiceSelector_ANY:
+		return c[:1], nil
+	case prototrustroot.ServiceSelector_EXACT:
+		n := int(cfg.GetCount())
+		if n < 1 || n > len(c) {
+			return nil, fmt.Errorf("the signing config asks for exactly %d of %s, but %d can be used", n, what, len(c))
+		}
+		return c[:n], nil
+	}
+	return nil, fmt.Errorf("the signing config's selector for %s is %v: want ALL, ANY or EXACT", what, cfg.GetSelector())
+}

@@ -255,6 +255,24 @@ func NewV2HashedRekordFor(pub crypto.PublicKey, digest, sig []byte) ([]byte, err
 	}})
 }
 
+// NewV2HashedRekordForCert is NewV2HashedRekordFor for a signature by a
+// certificate's key: the entry records the certificate.
+func NewV2HashedRekordForCert(cert *x509.Certificate, digest, sig []byte) ([]byte, error) {
+	details, err := KeyDetails(cert.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	if h := keyDetailHashes[details]; len(digest) != h.Size() {
+		return nil, fmt.Errorf("digest is %d bytes, %s needs %d", len(digest), hashNames[h], h.Size())
+	}
+	return json.Marshal(map[string]any{"hashedRekordRequestV002": v2HashedRekordRequest{
+		Digest: digest,
+		Signature: v2Signature{Content: sig, Verifier: v2Verifier{
+			X509Certificate: &v2PublicKey{RawBytes: cert.Raw}, KeyDetails: details,
+		}},
+	}})
+}
+
 // KeyDetails names a key as protobuf-specs' PublicKeyDetails, and with it
 // the hash its signatures are logged under in Rekor v2.
 func KeyDetails(pub crypto.PublicKey) (string, error) {

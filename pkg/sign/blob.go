@@ -35,6 +35,12 @@ func (s *Signer) SignBlobBundle(ctx context.Context, data []byte) (*cosign.Bundl
 	}
 	sum := sha256.Sum256(data)
 	b := cosign.NewMessageBundle(sum[:], sig, s.hint)
+	s.material(b)
+	ts, err := s.timestamp(ctx, sig)
+	if err != nil {
+		return nil, err
+	}
+	addTimestamp(b, ts)
 	tle, err := s.logEntry(ctx, LogRecord{Signed: data, Sig: sig})
 	if err != nil {
 		return nil, err
@@ -44,6 +50,9 @@ func (s *Signer) SignBlobBundle(ctx context.Context, data []byte) (*cosign.Bundl
 	}
 	if _, err := s.verifier.VerifyBlobBundle(b, verify.BlobData(data)); err != nil {
 		return nil, fmt.Errorf("self-check of new signature failed: %w", err)
+	}
+	if err := s.postCheck(func(v *verify.Verifier) error { _, err := v.VerifyBlobBundle(b, verify.BlobData(data)); return err }); err != nil {
+		return nil, err
 	}
 	return b, nil
 }

@@ -3,6 +3,7 @@ package sign
 import (
 	"context"
 	"crypto"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -29,6 +30,12 @@ type Signer struct {
 	hint     string
 	verifier *verify.Verifier
 	log      LogWriter
+
+	// Keyless signing.
+	cert      *x509.Certificate
+	chain     []*x509.Certificate
+	tsa       Timestamper
+	selfCheck *verify.Verifier
 }
 
 // Option configures a Signer.
@@ -58,6 +65,11 @@ func New(key crypto.Signer, opts ...Option) (*Signer, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	if s.cert != nil {
+		if err := s.setupCertificate(); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -66,7 +78,7 @@ func (s *Signer) logEntry(ctx context.Context, r LogRecord) (*protorekor.Transpa
 	if s.log == nil {
 		return nil, nil
 	}
-	r.Pub, r.PubPEM = s.key.Public(), s.pubPEM
+	r.Pub, r.PubPEM, r.Cert = s.key.Public(), s.pubPEM, s.cert
 	return s.log.Log(ctx, r)
 }
 
@@ -96,6 +108,13 @@ func (s *Signer) SignImage(ctx context.Context, c *oci.Client, d name.Digest, de
 			return nil, fmt.Errorf("self-check of new signature failed: %w", err)
 		}
 		ann := map[string]string{cosign.SignatureAnnotation: b64}
+		ts, err := s.timestamp(ctx, sig)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.legacyKeylessAnnotations(ann, ts); err != nil {
+			return nil, err
+		}
 		tle, err := s.logEntry(ctx, LogRecord{Signed: payload, Sig: sig})
 		if err != nil {
 			return nil, err
@@ -106,6 +125,12 @@ func (s *Signer) SignImage(ctx context.Context, c *oci.Client, d name.Digest, de
 				return nil, err
 			}
 			ann[cosign.LegacyBundleAnnotation] = rb
+		}
+		if err := s.postCheck(func(v *verify.Verifier) error {
+			_, err := v.VerifyLegacy(verify.LegacyFromAnnotations(payload, ann), policy)
+			return err
+		}); err != nil {
+			return nil, err
 		}
 		if err := c.AppendLegacySignature(ctx, d, payload, ann); err != nil {
 			return nil, err
@@ -123,6 +148,9 @@ func (s *Signer) SignImage(ctx context.Context, c *oci.Client, d name.Digest, de
 		}
 		if _, err := s.verifier.VerifyImageBundle(b, policy); err != nil {
 			return nil, fmt.Errorf("self-check of new signature failed: %w", err)
+		}
+		if err := s.postCheck(func(v *verify.Verifier) error { _, err := v.VerifyImageBundle(b, policy); return err }); err != nil {
+			return nil, err
 		}
 		raw, err := cosign.MarshalBundle(b)
 		if err != nil {
@@ -143,6 +171,12 @@ func (s *Signer) dsseBundle(ctx context.Context, payloadType string, payload []b
 		return nil, fmt.Errorf("signing envelope: %w", err)
 	}
 	b := cosign.NewDSSEBundle(payloadType, payload, sig, s.hint)
+	s.material(b)
+	ts, err := s.timestamp(ctx, sig)
+	if err != nil {
+		return nil, err
+	}
+	addTimestamp(b, ts)
 	tle, err := s.logEntry(ctx, LogRecord{Signed: cosign.PAE(payloadType, payload), Sig: sig, PayloadType: payloadType, Payload: payload})
 	if err != nil || tle == nil {
 		return b, err

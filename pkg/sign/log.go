@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"crypto/x509"
 	"fmt"
 
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
@@ -23,7 +24,8 @@ type LogRecord struct {
 	Signed      []byte
 	Sig         []byte
 	Pub         crypto.PublicKey
-	PubPEM      []byte
+	PubPEM      []byte // the public key, or the certificate when Cert is set
+	Cert        *x509.Certificate
 	PayloadType string
 	Payload     []byte
 }
@@ -75,7 +77,12 @@ func (l v2Log) Log(ctx context.Context, r LogRecord) (*protorekor.TransparencyLo
 	}
 	d := h.New()
 	d.Write(r.Signed)
-	req, err := rekor.NewV2HashedRekordFor(r.Pub, d.Sum(nil), r.Sig)
+	var req []byte
+	if r.Cert != nil {
+		req, err = rekor.NewV2HashedRekordForCert(r.Cert, d.Sum(nil), r.Sig)
+	} else {
+		req, err = rekor.NewV2HashedRekordFor(r.Pub, d.Sum(nil), r.Sig)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -61,6 +61,17 @@ type noteVerifier struct {
 // (as Rekor names it); for RSA, C2SP's 0xff type with the
 // "PKIX-RSA-PKCS#1v1.5" identifier.
 func NewNoteVerifier(name string, key crypto.PublicKey) (note.Verifier, error) {
+	id, err := CheckpointKeyID(name, key)
+	if err != nil {
+		return nil, err
+	}
+	return &noteVerifier{name: name, hash: binary.BigEndian.Uint32(id[:4]), key: key}, nil
+}
+
+// CheckpointKeyID is the 32-byte key ID a trusted root records for a log
+// that signs C2SP checkpoints under origin (the note key hash is its first
+// four bytes): see NewNoteVerifier for each key type.
+func CheckpointKeyID(origin string, key crypto.PublicKey) ([]byte, error) {
 	der, err := x509.MarshalPKIXPublicKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("log key: %w", err)
@@ -68,15 +79,15 @@ func NewNoteVerifier(name string, key crypto.PublicKey) (note.Verifier, error) {
 	var id [32]byte
 	switch k := key.(type) {
 	case ed25519.PublicKey:
-		id = sha256.Sum256(append(append([]byte(name+"\n"), 0x01), k...))
+		id = sha256.Sum256(append(append([]byte(origin+"\n"), 0x01), k...))
 	case *ecdsa.PublicKey:
 		id = sha256.Sum256(der)
 	case *rsa.PublicKey:
-		id = sha256.Sum256(append(append([]byte(name+"\n"), 0xff), append([]byte("PKIX-RSA-PKCS#1v1.5"), der...)...))
+		id = sha256.Sum256(append(append([]byte(origin+"\n"), 0xff), append([]byte("PKIX-RSA-PKCS#1v1.5"), der...)...))
 	default:
 		return nil, fmt.Errorf("log key type %T cannot sign checkpoints", key)
 	}
-	return &noteVerifier{name: name, hash: binary.BigEndian.Uint32(id[:4]), key: key}, nil
+	return id[:], nil
 }
 
 func (v *noteVerifier) Name() string    { return v.name }

@@ -1,0 +1,7 @@
+// Package ct is Hallmark's certificate transparency log: transparency-dev's
+// TesseraCT (the static-ct-api personality of Tessera) on Tessera's POSIX
+// storage, taking RFC 6962 add-chain and add-pre-chain from the CA, with
+// the static-ct-api read side (checkpoint, tiles, issuers) served from the
+// log's directory. Hallmark owns the wiring, the key and the roots; the CT
+// logic is TesseraCT's.
+package ct

@@ -1,0 +1,147 @@
+package ct
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/transparency-dev/tessera"
+	tposix "github.com/transparency-dev/tessera/storage/posix"
+	"github.com/transparency-dev/tesseract"
+	"github.com/transparency-dev/tesseract/storage"
+	"github.com/transparency-dev/tesseract/storage/posix"
+	"golang.org/x/mod/sumdb/note"
+
+	"hallmark.dev/hallmark/pkg/pki"
+)
+
+// Config configures a CT log.
+type Config struct {
+	// Dir holds the log (Tessera's POSIX layout), its issuers and roots.
+	Dir string
+	// Signer signs SCTs and checkpoints; TesseraCT takes ECDSA only.
+	Signer crypto.Signer
+	// Origin names the log in checkpoints (schemeless, e.g. "ct.example/log").
+	Origin string
+	// Roots are the certificates chains must end in: the CA's root.
+	Roots []*x509.Certificate
+	// BatchMaxAge is how long an entry may wait to be sequenced with
+	// others; the SCT is signed once it is (default 1 ms).
+	BatchMaxAge time.Duration
+	// CheckpointInterval is how often a checkpoint is published (default 1 s).
+	CheckpointInterval time.Duration
+}
+
+// Log is a running CT log.
+type Log struct {
+	handler  http.Handler
+	shutdown func(context.Context) error
+	logID    [32]byte
+	pub      crypto.PublicKey
+}
+
+// rootsFile is where the log's accepted roots are written: TesseraCT reads
+// them from a file.
+const rootsFile = "roots.pem"
+
+// Open starts the log in cfg.Dir.
+func Open(ctx context.Context, cfg Config) (*Log, error) {
+	if _, ok := cfg.Signer.Public().(*ecdsa.PublicKey); !ok {
+		return nil, fmt.Errorf("ct: the log key must be ECDSA, got %T", cfg.Signer.Public())
+	}
+	if len(cfg.Roots) == 0 {
+		return nil, errors.New("ct: no accepted roots")
+	}
+	if cfg.Origin == "" || strings.Contains(cfg.Origin, "://") || strings.HasSuffix(cfg.Origin, "/") {
+		return nil, fmt.Errorf("ct: origin %q must be schemeless with no trailing slash", cfg.Origin)
+	}
+	if cfg.BatchMaxAge <= 0 {
+		cfg.BatchMaxAge = time.Millisecond
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = time.Second
+	}
+	// TesseraCT exits the process if its storage cannot be set up: make
+	// sure here that it can.
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("ct: %w", err)
+	}
+	probe := filepath.Join(cfg.Dir, ".write-probe")
+	if err := os.WriteFile(probe, nil, 0o600); err != nil {
+		return nil, fmt.Errorf("ct: log directory %s is not writable: %w", cfg.Dir, err)
+	}
+	_ = os.Remove(probe)
+	roots := filepath.Join(cfg.Dir, rootsFile)
+	if err := pki.WriteFileAtomic(roots, pki.EncodeCertificates(cfg.Roots...), 0o644); err != nil {
+		return nil, fmt.Errorf("ct: writing roots: %w", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(cfg.Signer.Public())
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{logID: sha256.Sum256(der), pub: cfg.Signer.Public()}
+	create := func(ctx context.Context, signer note.Signer) (*storage.CTStorage, error) {
+		driver, err := tposix.New(ctx, tposix.Config{Path: cfg.Dir})
+		if err != nil {
+			return nil, err
+		}
+		opts := tessera.NewAppendOptions().
+			WithCheckpointSigner(signer).
+			WithCTLayout().
+			WithAntispam(256<<10, nil).
+			WithCheckpointInterval(cfg.CheckpointInterval).
+			WithCheckpointRepublishInterval(max(cfg.CheckpointInterval, 30*time.Second)).
+			WithBatching(1024, cfg.BatchMaxAge)
+		appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
+		if err != nil {
+			return nil, err
+		}
+		l.shutdown = shutdown
+		issuers, err := posix.NewIssuerStorage(ctx, cfg.Dir)
+		if err != nil {
+			return nil, err
+		}
+		return storage.NewCTStorage(ctx, &storage.CTStorageOptions{Appender: appender, Reader: reader, IssuerStorage: issuers})
+	}
+	h, err := tesseract.NewLogHandler(ctx, cfg.Origin, cfg.Signer, tesseract.ChainValidationConfig{
+		RootsPEMFile: roots,
+		ExtKeyUsages: "CodeSigning",
+	}, create, 30*time.Second, false, "", tesseract.LogHandlerOpts{DedupRL: -1})
+	if err != nil {
+		return nil, fmt.Errorf("ct: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ct/v1/", h)
+	files := http.FileServer(http.Dir(cfg.Dir))
+	for _, p := range []string{"GET /checkpoint", "GET /tile/", "GET /issuer/"} {
+		mux.Handle(p, files)
+	}
+	l.handler = mux
+	return l, nil
+}
+
+// Handler serves RFC 6962 submission and the static-ct-api read side.
+func (l *Log) Handler() http.Handler { return l.handler }
+
+// LogID is the SHA-256 of the log's public key, as SCTs name it.
+func (l *Log) LogID() [32]byte { return l.logID }
+
+// PublicKey is the log's key.
+func (l *Log) PublicKey() crypto.PublicKey { return l.pub }
+
+// Close stops sequencing, after what is in flight.
+func (l *Log) Close(ctx context.Context) error {
+	if l.shutdown == nil {
+		return nil
+	}
+	return l.shutdown(ctx)
+}

@@ -1,0 +1,120 @@
+package sign
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+
+	"hallmark.dev/hallmark/pkg/cosign"
+	"hallmark.dev/hallmark/pkg/pki"
+	"hallmark.dev/hallmark/pkg/verify"
+)
+
+// Timestamper gets an RFC 3161 timestamp over a signature: the DER
+// TimeStampResp a bundle carries.
+type Timestamper interface {
+	Timestamp(ctx context.Context, sig []byte) ([]byte, error)
+}
+
+// WithCertificate makes the signer keyless: signatures carry leaf, a
+// certificate for the signing key (its chain, issuing CA to root, goes on
+// legacy .sig layers as cosign writes it), and log entries record the
+// certificate rather than the key.
+func WithCertificate(leaf *x509.Certificate, chain []*x509.Certificate) Option {
+	return func(s *Signer) { s.cert, s.chain = leaf, chain }
+}
+
+// WithTimestamps asks t for an RFC 3161 timestamp over every signature.
+func WithTimestamps(t Timestamper) Option { return func(s *Signer) { s.tsa = t } }
+
+// WithSelfCheck judges every new signature with v before it is stored,
+// instead of checking the signature alone: a keyless signer passes a
+// verifier built on the trusted root, as cosign verifies after signing.
+func WithSelfCheck(v *verify.Verifier) Option { return func(s *Signer) { s.selfCheck = v } }
+
+// setupCertificate checks a keyless signer's certificate against its key.
+func (s *Signer) setupCertificate() error {
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	if pk, ok := s.key.Public().(equaler); !ok || !pk.Equal(s.cert.PublicKey) {
+		return errors.New("the signing certificate does not certify the signing key")
+	}
+	s.pubPEM = pki.EncodeCertificates(s.cert)
+	s.hint = ""
+	return nil
+}
+
+// material is what a bundle says about the signer: the certificate, or the
+// key's hint.
+func (s *Signer) material(b *cosign.Bundle) {
+	if s.cert == nil {
+		return
+	}
+	b.VerificationMaterial.Content = &protobundle.VerificationMaterial_Certificate{
+		Certificate: &protocommon.X509Certificate{RawBytes: s.cert.Raw},
+	}
+}
+
+// timestamp gets a timestamp over sig, when a TSA is configured.
+func (s *Signer) timestamp(ctx context.Context, sig []byte) ([]byte, error) {
+	if s.tsa == nil {
+		return nil, nil
+	}
+	ts, err := s.tsa.Timestamp(ctx, sig)
+	if err != nil {
+		return nil, fmt.Errorf("timestamping the signature: %w", err)
+	}
+	return ts, nil
+}
+
+// addEvidence puts a timestamp and a log entry in a bundle.
+func addTimestamp(b *cosign.Bundle, ts []byte) {
+	if ts == nil {
+		return
+	}
+	vm := b.VerificationMaterial
+	if vm.TimestampVerificationData == nil {
+		vm.TimestampVerificationData = &protobundle.TimestampVerificationData{}
+	}
+	vm.TimestampVerificationData.Rfc3161Timestamps = append(vm.TimestampVerificationData.Rfc3161Timestamps,
+		&protocommon.RFC3161SignedTimestamp{SignedTimestamp: ts})
+}
+
+// legacyKeylessAnnotations are the .sig layer annotations cosign writes for
+// a certificate and a timestamp.
+func (s *Signer) legacyKeylessAnnotations(ann map[string]string, ts []byte) error {
+	if s.cert != nil {
+		ann[cosign.CertificateAnnotation] = string(pki.EncodeCertificates(s.cert))
+		if len(s.chain) > 0 {
+			ann[cosign.ChainAnnotation] = string(pki.EncodeCertificates(s.chain...))
+		}
+	}
+	if ts != nil {
+		b, err := json.Marshal(cosign.RFC3161Annotation{SignedRFC3161Timestamp: ts})
+		if err != nil {
+			return err
+		}
+		ann[cosign.RFC3161TimestampAnnotation] = string(b)
+	}
+	return nil
+}
+
+// Certificate returns the keyless signer's certificate (nil when keyed).
+func (s *Signer) Certificate() *x509.Certificate { return s.cert }
+
+// postCheck judges a finished signature with the self-check verifier, when
+// one was given: it sees the certificate, log entry and timestamp together.
+func (s *Signer) postCheck(check func(*verify.Verifier) error) error {
+	if s.selfCheck == nil {
+		return nil
+	}
+	if err := check(s.selfCheck); err != nil {
+		return fmt.Errorf("the new signature does not verify against the trusted root: %w", err)
+	}
+	return nil
+}
