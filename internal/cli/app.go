@@ -106,6 +106,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.registryCommand(),
 		a.logCommand(),
 		a.serveCommand(),
+		a.oidcCommand(),
 		a.quickstartCommand(),
 		a.versionCommand(),
 	)

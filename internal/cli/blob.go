@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -23,17 +24,41 @@ import (
 )
 
 type signBlobOptions struct {
-	keyPath, bundlePath, sigPath, certPath string
-	b64, newBundleFormat, yes              bool
-	log                                    logFlags
+	keyPath, bundlePath, sigPath, certPath, tsPath string
+	b64, newBundleFormat, yes                      bool
+	log                                            logFlags
+	keyless                                        keylessFlags
+}
+
+// writeCertificate writes a keyless signature's certificate to
+// --output-certificate: PEM, base64-encoded unless --b64=false, as cosign.
+func (a *app) writeCertificate(o *signBlobOptions, s *sign.Signer) error {
+	if o.certPath == "" {
+		return nil
+	}
+	c := s.Certificate()
+	if c == nil {
+		a.infof("No certificate to write to %s: the blob was signed with a key", o.certPath)
+		return nil
+	}
+	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	if o.b64 {
+		out = []byte(base64.StdEncoding.EncodeToString(out))
+	}
+	if err := writeFileMode(o.certPath, out, 0o600, true); err != nil {
+		return err
+	}
+	a.infof("Wrote certificate to file %s", o.certPath)
+	return nil
 }
 
 func (a *app) signBlobCommand() *cobra.Command {
 	o := &signBlobOptions{}
 	cmd := &cobra.Command{
-		Use:   "sign-blob --key KEY --bundle OUT (FILE | -)",
+		Use:   "sign-blob [--key KEY] --bundle OUT (FILE | -)",
 		Short: "Sign a file (or standard input) and write a Sigstore bundle",
-		Long: `Sign a file, or standard input given as -, with a key.
+		Long: `Sign a file, or standard input given as -, with a key or keyless (no --key:
+a short-lived certificate from the CA for an OIDC identity, see hallmark sign).
 
 The default (cosign v3's) writes a Sigstore bundle (--bundle). With
 --new-bundle-format=false, --bundle writes cosign's legacy blob bundle (base64
@@ -52,16 +77,14 @@ without it, to standard output (base64 unless --b64=false).`,
 	f.BoolVar(&o.b64, "b64", true, "write the signature (and certificate) base64-encoded; false writes raw bytes")
 	f.BoolVar(&o.newBundleFormat, "new-bundle-format", true, "write a Sigstore bundle (false: cosign v2's outputs)")
 	f.BoolVarP(&o.yes, "yes", "y", false, "skip confirmation prompts (Hallmark never prompts here; accepted for cosign compatibility)")
-	f.String("trusted-root", "", "accepted for cosign compatibility: the new signature is checked with the signing key itself")
+	f.StringVar(&o.tsPath, "rfc3161-timestamp", "", "write the RFC 3161 timestamp (DER) to this file (with --timestamp-server-url or tsaUrls)")
 	o.log.add(cmd)
-	notYet(cmd, append(slices.Clone(keylessSigningFlags), stringFlag("rfc3161-timestamp", "RFC 3161 timestamps at signing"))...)
+	o.keyless.add(cmd)
+	notYet(cmd, slices.Clone(hardwareKeyFlags)...)
 	return cmd
 }
 
 func (a *app) signBlob(ctx context.Context, o *signBlobOptions, arg string) error {
-	if o.keyPath == "" {
-		return fmt.Errorf("%w: --key is required (keyless signing is not supported yet)", errUsage)
-	}
 	if o.newBundleFormat && o.bundlePath == "" && o.sigPath == "" {
 		return fmt.Errorf("%w: give --bundle FILE (or --output-signature FILE) to say where the signature goes", errUsage)
 	}
@@ -69,12 +92,12 @@ func (a *app) signBlob(ctx context.Context, o *signBlobOptions, arg string) erro
 	if err != nil {
 		return err
 	}
-	s, err := a.newSigner(o.keyPath, &o.log)
+	ctx, cancel := a.withTimeout(ctx)
+	defer cancel()
+	s, err := a.signerFor(ctx, o.keyPath, &o.log, &o.keyless)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := a.withTimeout(ctx)
-	defer cancel()
 	b, err := s.SignBlobBundle(ctx, data)
 	if err != nil {
 		return err
@@ -112,8 +135,18 @@ func (a *app) signBlob(ctx context.Context, o *signBlobOptions, arg string) erro
 			return err
 		}
 	}
-	if o.certPath != "" {
-		a.infof("No certificate to write to %s: the blob was signed with a key", o.certPath)
+	if err := a.writeCertificate(o, s); err != nil {
+		return err
+	}
+	if o.tsPath != "" {
+		tss := b.GetVerificationMaterial().GetTimestampVerificationData().GetRfc3161Timestamps()
+		if len(tss) == 0 {
+			return fmt.Errorf("--rfc3161-timestamp %s: no timestamp authority was asked (give --timestamp-server-url or tsaUrls in --signing-config)", o.tsPath)
+		}
+		if err := writeFileMode(o.tsPath, tss[0].GetSignedTimestamp(), 0o600, true); err != nil {
+			return err
+		}
+		a.infof("Wrote RFC3161 timestamp to file %s", o.tsPath)
 	}
 	return nil
 }

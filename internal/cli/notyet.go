@@ -43,20 +43,9 @@ func notYet(cmd *cobra.Command, flags ...pendingFlag) {
 	}
 }
 
-// keylessSigningFlags are cosign's keyless signing flags (Fulcio, OIDC,
-// hardware keys, timestamp authorities), pending Hallmark's own CA.
-var keylessSigningFlags = []pendingFlag{
-	stringFlag("identity-token", "keyless signing (an OIDC identity token)"),
-	stringFlag("fulcio-url", "keyless signing (a Fulcio CA)"),
-	stringFlag("oidc-issuer", "keyless signing (OIDC)"),
-	stringFlag("oidc-client-id", "keyless signing (OIDC)"),
-	stringFlag("oidc-client-secret-file", "keyless signing (OIDC)"),
-	stringFlag("oidc-redirect-url", "keyless signing (OIDC)"),
-	stringFlag("oidc-provider", "keyless signing (OIDC)"),
-	boolFlag("oidc-disable-ambient-providers", "keyless signing (OIDC)"),
-	boolFlag("issue-certificate", "keyless signing (a certificate for the key)"),
-	boolFlag("insecure-skip-verify", "keyless signing (Fulcio)"),
-	stringFlag("timestamp-server-url", "RFC 3161 timestamps at signing"),
+// hardwareKeyFlags are cosign's flags for hardware security keys, which
+// Hallmark does not support yet.
+var hardwareKeyFlags = []pendingFlag{
 	boolFlag("sk", "hardware security keys"),
 	stringFlag("slot", "hardware security keys"),
 }

@@ -14,7 +14,7 @@ import (
 // passwordEnv lists the variables a key password is read from, in order.
 var passwordEnv = []string{"COSIGN_PASSWORD", "HALLMARK_PASSWORD"}
 
-func isTerminal(r io.Reader) bool {
+func isTerminal(r any) bool {
 	f, ok := r.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

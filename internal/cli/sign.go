@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"slices"
@@ -23,15 +24,20 @@ type signOptions struct {
 	recursive       bool
 	referrersMode   referrersMode
 	log             logFlags
+	keyless         keylessFlags
 	registry        registryFlags
 }
 
 func (a *app) signCommand() *cobra.Command {
 	o := &signOptions{}
 	cmd := &cobra.Command{
-		Use:   "sign --key KEY [-a key=value]... IMAGE...",
+		Use:   "sign [--key KEY] [-a key=value]... IMAGE...",
 		Short: "Sign container images and store the signatures in the registry",
-		Long: `Sign container images with a key and store the signatures beside them.
+		Long: `Sign container images and store the signatures beside them: with --key, or
+keyless (no --key): an identity token (--identity-token, SIGSTORE_ID_TOKEN, the
+GitHub Actions token, or a sign-in with the OIDC issuer) gets a short-lived
+certificate for a fresh key from the CA, and the signature is logged and
+timestamped as --signing-config says.
 
 A tag is resolved to its digest and the digest is signed. The default format is
 cosign v3's: a Sigstore bundle stored as an OCI 1.1 referrer (or under the
@@ -49,10 +55,10 @@ sha256-<hex> referrers tag on registries without the referrers API).
 	f.BoolVar(&o.newBundleFormat, "new-bundle-format", true, "store a Sigstore bundle as an OCI referrer (false: cosign v2 .sig tag)")
 	f.BoolVarP(&o.recursive, "recursive", "r", false, "when IMAGE is an index, also sign each manifest it lists")
 	f.Var(&o.referrersMode, "registry-referrers-mode", "where legacy (.sig) signatures go: legacy (the .sig tag); oci-1-1 (needs COSIGN_EXPERIMENTAL=1) is not supported yet")
-	f.String("trusted-root", "", "accepted for cosign compatibility: the new signature is checked with the signing key itself")
 	o.log.add(cmd)
+	o.keyless.add(cmd)
 	o.registry.add(cmd)
-	notYet(cmd, append(slices.Clone(keylessSigningFlags),
+	notYet(cmd, append(slices.Clone(hardwareKeyFlags),
 		stringFlag("certificate", "attaching a certificate to a key signature"), stringFlag("certificate-chain", "attaching a certificate chain"),
 		stringFlag("payload", "signing a payload given as a file"), stringFlag("output-payload", "writing the signed payload to a file"),
 		stringFlag("output-signature", "writing image signatures to files"), stringFlag("output-certificate", "writing image certificates to files"),
@@ -61,9 +67,6 @@ sha256-<hex> referrers tag on registries without the referrers API).
 }
 
 func (a *app) sign(ctx context.Context, o *signOptions, images []string) error {
-	if o.keyPath == "" {
-		return fmt.Errorf("%w: --key is required (keyless signing is not supported yet)", errUsage)
-	}
 	if o.referrersMode == "oci-1-1" {
 		if !truthy(a.getenv("COSIGN_EXPERIMENTAL")) {
 			return fmt.Errorf("%w: --registry-referrers-mode oci-1-1 needs COSIGN_EXPERIMENTAL=1", errUsage)
@@ -86,7 +89,7 @@ func (a *app) sign(ctx context.Context, o *signOptions, images []string) error {
 			return withCode(exitUsage, err)
 		}
 	}
-	signer, err := a.newSigner(o.keyPath, &o.log)
+	signer, err := a.signerFor(ctx, o.keyPath, &o.log, &o.keyless)
 	if err != nil {
 		return err
 	}
@@ -166,6 +169,22 @@ func truthy(s string) bool {
 }
 
 // newSigner loads the signing key and the log the flags name.
+// signerFor is the signer the flags ask for: the key, keyless (no key), or
+// the key with a certificate (--issue-certificate).
+func (a *app) signerFor(ctx context.Context, keyRef string, lf *logFlags, kf *keylessFlags) (*sign.Signer, error) {
+	if keyRef != "" && !kf.issueCertificate {
+		return a.newSigner(keyRef, lf)
+	}
+	var key crypto.Signer
+	if keyRef != "" {
+		var err error
+		if key, err = a.loadPrivateKey(keyRef); err != nil {
+			return nil, err
+		}
+	}
+	return a.keylessSigner(ctx, kf, lf, key)
+}
+
 func (a *app) newSigner(keyRef string, lf *logFlags) (*sign.Signer, error) {
 	priv, err := a.loadPrivateKey(keyRef)
 	if err != nil {

@@ -32,47 +32,54 @@ func (f *logFlags) add(cmd *cobra.Command) {
 // where (or whether) signatures are logged. A log the user configured that
 // cannot be used is an error: nothing is signed without it.
 func (a *app) signerOptions(f *logFlags) ([]sign.Option, error) {
+	opts, _, err := a.logOptions(f)
+	return opts, err
+}
+
+// logOptions is signerOptions, also saying which Rekor API the log speaks
+// (0 when there is no log).
+func (a *app) logOptions(f *logFlags) ([]sign.Option, uint32, error) {
 	if !f.upload {
 		a.infof("--tlog-upload=false: the signature is not uploaded to a transparency log")
-		return nil, nil
+		return nil, 0, nil
 	}
 	if f.rekorURL != "" {
 		c, err := rekor.NewClient(f.rekorURL, nil)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		a.infof("Uploading the signature to the transparency log %s", f.rekorURL)
-		return []sign.Option{sign.WithLog(sign.RekorV1(c))}, nil
+		return []sign.Option{sign.WithLog(sign.RekorV1(c))}, 1, nil
 	}
 	if f.signingConfig == "" {
 		a.infof("No transparency log is configured (--rekor-url or --signing-config): the signature is stored without a log entry (verifiers will need --insecure-ignore-tlog)")
-		return nil, nil
+		return nil, 0, nil
 	}
 	data, err := os.ReadFile(f.signingConfig)
 	if err != nil {
-		return nil, fmt.Errorf("reading signing config %s: %w", f.signingConfig, err)
+		return nil, 0, fmt.Errorf("reading signing config %s: %w", f.signingConfig, err)
 	}
 	sc, err := cosign.ParseSigningConfig(data)
 	if err != nil {
-		return nil, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
+		return nil, 0, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
 	}
 	svc, err := cosign.SelectRekor(sc, time.Now())
 	if err != nil {
-		return nil, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
+		return nil, 0, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
 	}
 	if svc == nil {
 		a.infof("Signing config %s names no transparency log: the signature is stored without a log entry", f.signingConfig)
-		return nil, nil
+		return nil, 0, nil
 	}
 	c, err := rekor.NewClient(svc.URL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
+		return nil, 0, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
 	}
 	a.infof("Uploading the signature to the transparency log %s (Rekor API v%d)", svc.URL, svc.APIVersion)
 	if svc.APIVersion == 2 {
-		return []sign.Option{sign.WithLog(sign.RekorV2(c))}, nil
+		return []sign.Option{sign.WithLog(sign.RekorV2(c))}, 2, nil
 	}
-	return []sign.Option{sign.WithLog(sign.RekorV1(c))}, nil
+	return []sign.Option{sign.WithLog(sign.RekorV1(c))}, 1, nil
 }
 
 // logURL is --rekor-url, else the Rekor v1 log of --signing-config valid now

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 
 	"hallmark.dev/hallmark/pkg/cosign"
@@ -40,7 +41,7 @@ func (s *Signer) SignBlobBundle(ctx context.Context, data []byte) (*cosign.Bundl
 	if err != nil {
 		return nil, err
 	}
-	addTimestamp(b, ts)
+	addTimestamps(b, ts)
 	tle, err := s.logEntry(ctx, LogRecord{Signed: data, Sig: sig})
 	if err != nil {
 		return nil, err
@@ -48,7 +49,7 @@ func (s *Signer) SignBlobBundle(ctx context.Context, data []byte) (*cosign.Bundl
 	if tle != nil {
 		b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, tle)
 	}
-	if _, err := s.verifier.VerifyBlobBundle(b, verify.BlobData(data)); err != nil {
+	if _, err := s.verifier.VerifyBlobBundle(s.asKeyed(b), verify.BlobData(data)); err != nil {
 		return nil, fmt.Errorf("self-check of new signature failed: %w", err)
 	}
 	if err := s.postCheck(func(v *verify.Verifier) error { _, err := v.VerifyBlobBundle(b, verify.BlobData(data)); return err }); err != nil {
@@ -62,6 +63,9 @@ func (s *Signer) SignBlobBundle(ctx context.Context, data []byte) (*cosign.Bundl
 // no SET to carry).
 func LegacyBlobBundle(b *cosign.Bundle) ([]byte, error) {
 	out := cosign.LocalSignedPayload{Base64Signature: base64.StdEncoding.EncodeToString(b.GetMessageSignature().GetSignature())}
+	if c := b.GetVerificationMaterial().GetCertificate(); c != nil {
+		out.Cert = base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.GetRawBytes()}))
+	}
 	if tles := b.GetVerificationMaterial().GetTlogEntries(); len(tles) > 0 {
 		rb, err := legacyRekorBundle(tles[0])
 		if err != nil {

@@ -34,7 +34,7 @@ type Signer struct {
 	// Keyless signing.
 	cert      *x509.Certificate
 	chain     []*x509.Certificate
-	tsa       Timestamper
+	tsa       []Timestamper
 	selfCheck *verify.Verifier
 }
 
@@ -146,7 +146,7 @@ func (s *Signer) SignImage(ctx context.Context, c *oci.Client, d name.Digest, de
 		if err != nil {
 			return nil, err
 		}
-		if _, err := s.verifier.VerifyImageBundle(b, policy); err != nil {
+		if _, err := s.verifier.VerifyImageBundle(s.asKeyed(b), policy); err != nil {
 			return nil, fmt.Errorf("self-check of new signature failed: %w", err)
 		}
 		if err := s.postCheck(func(v *verify.Verifier) error { _, err := v.VerifyImageBundle(b, policy); return err }); err != nil {
@@ -176,7 +176,7 @@ func (s *Signer) dsseBundle(ctx context.Context, payloadType string, payload []b
 	if err != nil {
 		return nil, err
 	}
-	addTimestamp(b, ts)
+	addTimestamps(b, ts)
 	tle, err := s.logEntry(ctx, LogRecord{Signed: cosign.PAE(payloadType, payload), Sig: sig, PayloadType: payloadType, Payload: payload})
 	if err != nil || tle == nil {
 		return b, err

@@ -11,6 +11,8 @@ import (
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 
+	"google.golang.org/protobuf/proto"
+
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/pki"
 	"hallmark.dev/hallmark/pkg/verify"
@@ -30,8 +32,8 @@ func WithCertificate(leaf *x509.Certificate, chain []*x509.Certificate) Option {
 	return func(s *Signer) { s.cert, s.chain = leaf, chain }
 }
 
-// WithTimestamps asks t for an RFC 3161 timestamp over every signature.
-func WithTimestamps(t Timestamper) Option { return func(s *Signer) { s.tsa = t } }
+// WithTimestamps asks each t for an RFC 3161 timestamp over every signature.
+func WithTimestamps(t ...Timestamper) Option { return func(s *Signer) { s.tsa = append(s.tsa, t...) } }
 
 // WithSelfCheck judges every new signature with v before it is stored,
 // instead of checking the signature alone: a keyless signer passes a
@@ -60,42 +62,46 @@ func (s *Signer) material(b *cosign.Bundle) {
 	}
 }
 
-// timestamp gets a timestamp over sig, when a TSA is configured.
-func (s *Signer) timestamp(ctx context.Context, sig []byte) ([]byte, error) {
-	if s.tsa == nil {
-		return nil, nil
+// timestamp gets a timestamp over sig from each configured TSA.
+func (s *Signer) timestamp(ctx context.Context, sig []byte) ([][]byte, error) {
+	var out [][]byte
+	for _, t := range s.tsa {
+		ts, err := t.Timestamp(ctx, sig)
+		if err != nil {
+			return nil, fmt.Errorf("timestamping the signature: %w", err)
+		}
+		out = append(out, ts)
 	}
-	ts, err := s.tsa.Timestamp(ctx, sig)
-	if err != nil {
-		return nil, fmt.Errorf("timestamping the signature: %w", err)
-	}
-	return ts, nil
+	return out, nil
 }
 
-// addEvidence puts a timestamp and a log entry in a bundle.
-func addTimestamp(b *cosign.Bundle, ts []byte) {
-	if ts == nil {
+// addTimestamps puts RFC 3161 timestamps in a bundle.
+func addTimestamps(b *cosign.Bundle, tss [][]byte) {
+	if len(tss) == 0 {
 		return
 	}
 	vm := b.VerificationMaterial
 	if vm.TimestampVerificationData == nil {
 		vm.TimestampVerificationData = &protobundle.TimestampVerificationData{}
 	}
-	vm.TimestampVerificationData.Rfc3161Timestamps = append(vm.TimestampVerificationData.Rfc3161Timestamps,
-		&protocommon.RFC3161SignedTimestamp{SignedTimestamp: ts})
+	for _, ts := range tss {
+		vm.TimestampVerificationData.Rfc3161Timestamps = append(vm.TimestampVerificationData.Rfc3161Timestamps,
+			&protocommon.RFC3161SignedTimestamp{SignedTimestamp: ts})
+	}
 }
 
 // legacyKeylessAnnotations are the .sig layer annotations cosign writes for
 // a certificate and a timestamp.
-func (s *Signer) legacyKeylessAnnotations(ann map[string]string, ts []byte) error {
+// The legacy layer holds one timestamp, the first.
+func (s *Signer) legacyKeylessAnnotations(ann map[string]string, tss [][]byte) error {
 	if s.cert != nil {
 		ann[cosign.CertificateAnnotation] = string(pki.EncodeCertificates(s.cert))
 		if len(s.chain) > 0 {
 			ann[cosign.ChainAnnotation] = string(pki.EncodeCertificates(s.chain...))
 		}
 	}
-	if ts != nil {
-		b, err := json.Marshal(cosign.RFC3161Annotation{SignedRFC3161Timestamp: ts})
+	if len(tss) > 0 {
+		b, err := json.Marshal(cosign.RFC3161Annotation{SignedRFC3161Timestamp: tss[0]})
 		if err != nil {
 			return err
 		}
@@ -117,4 +123,16 @@ func (s *Signer) postCheck(check func(*verify.Verifier) error) error {
 		return fmt.Errorf("the new signature does not verify against the trusted root: %w", err)
 	}
 	return nil
+}
+
+// asKeyed is b as the key alone would have signed it, for the signature
+// check every new signature gets (the certificate is judged by postCheck).
+func (s *Signer) asKeyed(b *cosign.Bundle) *cosign.Bundle {
+	if s.cert == nil {
+		return b
+	}
+	c := proto.Clone(b).(*cosign.Bundle)
+	hint, _ := cosign.KeyHint(s.key.Public())
+	c.VerificationMaterial.Content = &protobundle.VerificationMaterial_PublicKey{PublicKey: &protocommon.PublicKeyIdentifier{Hint: hint}}
+	return c
 }

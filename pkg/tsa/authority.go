@@ -103,10 +103,8 @@ func ParseDER(der []byte) (*Request, error) {
 	if err != nil {
 		return nil, refuse("malformed time-stamp request: %v", err)
 	}
-	for _, e := range r.Extensions {
-		if e.Critical {
-			return nil, refuse("time-stamp request carries critical extension %s, which this authority does not support", e.Id)
-		}
+	if len(r.Extensions) > 0 {
+		return nil, refuse("time-stamp request carries extension %s: this authority accepts none (as timestamp-authority without --allow-custom-extensions)", r.Extensions[0].Id)
 	}
 	return &Request{Hash: r.HashAlgorithm, Digest: r.HashedMessage, Nonce: r.Nonce, Certificates: r.Certificates, Policy: r.TSAPolicyOID}, nil
 }

@@ -120,7 +120,7 @@ func TestParseRefuses(t *testing.T) {
 	critical, _ := (&timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: sum[:],
 		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3}, Critical: true, Value: []byte{5, 0}}}}).Marshal()
 	for name, der := range map[string][]byte{
-		"empty": nil, "garbage": []byte("not DER"), "critical extension": critical,
+		"empty": nil, "garbage": []byte("not DER"), "extension": critical,
 		"trailing data": append(request(t, crypto.SHA256, []byte("x"), nil, false), 0),
 	} {
 		if _, err := ParseDER(der); err == nil {

@@ -60,7 +60,7 @@ func (h *Handler) timestamp(w http.ResponseWriter, r *http.Request) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var req *tsa.Request
 	switch ct {
-	case "application/timestamp-query", "application/timestamp-request", "application/octet-stream", "":
+	case "application/timestamp-query", "application/timestamp-request":
 		req, err = tsa.ParseDER(body)
 	case "application/json":
 		req, err = tsa.ParseJSON(body)
@@ -73,7 +73,7 @@ func (h *Handler) timestamp(w http.ResponseWriter, r *http.Request) {
 		if resp, err = h.a.Stamp(req); err == nil {
 			w.Header().Set("Content-Type", "application/timestamp-reply")
 			w.Header().Set("Content-Length", strconv.Itoa(len(resp)))
-			w.WriteHeader(http.StatusCreated)
+			w.WriteHeader(http.StatusOK) // timestamp-authority's default since v2
 			_, _ = w.Write(resp)
 			return
 		}

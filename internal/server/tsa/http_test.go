@@ -43,7 +43,7 @@ func TestTimestampAndChain(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Content-Type") != "application/timestamp-reply" {
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/timestamp-reply" {
 		t.Fatalf("status %d, type %q: %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 	if ts, err := timestamp.ParseResponse(body); err != nil || !bytes.Equal(ts.HashedMessage, sum[:]) {
@@ -89,6 +89,7 @@ func TestBadInput(t *testing.T) {
 		{"JSON bad hash", "application/json", `{"artifactHash":"AAAA","hashAlgorithm":"sha256"}`, 400, "imprint"},
 		{"JSON not JSON", "application/json", `{`, 400, "malformed JSON"},
 		{"other type", "text/plain", "x", 415, "Content-Type"},
+		{"no type", "", "x", 415, "Content-Type"},
 		{"huge", "application/timestamp-query", strings.Repeat("A", 1<<20), 413, "limit"},
 	} {
 		resp, err := http.Post(srv.URL+"/api/v1/timestamp", c.ctype, strings.NewReader(c.body))
