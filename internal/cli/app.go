@@ -107,6 +107,11 @@ func (a *app) rootCommand() *cobra.Command {
 		a.logCommand(),
 		a.serveCommand(),
 		a.oidcCommand(),
+		a.caCommand(),
+		a.ctCommand(),
+		a.tsaCommand(),
+		a.trustedRootCommand(),
+		a.signingConfigCommand(),
 		a.quickstartCommand(),
 		a.versionCommand(),
 	)
