@@ -3,9 +3,7 @@ package cli
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -31,6 +29,7 @@ type logServeOptions struct {
 	maxEntrySize                                    int64
 	batchMaxAge                                     time.Duration
 	batchMaxSize                                    uint
+	ops                                             opsFlags
 }
 
 func (a *app) logCommand() *cobra.Command {
@@ -57,6 +56,7 @@ DIR/trusted-root.json and DIR/signing-config.json, which hallmark and cosign tak
 	f.DurationVar(&o.batchMaxAge, "batch-max-age", time.Millisecond, "longest a group of entries waits to be sequenced once handed to storage")
 	f.UintVar(&o.batchMaxSize, "batch-max-size", 1024, "most entries sequenced in one round")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this (loopback) address")
+	o.ops.add(serve)
 	cmd.AddCommand(serve)
 	cmd.AddCommand(a.logClientCommands()...)
 	return cmd
@@ -64,6 +64,10 @@ DIR/trusted-root.json and DIR/signing-config.json, which hallmark and cosign tak
 
 func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
 	tuneGC()
+	logger, err := a.serverLogger(&o.ops)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return fmt.Errorf("log data %s: %w", o.data, err)
 	}
@@ -84,11 +88,10 @@ func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
 		}
 		cfg.MySQL = db
 	}
-	ln, err := net.Listen("tcp", o.addr)
+	ln, err := listen("addr", o.addr)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", o.addr, err)
+		return err
 	}
-	defer ln.Close()
 	url := o.publicURL
 	if url == "" {
 		url = "http://" + ln.Addr().String()
@@ -121,12 +124,8 @@ func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
 		go func() { _ = httpserve.Serve(ctx, dln, debugMux(), "", "") }()
 		a.infof("Profiles at http://%s/debug/pprof/", dln.Addr())
 	}
-	h := logserver.NewHandler(svc, o.maxEntrySize, slog.New(slog.NewTextHandler(a.stderr, nil)))
-	err = httpserve.Serve(ctx, ln, h, "", "")
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
+	h := logserver.NewHandler(svc, o.maxEntrySize, logger)
+	return a.runServices(ctx, &o.ops, logger, []service{{name: "rekor", ln: ln, handler: h}})
 }
 
 // writeLogTrust writes the trusted root and signing config naming this log.

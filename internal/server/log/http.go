@@ -13,6 +13,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/mail"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -213,8 +215,17 @@ func (h *Handler) retrieveEntries(w http.ResponseWriter, r *http.Request) {
 		LogIndexes []int64           `json:"logIndexes"`
 		Entries    []json.RawMessage `json:"entries"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&q); err != nil {
-		apiError(w, http.StatusBadRequest, "search query: %v", err)
+	if !readQuery(w, r, "retrieve query", &q) {
+		return
+	}
+	for _, u := range q.EntryUUIDs {
+		if !entryUUIDRE.MatchString(u) {
+			apiError(w, http.StatusBadRequest, "entryUUID %q is not 64 or 80 hex digits", truncate(u, 100))
+			return
+		}
+	}
+	if len(q.EntryUUIDs)+len(q.LogIndexes)+len(q.Entries) == 0 {
+		apiError(w, http.StatusBadRequest, "retrieve needs entryUUIDs, logIndexes or entries")
 		return
 	}
 	if len(q.EntryUUIDs)+len(q.LogIndexes)+len(q.Entries) > maxRetrieve {
@@ -314,6 +325,31 @@ func defaultStr(s, d string) string {
 	return s
 }
 
+// Rekor's SearchIndex field rules (its OpenAPI schema).
+var (
+	searchHashRE  = regexp.MustCompile(`^(sha512:)?[0-9a-fA-F]{128}$|^(sha256:)?[0-9a-fA-F]{64}$|^(sha1:)?[0-9a-fA-F]{40}$`)
+	entryUUIDRE   = regexp.MustCompile(`^([0-9a-fA-F]{64}|[0-9a-fA-F]{80})$`)
+	searchFormats = map[string]bool{"pgp": true, "x509": true, "minisign": true, "ssh": true, "tuf": true}
+)
+
+// maxQuery bounds a search or retrieve request body.
+const maxQuery = 1 << 20
+
+// readQuery decodes a bounded JSON query, answering 413 or 400 itself.
+func readQuery(w http.ResponseWriter, r *http.Request, what string, v any) bool {
+	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxQuery)).Decode(v)
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		apiError(w, http.StatusRequestEntityTooLarge, "%s is over the %d byte limit", what, maxQuery)
+		return false
+	case err != nil:
+		apiError(w, http.StatusBadRequest, "%s: %v", what, err)
+		return false
+	}
+	return true
+}
+
 func (h *Handler) searchIndex(w http.ResponseWriter, r *http.Request) {
 	var q struct {
 		Email     string `json:"email"`
@@ -321,31 +357,57 @@ func (h *Handler) searchIndex(w http.ResponseWriter, r *http.Request) {
 		PublicKey *struct {
 			Format  string `json:"format"`
 			Content string `json:"content"`
+			URL     string `json:"url"`
 		} `json:"publicKey"`
 		Operator string `json:"operator"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&q); err != nil {
-		apiError(w, http.StatusBadRequest, "search index query: %v", err)
+	if !readQuery(w, r, "search index query", &q) {
 		return
 	}
 	var searchKeys []string
 	if q.Email != "" {
+		if a, err := mail.ParseAddress(q.Email); err != nil || a.Address != q.Email || len(q.Email) > 254 {
+			apiError(w, http.StatusBadRequest, "email %q is not an e-mail address", truncate(q.Email, 80))
+			return
+		}
 		searchKeys = append(searchKeys, "email:"+strings.ToLower(q.Email))
 	}
 	if q.Hash != "" {
+		if !searchHashRE.MatchString(q.Hash) {
+			apiError(w, http.StatusBadRequest, "hash %q is not a hex SHA-256, SHA-512 or SHA-1 digest (optionally prefixed sha256:, sha512:, sha1:)", truncate(q.Hash, 80))
+			return
+		}
 		hs := strings.ToLower(q.Hash)
 		if !strings.Contains(hs, ":") {
-			hs = "sha256:" + hs
+			hs = map[int]string{64: "sha256:", 128: "sha512:", 40: "sha1:"}[len(hs)] + hs
 		}
 		searchKeys = append(searchKeys, hs)
 	}
-	if q.PublicKey != nil && q.PublicKey.Content != "" {
-		k, err := searchKeyForPublicKey(q.PublicKey.Content)
+	if pk := q.PublicKey; pk != nil {
+		switch {
+		case !searchFormats[pk.Format]:
+			apiError(w, http.StatusBadRequest, "publicKey.format %q: want pgp, x509, minisign, ssh or tuf", truncate(pk.Format, 40))
+			return
+		case pk.URL != "":
+			apiError(w, http.StatusBadRequest, "publicKey.url: this log does not fetch keys; send publicKey.content")
+			return
+		case pk.Content == "":
+			apiError(w, http.StatusBadRequest, "publicKey.content is missing")
+			return
+		case pk.Format != "x509":
+			apiError(w, http.StatusBadRequest, "publicKey.format %q: this log indexes x509 keys and certificates only", pk.Format)
+			return
+		}
+		k, err := searchKeyForPublicKey(pk.Content)
 		if err != nil {
 			apiError(w, http.StatusBadRequest, "publicKey: %v", err)
 			return
 		}
 		searchKeys = append(searchKeys, k)
+	}
+	if op := strings.ToLower(q.Operator); op != "" && op != "and" && op != "or" {
+		apiError(w, http.StatusBadRequest, "operator %q: want and or or", truncate(q.Operator, 40))
+		return
 	}
 	if len(searchKeys) == 0 {
 		apiError(w, http.StatusBadRequest, "search needs an email, a hash or a publicKey")
@@ -357,6 +419,13 @@ func (h *Handler) searchIndex(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, result)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 func (h *Handler) combine(searchKeys []string, and bool) ([]string, error) {

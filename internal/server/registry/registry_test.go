@@ -180,3 +180,50 @@ func TestOversizedManifestRefused(t *testing.T) {
 		t.Fatalf("status %d, want 413", resp.StatusCode)
 	}
 }
+
+// TestManifestDigestChecked: a manifest PUT by digest must hash to it.
+func TestManifestDigestChecked(t *testing.T) {
+	host, stop := serve(t, t.TempDir())
+	defer stop()
+	img, _ := random.Image(64, 1)
+	ref, _ := name.ParseReference(host + "/r:v1")
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := img.RawManifest()
+	d, _ := img.Digest()
+	put := func(refStr string, body []byte) (int, string) {
+		req, _ := http.NewRequest(http.MethodPut, "http://"+host+"/v2/r/manifests/"+refStr, bytes.NewReader(body))
+		req.Header.Set("Content-Type", string(types.OCIManifestSchema1))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e struct{ Errors []struct{ Code, Message string } }
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		if len(e.Errors) > 0 {
+			return resp.StatusCode, e.Errors[0].Code + ": " + e.Errors[0].Message
+		}
+		return resp.StatusCode, ""
+	}
+	other := "sha256:" + strings.Repeat("0", 64)
+	if code, msg := put(other, raw); code != http.StatusBadRequest || !strings.Contains(msg, "DIGEST_INVALID") || !strings.Contains(msg, d.String()) {
+		t.Errorf("manifest under another digest: %d %s", code, msg)
+	}
+	if code, msg := put("md5:abc", raw); code != http.StatusBadRequest || !strings.Contains(msg, "unsupported algorithm") {
+		t.Errorf("unknown digest algorithm: %d %s", code, msg)
+	}
+	if code, _ := put(d.String(), raw); code != http.StatusCreated {
+		t.Errorf("manifest under its own digest: %d", code)
+	}
+	// Nothing was stored under the wrong name.
+	resp, err := http.Get("http://" + host + "/v2/r/manifests/" + other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET of the refused digest: %d, want 404", resp.StatusCode)
+	}
+}

@@ -2,6 +2,9 @@ package registry
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log"
@@ -79,6 +82,10 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			writeError(w, http.StatusRequestEntityTooLarge, "MANIFEST_INVALID", fmt.Sprintf("manifest is over %d bytes", maxManifestSize))
 			return
 		}
+		if msg := digestMismatch(ref, b); msg != "" {
+			writeError(w, http.StatusBadRequest, "DIGEST_INVALID", msg)
+			return
+		}
 		body = b
 		req.Body = io.NopCloser(bytes.NewReader(b))
 	}
@@ -120,4 +127,29 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"errors":[{"code":%q,"message":%q}]}`, code, msg)
+}
+
+// digestMismatch says why a manifest PUT by digest does not hash to that
+// digest ("" when it does, or when ref is a tag): a registry must not store
+// content under a name it does not have.
+func digestMismatch(ref string, body []byte) string {
+	algo, hexDigest, isDigest := strings.Cut(ref, ":")
+	if !isDigest {
+		return ""
+	}
+	var sum []byte
+	switch algo {
+	case "sha256":
+		s := sha256.Sum256(body)
+		sum = s[:]
+	case "sha512":
+		s := sha512.Sum512(body)
+		sum = s[:]
+	default:
+		return fmt.Sprintf("digest %q: unsupported algorithm %q (want sha256 or sha512)", ref, algo)
+	}
+	if want := hex.EncodeToString(sum); hexDigest != want {
+		return fmt.Sprintf("manifest content has digest %s:%s, not %s", algo, want, ref)
+	}
+	return ""
 }
