@@ -200,7 +200,9 @@ func TestManifestDigestChecked(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var e struct{ Errors []struct{ Code, Message string } }
+		var e struct {
+			Errors []struct{ Code, Message string }
+		}
 		_ = json.NewDecoder(resp.Body).Decode(&e)
 		if len(e.Errors) > 0 {
 			return resp.StatusCode, e.Errors[0].Code + ": " + e.Errors[0].Message
