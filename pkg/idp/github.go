@@ -122,11 +122,31 @@ func derivedID(parts ...string) uint64 {
 
 // WorkflowToken mints a workflow token for aud.
 func (p *Provider) WorkflowToken(w Workflow, aud string) (string, error) {
+	return p.workflowToken(w, []string{aud})
+}
+
+func (p *Provider) workflowToken(w Workflow, aud []string) (string, error) {
 	sub, claims, err := w.Claims()
 	if err != nil {
 		return "", err
 	}
 	return p.sign(p.GitHubIssuer(), sub, aud, claims)
+}
+
+// SigstoreAudience is the audience Fulcio and Hallmark's CA want.
+const SigstoreAudience = "sigstore"
+
+// credentialsAudience is the audience of a client-credentials token: the
+// one asked for, else the client itself (as OIDC clients such as cosign
+// check) and sigstore (as the CA checks).
+func credentialsAudience(clientID, aud string) []string {
+	if aud != "" {
+		return []string{aud}
+	}
+	if clientID == SigstoreAudience {
+		return []string{clientID}
+	}
+	return []string{clientID, SigstoreAudience}
 }
 
 // Run is a registered workflow run: its job asks for tokens with a bearer
@@ -179,7 +199,7 @@ func (p *Provider) RunToken(requestToken, aud string) (string, error) {
 
 // ClientCredentials is the token endpoint's client_credentials grant: a
 // confidential client asks for a token of a configured identity (the first
-// when email is empty).
+// when email is empty), for aud (see credentialsAudience when empty).
 func (p *Provider) ClientCredentials(clientID, secret, aud, email string) (string, error) {
 	c, err := p.authenticate(clientID, secret)
 	if err != nil {
@@ -195,7 +215,7 @@ func (p *Provider) ClientCredentials(clientID, secret, aud, email string) (strin
 			return "", invalidRequest(fmt.Sprintf("%q is not a configured identity", email))
 		}
 	}
-	return p.EmailToken(id, aud, "")
+	return p.emailToken(id, credentialsAudience(c.ID, aud), "")
 }
 
 // WorkflowCredentials is the workflow issuer's client_credentials grant.
@@ -207,5 +227,5 @@ func (p *Provider) WorkflowCredentials(clientID, secret, aud string, w Workflow)
 	if c.Secret == "" {
 		return "", &Error{Code: "unauthorized_client", Description: "the client_credentials grant needs a client with a secret", Status: 401}
 	}
-	return p.WorkflowToken(w, aud)
+	return p.workflowToken(w, credentialsAudience(c.ID, aud))
 }

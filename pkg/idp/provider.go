@@ -172,10 +172,10 @@ func (p *Provider) Identity(email string) (Identity, bool) {
 }
 
 // sign mints a token from iss for aud with claims (standard ones filled in).
-func (p *Provider) sign(iss, sub, aud string, claims map[string]any) (string, error) {
+func (p *Provider) sign(iss, sub string, aud []string, claims map[string]any) (string, error) {
 	now := p.now()
 	std := jwt.Claims{
-		Issuer: iss, Subject: sub, Audience: jwt.Audience{aud},
+		Issuer: iss, Subject: sub, Audience: jwt.Audience(aud),
 		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(-30 * time.Second)),
 		Expiry: jwt.NewNumericDate(now.Add(p.ttl)), ID: randomID(),
 	}
@@ -184,6 +184,10 @@ func (p *Provider) sign(iss, sub, aud string, claims map[string]any) (string, er
 
 // EmailToken mints an ID token for a configured identity.
 func (p *Provider) EmailToken(id Identity, aud, nonce string) (string, error) {
+	return p.emailToken(id, []string{aud}, nonce)
+}
+
+func (p *Provider) emailToken(id Identity, aud []string, nonce string) (string, error) {
 	claims := map[string]any{"email": id.Email, "email_verified": true}
 	if id.Name != "" {
 		claims["name"] = id.Name

@@ -29,11 +29,7 @@ func (h *Handler) githubToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, secret := clientAuth(r)
-	aud := r.PostForm.Get("audience")
-	if aud == "" {
-		aud = DefaultAudience
-	}
-	tok, err := h.p.WorkflowCredentials(id, secret, aud, workflowFromForm(r))
+	tok, err := h.p.WorkflowCredentials(id, secret, r.PostForm.Get("audience"), workflowFromForm(r))
 	if err != nil {
 		h.oauthError(w, err)
 		return

@@ -150,11 +150,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	)
 	switch gt := f.Get("grant_type"); gt {
 	case "client_credentials":
-		aud := f.Get("audience")
-		if aud == "" {
-			aud = DefaultAudience
-		}
-		tok, err = h.p.ClientCredentials(id, secret, aud, f.Get("email"))
+		tok, err = h.p.ClientCredentials(id, secret, f.Get("audience"), f.Get("email"))
 	case "authorization_code":
 		tok, err = h.p.ExchangeCode(id, secret, f.Get("code"), f.Get("redirect_uri"), f.Get("code_verifier"))
 	case "urn:ietf:params:oauth:grant-type:device_code":

@@ -1,0 +1,168 @@
+package ct
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	ctgo "github.com/google/certificate-transparency-go"
+	ctclient "github.com/google/certificate-transparency-go/client"
+	"github.com/google/certificate-transparency-go/ctutil"
+	"github.com/google/certificate-transparency-go/jsonclient"
+	cttls "github.com/google/certificate-transparency-go/tls"
+	ctx509 "github.com/google/certificate-transparency-go/x509"
+
+	"hallmark.dev/hallmark/internal/hallmarktest"
+	"hallmark.dev/hallmark/pkg/keys"
+	"hallmark.dev/hallmark/pkg/pki"
+)
+
+func TestMain(m *testing.M) {
+	hallmarktest.QuietKlog()
+	m.Run()
+}
+
+type fixture struct {
+	log   *Log
+	srv   *httptest.Server
+	chain []*x509.Certificate // CA: intermediate, root
+	caKey crypto.Signer
+}
+
+func open(t *testing.T) *fixture {
+	t.Helper()
+	chain, key, _, err := pki.LoadOrCreateCA(t.TempDir(), pki.CASpec{Organization: "T", CommonName: "T CA", Intermediate: true,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := keys.Generate()
+	l, err := Open(context.Background(), Config{Dir: t.TempDir(), Signer: signer, Origin: "test.example/ct", Roots: chain[1:], CheckpointInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close(context.Background()) })
+	srv := httptest.NewServer(l.Handler())
+	t.Cleanup(srv.Close)
+	return &fixture{log: l, srv: srv, chain: chain, caKey: key}
+}
+
+var poison = pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 11129, 2, 4, 3}, Critical: true, Value: []byte{5, 0}}
+
+func (f *fixture) precert(t *testing.T, withPoison bool) *x509.Certificate {
+	t.Helper()
+	k, _ := keys.Generate()
+	tmpl := &x509.Certificate{NotBefore: time.Now(), NotAfter: time.Now().Add(10 * time.Minute), EmailAddresses: []string{"a@example.com"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
+	if withPoison {
+		tmpl.ExtraExtensions = []pkix.Extension{poison}
+	}
+	c, err := pki.Issue(tmpl, f.chain[0], k.Public(), f.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestAddPreChainSCTVerifies(t *testing.T) {
+	f := open(t)
+	pre := f.precert(t, true)
+	c, err := ctclient.New(f.srv.URL, &http.Client{}, jsonclient.Options{PublicKeyDER: mustDER(t, f.log.PublicKey())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sct, err := c.AddPreChain(context.Background(), []ctgo.ASN1Cert{{Data: pre.Raw}, {Data: f.chain[0].Raw}, {Data: f.chain[1].Raw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := f.log.LogID(); !bytes.Equal(sct.LogID.KeyID[:], id[:]) {
+		t.Errorf("SCT log ID %x, want %x", sct.LogID.KeyID, id)
+	}
+	// The SCT verifies over the final certificate (precertificate without
+	// the poison, SCT list added), as verifiers check an embedded SCT.
+	raw, _ := cttls.Marshal(*sct)
+	list, _ := cttls.Marshal(ctx509.SignedCertificateTimestampList{SCTList: []ctx509.SerializedSCT{{Val: raw}}})
+	val, _ := asn1.Marshal(list)
+	tmpl := *pre
+	tmpl.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 11129, 2, 4, 2}, Value: val}}
+	var exts []pkix.Extension
+	for _, e := range pre.Extensions {
+		if !e.Id.Equal(poison.Id) && !e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 17}) && !e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 15}) &&
+			!e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 37}) && !e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 14}) && !e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 35}) {
+			exts = append(exts, e)
+		}
+	}
+	tmpl.ExtraExtensions = append(exts, tmpl.ExtraExtensions...)
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, f.chain[0], pre.PublicKey, f.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := ctx509.ParseCertificate(der)
+	issuer, _ := ctx509.ParseCertificate(f.chain[0].Raw)
+	if err := ctutil.VerifySCT(f.log.PublicKey(), []*ctx509.Certificate{leaf, issuer}, sct, true); err != nil {
+		t.Errorf("embedded SCT does not verify: %v", err)
+	}
+	// A checkpoint is published for readers.
+	time.Sleep(300 * time.Millisecond)
+	resp, err := http.Get(f.srv.URL + "/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(cp), "test.example/ct\n") {
+		t.Errorf("checkpoint: %d %q", resp.StatusCode, cp)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	f := open(t)
+	other, _, _, _ := pki.LoadOrCreateCA(t.TempDir(), pki.CASpec{Organization: "X", CommonName: "X"})
+	b64 := func(c *x509.Certificate) string { return base64.StdEncoding.EncodeToString(c.Raw) }
+	chain := func(certs ...string) string { b, _ := json.Marshal(map[string][]string{"chain": certs}); return string(b) }
+	pre, plain := f.precert(t, true), f.precert(t, false)
+	for _, c := range []struct {
+		name, method, path, body string
+		want                     int
+		reason                   string
+	}{
+		{"not JSON", "POST", "/ct/v1/add-pre-chain", "{", 400, ""},
+		{"empty chain", "POST", "/ct/v1/add-pre-chain", chain(), 400, "empty"},
+		{"not DER", "POST", "/ct/v1/add-pre-chain", chain("AAAA"), 400, ""},
+		{"no poison on add-pre-chain", "POST", "/ct/v1/add-pre-chain", chain(b64(plain), b64(f.chain[0])), 400, ""},
+		{"precert on add-chain", "POST", "/ct/v1/add-chain", chain(b64(pre), b64(f.chain[0])), 400, ""},
+		{"chain to another root", "POST", "/ct/v1/add-pre-chain", chain(b64(pre), b64(other[0])), 400, ""},
+		{"GET on a POST endpoint", "GET", "/ct/v1/add-pre-chain", "", 405, ""},
+	} {
+		req, _ := http.NewRequest(c.method, f.srv.URL+c.path, strings.NewReader(c.body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want || !strings.Contains(string(b), c.reason) {
+			t.Errorf("%s: %d %.200s, want %d", c.name, resp.StatusCode, b, c.want)
+		}
+	}
+}
+
+func mustDER(t *testing.T, pub crypto.PublicKey) []byte {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
