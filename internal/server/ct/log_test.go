@@ -131,7 +131,10 @@ func TestBadInput(t *testing.T) {
 	f := open(t)
 	other, _, _, _ := pki.LoadOrCreateCA(t.TempDir(), pki.CASpec{Organization: "X", CommonName: "X"})
 	b64 := func(c *x509.Certificate) string { return base64.StdEncoding.EncodeToString(c.Raw) }
-	chain := func(certs ...string) string { b, _ := json.Marshal(map[string][]string{"chain": certs}); return string(b) }
+	chain := func(certs ...string) string {
+		b, _ := json.Marshal(map[string][]string{"chain": certs})
+		return string(b)
+	}
 	pre, plain := f.precert(t, true), f.precert(t, false)
 	for _, c := range []struct {
 		name, method, path, body string
