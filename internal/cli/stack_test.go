@@ -1,0 +1,309 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+
+	"hallmark.dev/hallmark/internal/sample"
+	"hallmark.dev/hallmark/internal/server/stack"
+)
+
+// lockedBuffer is a bytes.Buffer safe to write from the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// stackRun is `hallmark serve` running in-process on loopback ports.
+type stackRun struct {
+	dir  string
+	svc  *stack.Services
+	stop func()
+}
+
+func startStack(t *testing.T, dir string) *stackRun {
+	t.Helper()
+	_ = os.Remove(filepath.Join(dir, stack.ServicesFile))
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &lockedBuffer{}
+	a := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: stderr, getenv: func(string) string { return "" },
+		lookupEnv: func(string) (string, bool) { return "", false }, isTTY: func() bool { return false }}
+	done := make(chan int, 1)
+	args := []string{"serve", "--data", dir, "--identity", "dev@hallmark.local", "--identity", "ops@hallmark.local"}
+	for _, f := range []string{"registry", "rekor", "ct", "ca", "oidc", "tsa"} {
+		args = append(args, "--"+f+"-addr", "127.0.0.1:0")
+	}
+	go func() { done <- a.run(ctx, args) }()
+	var svc *stack.Services
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		select {
+		case code := <-done:
+			cancel()
+			t.Fatalf("hallmark serve exited %d:\n%s", code, stderr)
+		default:
+		}
+		if s, err := stack.ReadServices(dir); err == nil {
+			svc = s
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("hallmark serve did not start:\n%s", stderr)
+		}
+	}
+	for _, u := range []string{svc.Registry, svc.Rekor, svc.CT, svc.CA, svc.OIDC, strings.TrimSuffix(svc.TSA, "/api/v1/timestamp")} {
+		for i := 0; ; i++ {
+			resp, err := http.Get(u + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+			}
+			if i > 200 {
+				t.Fatalf("%s is not ready: %v", u, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	var once sync.Once
+	r := &stackRun{dir: dir, svc: svc, stop: func() {
+		once.Do(func() {
+			cancel()
+			if code := <-done; code != 0 {
+				t.Errorf("hallmark serve exited %d on SIGTERM-like stop:\n%s", code, stderr)
+			}
+		})
+	}}
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (s *stackRun) path(name string) string { return filepath.Join(s.dir, name) }
+
+// token gets an identity token from the stack's provider into a file.
+func (s *stackRun) token(t *testing.T, args ...string) string {
+	t.Helper()
+	out := mustHM(t, 0, nil, append([]string{"oidc", "token", "--data", s.dir}, args...)...).stdout
+	if strings.HasSuffix(out, "\n") || strings.Count(out, ".") != 2 {
+		t.Fatalf("oidc token printed %q, want a bare JWT", out)
+	}
+	return writeFile(t, filepath.Join(t.TempDir(), "token"), out)
+}
+
+// sigstoreGoVerifies checks a bundle with sigstore-go, an independent
+// verifier, against the stack's trusted root: SCT, log entry or signed
+// timestamp, and the identity.
+func sigstoreGoVerifies(t *testing.T, trustedRoot string, bundleJSON []byte, artifact []byte, subject, issuer string) error {
+	t.Helper()
+	tr, err := root.NewTrustedRootFromPath(trustedRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := sgverify.NewVerifier(tr, sgverify.WithSignedCertificateTimestamps(1), sgverify.WithObserverTimestamps(1), sgverify.WithTransparencyLog(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b sgbundle.Bundle
+	if err := b.UnmarshalJSON(bundleJSON); err != nil {
+		return err
+	}
+	id, err := sgverify.NewShortCertificateIdentity(issuer, "", subject, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Verify(&b, sgverify.NewPolicy(sgverify.WithArtifact(bytes.NewReader(artifact)), sgverify.WithCertificateIdentity(id)))
+	return err
+}
+
+// TestKeylessStack runs the private keyless flow end to end on hallmark
+// serve: tokens from its issuer, certificates from its CA with SCTs from its
+// CT log, entries in its log (both APIs), timestamps from its TSA; and the
+// same stack restarted verifies what the first one signed.
+func TestKeylessStack(t *testing.T) {
+	dir := t.TempDir()
+	st := startStack(t, dir)
+	tr, sc1, sc2 := st.path(stack.TrustedRootFile), st.path(stack.SigningConfigFile), st.path(stack.SigningConfigV2File)
+	tok := st.token(t)
+	blob := writeFile(t, filepath.Join(t.TempDir(), "artifact.txt"), "release artifact\n")
+	verifyBlob := func(bundle, subject string) result {
+		return hm(t, nil, "verify-blob", "--bundle", bundle, "--trusted-root", tr,
+			"--certificate-identity", subject, "--certificate-oidc-issuer", st.svc.OIDC, blob)
+	}
+	bundles := map[string]string{}
+	for api, sc := range map[string]string{"v1": sc1, "v2": sc2} {
+		b := filepath.Join(t.TempDir(), "blob-"+api+".json")
+		r := mustHM(t, 0, nil, "sign-blob", "--identity-token", tok, "--signing-config", sc, "--trusted-root", tr, "--bundle", b, blob)
+		wantContains(t, r.stderr, "Certificate issued to dev@hallmark.local", "Rekor API "+api)
+		bundles[api] = b
+		if r := verifyBlob(b, "dev@hallmark.local"); r.code != 0 {
+			t.Fatalf("verify-blob (%s): %d\n%s", api, r.code, r.stderr)
+		}
+		if r := verifyBlob(b, "ops@hallmark.local"); r.code != exitNoMatchingSig {
+			t.Errorf("verify-blob with another identity (%s): exit %d, want %d\n%s", api, r.code, exitNoMatchingSig, r.stderr)
+		}
+		raw, _ := os.ReadFile(b)
+		if err := sigstoreGoVerifies(t, tr, raw, []byte("release artifact\n"), "dev@hallmark.local", st.svc.OIDC); err != nil {
+			t.Errorf("sigstore-go refuses Hallmark's keyless bundle (%s): %v", api, err)
+		}
+		if err := sigstoreGoVerifies(t, tr, raw, []byte("other artifact"), "dev@hallmark.local", st.svc.OIDC); err == nil {
+			t.Errorf("sigstore-go accepted the bundle for another artifact (%s)", api)
+		}
+	}
+
+	t.Run("token for another audience is refused by the CA", func(t *testing.T) {
+		bad := st.token(t, "--audience", "other")
+		r := mustHM(t, 1, nil, "sign-blob", "--identity-token", bad, "--signing-config", sc1, "--bundle", filepath.Join(t.TempDir(), "b.json"), blob)
+		wantContains(t, r.stderr, "refused (401", "audience")
+	})
+	t.Run("Rekor v2 without a TSA is refused before signing", func(t *testing.T) {
+		noTSA := filepath.Join(t.TempDir(), "sc.json")
+		start := "2020-01-01T00:00:00Z"
+		mustHM(t, 0, nil, "signing-config", "create", "--fulcio", "url="+st.svc.CA+",api-version=1,start-time="+start+",operator=x",
+			"--rekor", "url="+st.svc.Rekor+",api-version=2,start-time="+start+",operator=x", "--rekor-config", "ANY", "--out", noTSA)
+		r := mustHM(t, exitUsage, nil, "sign-blob", "--identity-token", tok, "--signing-config", noTSA, "--bundle", filepath.Join(t.TempDir(), "b.json"), blob)
+		wantContains(t, r.stderr, "needs a timestamp authority")
+	})
+
+	img := st.pushImage(t, "demo/app:v1", "image content")
+	t.Run("images, both formats", func(t *testing.T) {
+		mustHM(t, 0, nil, "sign", "--identity-token", tok, "--signing-config", sc2, "--trusted-root", tr, img)
+		mustHM(t, 0, nil, "sign", "--new-bundle-format=false", "--identity-token", tok, "--signing-config", sc1, "--trusted-root", tr, img)
+		r := mustHM(t, 0, nil, "verify", "--trusted-root", tr, "--certificate-identity", "dev@hallmark.local", "--certificate-oidc-issuer", st.svc.OIDC, img)
+		if n := strings.Count(r.stdout, "docker-manifest-digest"); n != 2 {
+			t.Errorf("verify found %d signatures, want the bundle and the legacy one:\n%s", n, r.stdout)
+		}
+	})
+
+	t.Run("GitHub Actions", func(t *testing.T) {
+		env := actionsEnv(t, mustHM(t, 0, nil, "oidc", "actions-env", "--data", st.dir, "--github-repository", "octo/demo",
+			"--github-ref", "refs/tags/v1.2.3", "--github-environment", "release").stdout)
+		r := mustHM(t, 0, env, "sign", "--signing-config", sc1, "--trusted-root", tr, img)
+		wantContains(t, r.stderr, "from github-actions", "https://github.com/octo/demo/.github/workflows/release.yml@refs/tags/v1.2.3")
+		base := []string{"verify", "--trusted-root", tr, "--certificate-identity-regexp", "^https://github.com/octo/demo/",
+			"--certificate-oidc-issuer", st.svc.OIDCGitHub}
+		mustHM(t, 0, nil, append(base, "--certificate-github-workflow-repository", "octo/demo", "--certificate-github-workflow-ref", "refs/tags/v1.2.3",
+			"--certificate-github-workflow-trigger", "push", img)...)
+		r = mustHM(t, exitNoMatchingSig, nil, append(base, "--certificate-github-workflow-repository", "octo/other", img)...)
+		wantContains(t, r.stderr, "githubWorkflowRepository (want octo/other, got octo/demo)")
+		mustHM(t, exitNoMatchingSig, nil, append(base, "--certificate-github-workflow-ref", "refs/heads/main", img)...)
+	})
+
+	t.Run("cosign", func(t *testing.T) {
+		c := newCosignPeer(t)
+		for api, b := range bundles {
+			if out, err := c.run("verify-blob", "--bundle", b, "--trusted-root", tr, "--certificate-identity", "dev@hallmark.local",
+				"--certificate-oidc-issuer", st.svc.OIDC, blob); err != nil {
+				t.Errorf("cosign refuses Hallmark's keyless blob bundle (%s): %v\n%s", api, err, out)
+			}
+		}
+		for _, extra := range [][]string{nil, {"--new-bundle-format=false"}} {
+			args := append([]string{"verify", "--trusted-root", tr, "--certificate-identity", "dev@hallmark.local",
+				"--certificate-oidc-issuer", st.svc.OIDC, "--allow-http-registry"}, extra...)
+			c.must(append(args, img)...)
+		}
+		// cosign signs against the stack (both log APIs, with the TSA); Hallmark verifies.
+		for api, sc := range map[string]string{"v1": sc1, "v2": sc2} {
+			b := filepath.Join(c.dir, "cosign-"+api+".json")
+			c.must("sign-blob", "--identity-token", mustRead(t, tok), "--signing-config", sc, "--trusted-root", tr, "--bundle", b, "-y", blob)
+			if r := verifyBlob(b, "dev@hallmark.local"); r.code != 0 {
+				t.Errorf("Hallmark refuses cosign's keyless bundle (%s): %s", api, r.stderr)
+			}
+		}
+		img2 := st.pushImage(t, "demo/cosigned:v1", "cosign's image")
+		c.must("sign", "--identity-token", mustRead(t, tok), "--signing-config", sc2, "--trusted-root", tr, "--allow-http-registry", "-y", img2)
+		mustHM(t, 0, nil, "verify", "--trusted-root", tr, "--certificate-identity", "dev@hallmark.local", "--certificate-oidc-issuer", st.svc.OIDC, img2)
+	})
+
+	// Restart on the same directory, on other ports: same keys, and what the
+	// first run signed still verifies against the rewritten trust files.
+	before := mustRead(t, filepath.Join(dir, "ca", "chain.pem"))
+	st.stop()
+	st2 := startStack(t, dir)
+	if st2.svc.CA == st.svc.CA {
+		t.Log("the second run got the same CA port")
+	}
+	if after := mustRead(t, filepath.Join(dir, "ca", "chain.pem")); after != before {
+		t.Error("restart made a new CA")
+	}
+	for api, b := range bundles {
+		if r := verifyBlob(b, "dev@hallmark.local"); r.code != 0 {
+			t.Errorf("after restart, the first run's %s bundle does not verify: %s", api, r.stderr)
+		}
+	}
+	mustHM(t, 0, nil, "verify", "--trusted-root", tr, "--certificate-identity", "dev@hallmark.local", "--certificate-oidc-issuer", st.svc.OIDC,
+		strings.Replace(img, strings.TrimPrefix(st.svc.Registry, "http://"), strings.TrimPrefix(st2.svc.Registry, "http://"), 1))
+	// And it still signs.
+	tok2 := st2.token(t)
+	mustHM(t, 0, nil, "sign-blob", "--identity-token", tok2, "--signing-config", sc1, "--trusted-root", tr, "--bundle", filepath.Join(t.TempDir(), "b.json"), blob)
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// pushImage pushes a sample image to the stack's registry.
+func (s *stackRun) pushImage(t *testing.T, repoTag, text string) string {
+	t.Helper()
+	img, err := sample.Image(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := strings.TrimPrefix(s.svc.Registry, "http://") + "/" + repoTag
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// actionsEnv reads `oidc actions-env` output into an environment.
+func actionsEnv(t *testing.T, out string) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok {
+			t.Fatalf("actions-env line %q", line)
+		}
+		env[k] = strings.Trim(v, "'")
+	}
+	if env["ACTIONS_ID_TOKEN_REQUEST_URL"] == "" || env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] == "" {
+		t.Fatalf("actions-env printed %q", out)
+	}
+	return env
+}
