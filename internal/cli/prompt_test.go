@@ -49,9 +49,7 @@ func TestPendingFlags(t *testing.T) {
 	t.Parallel()
 	key, _ := shared(t)
 	for _, args := range [][]string{
-		{"sign", "--key", key, "--identity-token", "tok", "reg/img"},
-		{"sign", "--fulcio-url", "https://fulcio", "reg/img"},
-		{"sign-blob", "--key", key, "--oidc-issuer", "https://x", "--bundle", "b", "f"},
+		{"sign-blob", "--key", key, "--slot", "9c", "--bundle", "b", "f"},
 		{"generate-key-pair", "--kms", "awskms://alias/x"},
 		{"sign", "--key", key, "--sk", "reg/img"},
 	} {

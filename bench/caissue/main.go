@@ -1,0 +1,237 @@
+// Command caissue measures certificate issuance: certificates issued per
+// second (identity token verified, proof of possession checked, certificate
+// signed) by Hallmark's CA and by Fulcio, at several client concurrencies,
+// driven by the same load generator in the same run. Hallmark is measured
+// without a CT log (as Fulcio here) and with its CT log embedding an SCT in
+// every certificate. Every service runs as its own process on loopback; the
+// tokens come from Hallmark's identity provider and are minted before the
+// clock starts.
+//
+//	go run ./bench/caissue [-d 10s] [-c 1,16,256] [-fulcio PATH]
+//
+// scripts/build-fulcio builds the peer (v1.8.8) from the module proxy.
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"hallmark.dev/hallmark/bench/internal/load"
+	"hallmark.dev/hallmark/pkg/idp"
+	"hallmark.dev/hallmark/pkg/keys"
+)
+
+func main() {
+	home, _ := os.UserHomeDir()
+	dur := flag.Duration("d", 10*time.Second, "measuring time per side and concurrency")
+	levels := flag.String("c", "1,16,256", "client concurrencies")
+	fulcio := flag.String("fulcio", filepath.Join(home, ".cache/hallmark-fulcio/v1.8.8/fulcio"), "Fulcio binary (scripts/build-fulcio)")
+	flag.Parse()
+	if err := run(*dur, *levels, *fulcio); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// start runs a server process until the benchmark ends.
+func start(dir, name, bin string, args ...string) (*exec.Cmd, error) {
+	f, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return cmd, nil
+}
+
+func run(dur time.Duration, levels, fulcioBin string) error {
+	if _, err := os.Stat(fulcioBin); err != nil {
+		return fmt.Errorf("fulcio binary %s: %w (scripts/build-fulcio builds it)", fulcioBin, err)
+	}
+	dir, err := os.MkdirTemp("", "hallmark-cabench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	hallmark := filepath.Join(dir, "hallmark")
+	if out, err := exec.Command("go", "build", "-o", hallmark, "./cmd/hallmark").CombinedOutput(); err != nil {
+		return fmt.Errorf("building hallmark: %v\n%s", err, out)
+	}
+	var procs []*exec.Cmd
+	defer func() {
+		for _, p := range procs {
+			_ = p.Process.Signal(os.Interrupt)
+			_ = p.Wait()
+		}
+	}()
+	quiet := []string{"--log-level", "error", "--max-in-flight", "100000"}
+
+	oidcAddr := freeAddr()
+	p, err := start(dir, "oidc", hallmark, append([]string{"oidc", "serve", "--addr", oidcAddr, "--data", filepath.Join(dir, "oidc"), "--identity", "bench@example.com", "--token-ttl", "1h"}, quiet...)...)
+	if err != nil {
+		return err
+	}
+	procs = append(procs, p)
+	issuer := "http://" + oidcAddr
+	if err := load.WaitReady(issuer+"/readyz", 30*time.Second); err != nil {
+		return err
+	}
+	secret, err := os.ReadFile(filepath.Join(dir, "oidc", "client-secret"))
+	if err != nil {
+		return err
+	}
+	client := &idp.APIClient{Issuer: issuer, ClientID: "hallmark", ClientSecret: strings.TrimSpace(string(secret))}
+
+	// The CAs: Fulcio (ephemeral CA, no CT), Hallmark without CT, and
+	// Hallmark with its CT log.
+	fulcioAddr, fulcioGRPC := freeAddr(), freeAddr()
+	cfg, _ := json.Marshal(map[string]any{"OIDCIssuers": map[string]any{issuer: map[string]string{"IssuerURL": issuer, "ClientID": "sigstore", "Type": "email"}}})
+	cfgPath := filepath.Join(dir, "fulcio-config.json")
+	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
+		return err
+	}
+	fhost, fport, _ := net.SplitHostPort(fulcioAddr)
+	_, gport, _ := net.SplitHostPort(fulcioGRPC)
+	if p, err = start(dir, "fulcio", fulcioBin, "serve", "--ca", "ephemeralca", "--ct-log-url", "", "--config-path", cfgPath,
+		"--host", fhost, "--port", fport, "--grpc-host", fhost, "--grpc-port", gport, "--metrics-port", strings.Split(freeAddr(), ":")[1],
+		"--legacy-unix-domain-socket", "@hallmark-bench-fulcio-"+strconv.Itoa(os.Getpid()), "--log_type", "prod"); err != nil {
+		return err
+	}
+	procs = append(procs, p)
+
+	caAddr := freeAddr()
+	if p, err = start(dir, "ca", hallmark, append([]string{"ca", "serve", "--addr", caAddr, "--data", filepath.Join(dir, "ca"), "--oidc-issuer", issuer}, quiet...)...); err != nil {
+		return err
+	}
+	procs = append(procs, p)
+	if err := load.WaitReady("http://"+caAddr+"/readyz", 30*time.Second); err != nil {
+		return err
+	}
+	ctAddr := freeAddr()
+	if p, err = start(dir, "ct", hallmark, append([]string{"ct", "serve", "--addr", ctAddr, "--data", filepath.Join(dir, "ct"), "--roots", filepath.Join(dir, "ca", "chain.pem")}, quiet...)...); err != nil {
+		return err
+	}
+	procs = append(procs, p)
+	if err := load.WaitReady("http://"+ctAddr+"/readyz", 30*time.Second); err != nil {
+		return err
+	}
+	caCTAddr := freeAddr()
+	if p, err = start(dir, "ca-ct", hallmark, append([]string{"ca", "serve", "--addr", caCTAddr, "--data", filepath.Join(dir, "ca"), "--oidc-issuer", issuer,
+		"--ct-url", "http://" + ctAddr, "--ct-public-key", filepath.Join(dir, "ct", "public.pem")}, quiet...)...); err != nil {
+		return err
+	}
+	procs = append(procs, p)
+	if err := load.WaitReady("http://"+caCTAddr+"/readyz", 30*time.Second); err != nil {
+		return err
+	}
+	if err := waitFulcio("http://" + fulcioAddr); err != nil {
+		return fmt.Errorf("%w (log in %s)", err, filepath.Join(dir, "fulcio.log"))
+	}
+
+	reqs, err := requests(client, 512)
+	if err != nil {
+		return err
+	}
+	sides := []struct{ name, url string }{
+		{"Fulcio v1.8.8 (no CT)", "http://" + fulcioAddr},
+		{"Hallmark CA (no CT)", "http://" + caAddr},
+		{"Hallmark CA + CT (SCT embedded)", "http://" + caCTAddr},
+	}
+	fmt.Printf("certificate issuance, %s per side and level, same load generator, all on this machine (%d CPUs)\n", dur, runtimeCPUs())
+	for _, lv := range strings.Split(levels, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(lv))
+		if err != nil || c < 1 {
+			return fmt.Errorf("-c: %q", lv)
+		}
+		var rates []float64
+		for _, s := range sides {
+			next := func(i int) load.Request { r := reqs[i%len(reqs)]; r.URL = s.url + "/api/v2/signingCert"; return r }
+			_, _ = load.Run(c, time.Second, http.StatusOK, next) // warm up
+			res, err := load.Run(c, dur, http.StatusOK, next)
+			if err != nil {
+				return fmt.Errorf("%s at %d clients: %w", s.name, c, err)
+			}
+			rates = append(rates, res.Rate)
+			fmt.Printf("%4d clients  %-34s %s\n", c, s.name, res)
+		}
+		fmt.Printf("%4d clients  Hallmark / Fulcio: %.2fx without CT, %.2fx with CT\n", c, rates[1]/rates[0], rates[2]/rates[0])
+	}
+	return nil
+}
+
+
+func runtimeCPUs() int {
+	out, err := exec.Command("nproc").Output()
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return n
+}
+
+// waitFulcio waits for Fulcio's configuration endpoint.
+func waitFulcio(url string) error {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(url + "/api/v2/configuration")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("fulcio at %s did not start", url)
+}
+
+// requests builds n signing-certificate requests: a fresh key each, its
+// proof of possession over the token's e-mail, a few tokens shared.
+func requests(c *idp.APIClient, n int) ([]load.Request, error) {
+	var toks []string
+	for i := 0; i < 8; i++ {
+		t, err := c.EmailToken(context.Background(), "", "sigstore")
+		if err != nil {
+			return nil, err
+		}
+		toks = append(toks, t)
+	}
+	out := make([]load.Request, n)
+	for i := range out {
+		k, err := keys.Generate()
+		if err != nil {
+			return nil, err
+		}
+		proof, err := keys.Sign(k, []byte("bench@example.com"))
+		if err != nil {
+			return nil, err
+		}
+		pemKey, _ := keys.MarshalPublicKey(k.Public())
+		body, _ := json.Marshal(map[string]any{"publicKeyRequest": map[string]any{
+			"publicKey": map[string]string{"algorithm": "ECDSA", "content": string(pemKey)}, "proofOfPossession": base64.StdEncoding.EncodeToString(proof)}})
+		out[i] = load.Request{ContentType: "application/json", Body: body, Header: http.Header{"Authorization": {"Bearer " + toks[i%len(toks)]}}}
+	}
+	return out, nil
+}
+
