@@ -16,8 +16,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -38,11 +40,15 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "measuring time per side and concurrency")
 	levels := flag.String("c", "1,16,256", "client concurrencies")
 	fulcio := flag.String("fulcio", filepath.Join(home, ".cache/hallmark-fulcio/v1.8.8/fulcio"), "Fulcio binary (scripts/build-fulcio)")
+	flag.StringVar(&profileDir, "profile", "", "write CPU profiles of Hallmark's CA and CT log, taken during each run with CT, to this directory")
+	flag.StringVar(&only, "only", "", "measure only the sides whose name starts with this")
 	flag.Parse()
 	if err := run(*dur, *levels, *fulcio); err != nil {
 		log.Fatal(err)
 	}
 }
+
+var profileDir, only string
 
 func freeAddr() string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -130,8 +136,13 @@ func run(dur time.Duration, levels, fulcioBin string) error {
 	if err := load.WaitReady("http://"+caAddr+"/readyz", 30*time.Second); err != nil {
 		return err
 	}
-	ctAddr := freeAddr()
-	if p, err = start(dir, "ct", hallmark, append([]string{"ct", "serve", "--addr", ctAddr, "--data", filepath.Join(dir, "ct"), "--roots", filepath.Join(dir, "ca", "chain.pem")}, quiet...)...); err != nil {
+	// As hallmark serve: the CT log's root is the CA's issuing certificate.
+	issuingCert, err := firstCert(filepath.Join(dir, "ca", "chain.pem"))
+	if err != nil {
+		return err
+	}
+	ctAddr, ctDebug, caDebug := freeAddr(), freeAddr(), freeAddr()
+	if p, err = start(dir, "ct", hallmark, append([]string{"ct", "serve", "--addr", ctAddr, "--data", filepath.Join(dir, "ct"), "--roots", issuingCert, "--debug-addr", ctDebug}, quiet...)...); err != nil {
 		return err
 	}
 	procs = append(procs, p)
@@ -140,7 +151,7 @@ func run(dur time.Duration, levels, fulcioBin string) error {
 	}
 	caCTAddr := freeAddr()
 	if p, err = start(dir, "ca-ct", hallmark, append([]string{"ca", "serve", "--addr", caCTAddr, "--data", filepath.Join(dir, "ca"), "--oidc-issuer", issuer,
-		"--ct-url", "http://" + ctAddr, "--ct-public-key", filepath.Join(dir, "ct", "public.pem")}, quiet...)...); err != nil {
+		"--ct-url", "http://" + ctAddr, "--ct-public-key", filepath.Join(dir, "ct", "public.pem"), "--ct-submit-chain=false", "--debug-addr", caDebug}, quiet...)...); err != nil {
 		return err
 	}
 	procs = append(procs, p)
@@ -151,14 +162,50 @@ func run(dur time.Duration, levels, fulcioBin string) error {
 		return fmt.Errorf("%w (log in %s)", err, filepath.Join(dir, "fulcio.log"))
 	}
 
+	// hallmark serve: the CA with its CT log in the same process.
+	serveDir := filepath.Join(dir, "serve")
+	serveDebug := freeAddr()
+	serveArgs := append([]string{"serve", "--data", serveDir, "--identity", "bench@example.com", "--token-ttl", "1h", "--debug-addr", serveDebug}, quiet...)
+	for _, s := range []string{"registry", "rekor", "ct", "ca", "oidc", "tsa"} {
+		serveArgs = append(serveArgs, "--"+s+"-addr", "127.0.0.1:0")
+	}
+	if p, err = start(dir, "serve", hallmark, serveArgs...); err != nil {
+		return err
+	}
+	procs = append(procs, p)
+	var svc struct{ CA, OIDC string }
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if b, err := os.ReadFile(filepath.Join(serveDir, "services.json")); err == nil && json.Unmarshal(b, &svc) == nil && svc.CA != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("hallmark serve did not start (log in %s)", filepath.Join(dir, "serve.log"))
+		}
+	}
+	if err := load.WaitReady(svc.CA+"/readyz", 30*time.Second); err != nil {
+		return err
+	}
+	serveSecret, err := os.ReadFile(filepath.Join(serveDir, "oidc", "client-secret"))
+	if err != nil {
+		return err
+	}
+	serveReqs, err := requests(&idp.APIClient{Issuer: svc.OIDC, ClientID: "hallmark", ClientSecret: strings.TrimSpace(string(serveSecret))}, 512)
+	if err != nil {
+		return err
+	}
+
 	reqs, err := requests(client, 512)
 	if err != nil {
 		return err
 	}
-	sides := []struct{ name, url string }{
-		{"Fulcio v1.8.8 (no CT)", "http://" + fulcioAddr},
-		{"Hallmark CA (no CT)", "http://" + caAddr},
-		{"Hallmark CA + CT (SCT embedded)", "http://" + caCTAddr},
+	sides := []struct {
+		name, url string
+		reqs      []load.Request
+	}{
+		{"Fulcio v1.8.8 (no CT)", "http://" + fulcioAddr, reqs},
+		{"Hallmark CA (no CT)", "http://" + caAddr, reqs},
+		{"Hallmark CA + CT log process (SCT)", "http://" + caCTAddr, reqs},
+		{"hallmark serve: CA + CT (SCT)", svc.CA, serveReqs},
 	}
 	fmt.Printf("certificate issuance, %s per side and level, same load generator, all on this machine (%d CPUs)\n", dur, runtimeCPUs())
 	for _, lv := range strings.Split(levels, ",") {
@@ -167,17 +214,29 @@ func run(dur time.Duration, levels, fulcioBin string) error {
 			return fmt.Errorf("-c: %q", lv)
 		}
 		var rates []float64
-		for _, s := range sides {
-			next := func(i int) load.Request { r := reqs[i%len(reqs)]; r.URL = s.url + "/api/v2/signingCert"; return r }
+		for si, s := range sides {
+			if only != "" && !strings.HasPrefix(s.name, only) {
+				rates = append(rates, 1)
+				continue
+			}
+			next := func(i int) load.Request { r := s.reqs[i%len(s.reqs)]; r.URL = s.url + "/api/v2/signingCert"; return r }
 			_, _ = load.Run(c, time.Second, http.StatusOK, next) // warm up
+			if profileDir != "" && si == 2 {
+				go profile(ctDebug, filepath.Join(profileDir, fmt.Sprintf("ct-%d.prof", c)), dur)
+				go profile(caDebug, filepath.Join(profileDir, fmt.Sprintf("ca-%d.prof", c)), dur)
+			}
+			if profileDir != "" && si == 3 {
+				go profile(serveDebug, filepath.Join(profileDir, fmt.Sprintf("serve-%d.prof", c)), dur)
+			}
 			res, err := load.Run(c, dur, http.StatusOK, next)
 			if err != nil {
 				return fmt.Errorf("%s at %d clients: %w", s.name, c, err)
 			}
 			rates = append(rates, res.Rate)
-			fmt.Printf("%4d clients  %-34s %s\n", c, s.name, res)
+			fmt.Printf("%4d clients  %-36s %s\n", c, s.name, res)
 		}
-		fmt.Printf("%4d clients  Hallmark / Fulcio: %.2fx without CT, %.2fx with CT\n", c, rates[1]/rates[0], rates[2]/rates[0])
+		fmt.Printf("%4d clients  Hallmark / Fulcio-without-CT: %.2fx without CT; with an SCT: %.2fx (CT log process), %.2fx (hallmark serve)\n",
+			c, rates[1]/rates[0], rates[2]/rates[0], rates[3]/rates[0])
 	}
 	return nil
 }
@@ -235,3 +294,34 @@ func requests(c *idp.APIClient, n int) ([]load.Request, error) {
 	return out, nil
 }
 
+
+// profile saves a CPU profile of the process serving pprof at addr.
+func profile(addr, path string, d time.Duration) {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())))
+	if err != nil {
+		log.Print(err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		log.Print(err)
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
+}
+
+// firstCert writes the first certificate of a PEM file to its own file.
+func firstCert(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return "", fmt.Errorf("%s: no PEM certificate", path)
+	}
+	out := path + ".issuer"
+	return out, os.WriteFile(out, pem.EncodeToMemory(block), 0o644)
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	neturl "net/url"
@@ -16,7 +15,6 @@ import (
 	_ "github.com/go-sql-driver/mysql" // the MySQL/MariaDB driver Tessera's MySQL storage uses
 	"github.com/spf13/cobra"
 
-	"hallmark.dev/hallmark/internal/httpserve"
 	logserver "hallmark.dev/hallmark/internal/server/log"
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/rekor"
@@ -25,7 +23,6 @@ import (
 
 type logServeOptions struct {
 	addr, data, signer, origin, mysqlDSN, publicURL string
-	debugAddr                                       string
 	maxEntrySize                                    int64
 	batchMaxAge                                     time.Duration
 	batchMaxSize                                    uint
@@ -55,7 +52,6 @@ DIR/trusted-root.json and DIR/signing-config.json, which hallmark and cosign tak
 	f.Int64Var(&o.maxEntrySize, "max-entry-size", rekor.MaxEntrySize, "largest entry accepted, in bytes (413 above)")
 	f.DurationVar(&o.batchMaxAge, "batch-max-age", time.Millisecond, "longest a group of entries waits to be sequenced once handed to storage")
 	f.UintVar(&o.batchMaxSize, "batch-max-size", 1024, "most entries sequenced in one round")
-	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this (loopback) address")
 	o.ops.add(serve)
 	cmd.AddCommand(serve)
 	cmd.AddCommand(a.logClientCommands()...)
@@ -116,14 +112,6 @@ func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
 	a.infof("Transparency log serving %s (data in %s, log ID %s)", url, o.data, svc.LogID())
 	a.infof("Trust it with --trusted-root %s; sign to it with --signing-config %s",
 		filepath.Join(o.data, "trusted-root.json"), filepath.Join(o.data, "signing-config.json"))
-	if o.debugAddr != "" {
-		dln, err := net.Listen("tcp", o.debugAddr)
-		if err != nil {
-			return fmt.Errorf("--debug-addr: %w", err)
-		}
-		go func() { _ = httpserve.Serve(ctx, dln, debugMux(), "", "") }()
-		a.infof("Profiles at http://%s/debug/pprof/", dln.Addr())
-	}
 	h := logserver.NewHandler(svc, o.maxEntrySize, logger)
 	return a.runServices(ctx, &o.ops, logger, []service{{name: "rekor", ln: ln, handler: h}})
 }

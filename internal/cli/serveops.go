@@ -22,6 +22,7 @@ type opsFlags struct {
 	logFormat   string
 	logLevel    string
 	maxInFlight int
+	debugAddr   string
 }
 
 func (f *opsFlags) add(cmd *cobra.Command) {
@@ -30,6 +31,7 @@ func (f *opsFlags) add(cmd *cobra.Command) {
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "least severe log level: debug (every request), info, warn or error")
 	fs.IntVar(&f.maxInFlight, "max-in-flight", httpserve.DefaultMaxInFlight, "requests handled at once per service; more are answered 503 with Retry-After")
+	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this (loopback) address")
 }
 
 func (a *app) serverLogger(f *opsFlags) (*slog.Logger, error) {
@@ -72,6 +74,7 @@ func urlOf(ln net.Listener) string { return "http://" + ln.Addr().String() }
 // runServices serves every service (health, readiness, the in-flight bound,
 // metrics, request logs) until ctx ends or one fails, then drains them all.
 func (a *app) runServices(ctx context.Context, f *opsFlags, logger *slog.Logger, svcs []service) error {
+	tuneGC()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	reg := httpserve.NewMetricsRegistry()
@@ -102,6 +105,15 @@ func (a *app) runServices(ctx context.Context, f *opsFlags, logger *slog.Logger,
 		a.infof("Metrics at %s/metrics", urlOf(ln))
 		wg.Add(1)
 		go func() { defer wg.Done(); fail(httpserve.Serve(ctx, ln, mux, "", "")) }()
+	}
+	if f.debugAddr != "" {
+		ln, err := listen("debug-addr", f.debugAddr)
+		if err != nil {
+			return err
+		}
+		a.infof("Profiles at %s/debug/pprof/", urlOf(ln))
+		wg.Add(1)
+		go func() { defer wg.Done(); fail(httpserve.Serve(ctx, ln, debugMux(), "", "")) }()
 	}
 	for _, s := range svcs {
 		limit := s.maxInFlight

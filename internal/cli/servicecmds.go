@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -21,6 +20,7 @@ func (a *app) caCommand() *cobra.Command {
 	var (
 		addr, data, config, chainPath, keyPath, ctURL, ctKey string
 		issuers                                              []string
+		ctChain                                              bool
 		ops                                                  opsFlags
 	)
 	serve := &cobra.Command{
@@ -61,11 +61,15 @@ certificate carries an SCT from that CT log (RFC 6962 add-pre-chain).`,
 				if err != nil {
 					return fmt.Errorf("--ct-public-key %s: %w", ctKey, err)
 				}
-				if ctLog, err = ca.NewCTClient(ctURL, pub, &http.Client{Timeout: 30 * time.Second}); err != nil {
+				if ctLog, err = ca.NewCTClient(ctURL, pub, nil); err != nil {
 					return err
 				}
 			}
-			c, err := stack.OpenCA(chain, key, cfg, ctLog, logger)
+			ctIssuers := -1
+			if !ctChain {
+				ctIssuers = 0
+			}
+			c, err := stack.OpenCA(chain, key, cfg, ctLog, ctIssuers, logger)
 			if err != nil {
 				return err
 			}
@@ -89,6 +93,7 @@ certificate carries an SCT from that CT log (RFC 6962 add-pre-chain).`,
 	f.StringVar(&keyPath, "ca-key", "", "PEM private key of --ca-chain's first certificate")
 	f.StringVar(&ctURL, "ct-url", "", "CT log to get an SCT from for each certificate")
 	f.StringVar(&ctKey, "ct-public-key", "", "PEM public key of --ct-url, to check its SCTs")
+	f.BoolVar(&ctChain, "ct-submit-chain", true, "send the CA's chain after each precertificate (false: the CT log has the issuing certificate as a root, and gets the precertificate alone)")
 	ops.add(serve)
 	serve.MarkFlagsRequiredTogether("ca-chain", "ca-key")
 	cmd := &cobra.Command{Use: "ca", Short: "Run the certificate authority"}
@@ -135,6 +140,7 @@ func issuerConfig(path string, issuers []string) (*ca.Config, error) {
 func (a *app) ctCommand() *cobra.Command {
 	var (
 		addr, data, roots, publicURL string
+		batchMaxAge                  time.Duration
 		ops                          opsFlags
 	)
 	serve := &cobra.Command{
@@ -165,7 +171,7 @@ trusted roots (hallmark trusted-root create --ctfe).`,
 			if u == "" {
 				u = urlOf(ln)
 			}
-			l, err := stack.OpenCT(cmd.Context(), data, u, rootCerts)
+			l, err := stack.OpenCT(cmd.Context(), data, u, rootCerts, batchMaxAge)
 			if err != nil {
 				ln.Close()
 				return err
@@ -188,6 +194,7 @@ trusted roots (hallmark trusted-root create --ctfe).`,
 	f.StringVar(&data, "data", "hallmark-ct", "directory for the log and its key")
 	f.StringVar(&roots, "roots", "", "PEM file of the root certificates accepted chains end in")
 	f.StringVar(&publicURL, "public-url", "", "URL clients reach the log at (default http://ADDR)")
+	f.DurationVar(&batchMaxAge, "batch-max-age", 20*time.Millisecond, "how long a submission waits to be sequenced with others (each batch costs several synced writes; the SCT waits for its batch)")
 	ops.add(serve)
 	cmd := &cobra.Command{Use: "ct", Short: "Run the certificate transparency log"}
 	cmd.AddCommand(serve)

@@ -37,12 +37,6 @@ func requestErr(format string, args ...any) error {
 	return &RequestError{Reason: fmt.Sprintf(format, args...)}
 }
 
-// CTLog is where the CA logs precertificates: it answers a chain
-// (precertificate first, root last, DER) with the log's SCT.
-type CTLog interface {
-	AddPreChain(ctx context.Context, chain []ct.ASN1Cert) (*ct.SignedCertificateTimestamp, error)
-}
-
 // Config configures a CA.
 type Options struct {
 	// Signer and Chain are the issuing key and its chain, issuing
@@ -53,6 +47,11 @@ type Options struct {
 	Issuers *Config
 	// CT, when set, logs a precertificate and embeds the SCT.
 	CT CTLog
+	// CTIssuers says which of Chain go to the CT log after the
+	// precertificate: all of it (Fulcio's way, for a log whose roots are the
+	// CA's root) by default; 0 when the log takes the issuing certificate
+	// itself as its root, which saves the log a signature check per entry.
+	CTIssuers *int
 	// Validity of issued certificates; Fulcio's 10 minutes when 0.
 	Validity time.Duration
 	Clock    func() time.Time
@@ -69,6 +68,8 @@ type CA struct {
 	validity time.Duration
 	now      func() time.Time
 	tokens   *verifiers
+	enc      *leafEncoder // nil: crypto/x509 signs
+	ctChain  [][]byte     // what follows the precertificate in add-pre-chain
 }
 
 // New returns a CA for opts.
@@ -94,6 +95,16 @@ func New(opts Options) (*CA, error) {
 		c.now = time.Now
 	}
 	c.tokens = newVerifiers(c.cfg, c.now, opts.HTTPClient)
+	if enc, err := newLeafEncoder(opts.Chain[0], opts.Signer); err == nil {
+		c.enc = enc
+	}
+	n := len(opts.Chain)
+	if opts.CTIssuers != nil && *opts.CTIssuers < n {
+		n = max(*opts.CTIssuers, 0)
+	}
+	for _, cert := range opts.Chain[:n] {
+		c.ctChain = append(c.ctChain, cert.Raw)
+	}
 	return c, nil
 }
 
@@ -112,12 +123,17 @@ type Request struct {
 	CSR       *x509.CertificateRequest
 }
 
-// Issued is a certificate and its chain (leaf first, root last), with the
-// SCT embedded or, when the CA logs nothing, none.
+// Issued is a certificate (DER) and the CA's chain above it (issuing
+// certificate first, root last), with the SCT embedded or, when the CA logs
+// nothing, none.
 type Issued struct {
+	Leaf     []byte
 	Chain    []*x509.Certificate
 	Embedded bool
 }
+
+// Certificate parses the issued certificate.
+func (i *Issued) Certificate() (*x509.Certificate, error) { return x509.ParseCertificate(i.Leaf) }
 
 // Issue verifies req and issues its certificate.
 func (c *CA) Issue(ctx context.Context, req Request) (*Issued, error) {
@@ -158,7 +174,7 @@ func (c *CA) Issue(ctx context.Context, req Request) (*Issued, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Issued{Chain: append([]*x509.Certificate{leaf}, c.chain...)}, nil
+		return &Issued{Leaf: leaf, Chain: c.chain}, nil
 	}
 	return c.issueWithSCT(ctx, tmpl, pub)
 }
@@ -182,14 +198,29 @@ func (c *CA) issueWithSCT(ctx context.Context, tmpl *x509.Certificate, pub crypt
 	if err != nil {
 		return nil, err
 	}
-	chain := make([]ct.ASN1Cert, 0, len(c.chain)+1)
-	chain = append(chain, ct.ASN1Cert{Data: precert.Raw})
-	for _, ca := range c.chain {
-		chain = append(chain, ct.ASN1Cert{Data: ca.Raw})
+	// The log signs the precertificate's TBS without the poison: the final
+	// certificate's without the SCT list, which the encoder writes directly.
+	var tbs []byte
+	if c.enc != nil {
+		tbs, err = c.enc.tbs(tmpl, pub)
+	} else {
+		tbs, err = precertTBS(precert)
 	}
-	sct, err := c.ct.AddPreChain(ctx, chain)
 	if err != nil {
-		return nil, &CTError{Err: err}
+		return nil, err
+	}
+	var sct *ct.SignedCertificateTimestamp
+	if local, ok := c.ct.(LocalCTLog); ok {
+		if sct, err = local.LogPrecert(ctx, precert, tbs, c.chain[0]); err != nil {
+			return nil, &CTError{Err: err}
+		}
+	} else {
+		if sct, err = c.ct.AddPreChain(ctx, append([][]byte{precert}, c.ctChain...)); err != nil {
+			return nil, &CTError{Err: err}
+		}
+		if err := checkSCT(c.ct, sct, tbs, c.chain[0], c.now()); err != nil {
+			return nil, &CTError{Err: err}
+		}
 	}
 	ext, err := sctListExtension(sct)
 	if err != nil {
@@ -201,7 +232,7 @@ func (c *CA) issueWithSCT(ctx context.Context, tmpl *x509.Certificate, pub crypt
 	if err != nil {
 		return nil, err
 	}
-	return &Issued{Chain: append([]*x509.Certificate{leaf}, c.chain...), Embedded: true}, nil
+	return &Issued{Leaf: leaf, Chain: c.chain, Embedded: true}, nil
 }
 
 // sctListExtension wraps one SCT as RFC 6962's embedded SCT list.
@@ -266,12 +297,15 @@ func (c *CA) template(p *principal, pub crypto.PublicKey) (*x509.Certificate, er
 	return t, nil
 }
 
-func (c *CA) sign(tmpl *x509.Certificate, pub crypto.PublicKey) (*x509.Certificate, error) {
+func (c *CA) sign(tmpl *x509.Certificate, pub crypto.PublicKey) ([]byte, error) {
+	if c.enc != nil {
+		return c.enc.encode(tmpl, pub)
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.chain[0], pub, c.signer)
 	if err != nil {
 		return nil, fmt.Errorf("ca: signing the certificate: %w", err)
 	}
-	return x509.ParseCertificate(der)
+	return der, nil
 }
 
 // checkKey refuses keys Fulcio refuses: RSA outside 2048–4096 bits or with

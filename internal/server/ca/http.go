@@ -3,6 +3,7 @@ package ca
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,6 +32,7 @@ type Handler struct {
 	mux *http.ServeMux
 
 	trustBundle, configuration, rootCert []byte
+	chainPEM                             []string // the CA's chain, trimmed PEM
 }
 
 // NewHandler serves c.
@@ -42,6 +44,7 @@ func NewHandler(c *ca.CA, logger *slog.Logger) *Handler {
 	h.trustBundle, _ = json.Marshal(map[string]any{"chains": []certChain{{Certificates: pemStrings(c.Chain(), false)}}})
 	h.configuration, _ = json.Marshal(map[string]any{"issuers": configuration(c.Issuers())})
 	h.rootCert = []byte(strings.Join(pemStrings(c.Chain(), true), "\n"))
+	h.chainPEM = pemStrings(c.Chain(), true)
 	h.mux.HandleFunc("POST /api/v2/signingCert", h.signingCert)
 	h.mux.HandleFunc("GET /api/v2/trustBundle", h.static(h.trustBundle, "application/json"))
 	h.mux.HandleFunc("GET /api/v2/configuration", h.static(h.configuration, "application/json"))
@@ -185,7 +188,7 @@ func (h *Handler) signingCert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var resp signingCertResponse
-	chain := certChain{Certificates: pemStrings(out.Chain, true)}
+	chain := certChain{Certificates: h.withLeaf(out.Leaf)}
 	if out.Embedded {
 		resp.Embedded = &embeddedSCT{Chain: chain}
 	} else {
@@ -260,9 +263,15 @@ func (h *Handler) signingCertV1(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	b := []byte(strings.Join(pemStrings(out.Chain, true), "\n"))
+	b := []byte(strings.Join(h.withLeaf(out.Leaf), "\n"))
 	w.Header().Set("Content-Type", "application/pem-certificate-chain")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusCreated)
 	_, _ = w.Write(b)
+}
+
+// withLeaf is the chain an answer carries: the new certificate, then the CA's.
+func (h *Handler) withLeaf(der []byte) []string {
+	leaf := strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	return append([]string{leaf}, h.chainPEM...)
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/transparency-dev/tessera"
@@ -34,8 +35,10 @@ type Config struct {
 	Origin string
 	// Roots are the certificates chains must end in: the CA's root.
 	Roots []*x509.Certificate
-	// BatchMaxAge is how long an entry may wait to be sequenced with
-	// others; the SCT is signed once it is (default 1 ms).
+	// BatchMaxAge is how long Tessera holds a batch open (default 2 ms).
+	// The CA in this process hands its precertificates over in rounds that
+	// grow with the load (grouper), so this only has to hold a round
+	// together; add-pre-chain from elsewhere is batched by it alone.
 	BatchMaxAge time.Duration
 	// CheckpointInterval is how often a checkpoint is published (default 1 s).
 	CheckpointInterval time.Duration
@@ -47,6 +50,11 @@ type Log struct {
 	shutdown func(context.Context) error
 	logID    [32]byte
 	pub      crypto.PublicKey
+	signer   crypto.Signer
+	storage  *storage.CTStorage
+	group    *grouper
+	stop     context.CancelFunc
+	issuers  sync.Map // sha256 of issuers already stored
 }
 
 // rootsFile is where the log's accepted roots are written: TesseraCT reads
@@ -65,7 +73,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("ct: origin %q must be schemeless with no trailing slash", cfg.Origin)
 	}
 	if cfg.BatchMaxAge <= 0 {
-		cfg.BatchMaxAge = time.Millisecond
+		cfg.BatchMaxAge = 2 * time.Millisecond
 	}
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = time.Second
@@ -88,7 +96,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{logID: sha256.Sum256(der), pub: cfg.Signer.Public()}
+	l := &Log{logID: sha256.Sum256(der), pub: cfg.Signer.Public(), signer: cfg.Signer}
 	create := func(ctx context.Context, signer note.Signer) (*storage.CTStorage, error) {
 		driver, err := tposix.New(ctx, tposix.Config{Path: cfg.Dir})
 		if err != nil {
@@ -110,7 +118,15 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		if err != nil {
 			return nil, err
 		}
-		return storage.NewCTStorage(ctx, &storage.CTStorageOptions{Appender: appender, Reader: reader, IssuerStorage: issuers})
+		cts, err := storage.NewCTStorage(ctx, &storage.CTStorageOptions{Appender: appender, Reader: reader, IssuerStorage: issuers})
+		if err != nil {
+			return nil, err
+		}
+		l.storage = cts
+		gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		l.group, l.stop = newGrouper(cts.Add), cancel
+		go l.group.run(gctx)
+		return cts, nil
 	}
 	h, err := tesseract.NewLogHandler(ctx, cfg.Origin, cfg.Signer, tesseract.ChainValidationConfig{
 		RootsPEMFile: roots,
@@ -140,6 +156,9 @@ func (l *Log) PublicKey() crypto.PublicKey { return l.pub }
 
 // Close stops sequencing, after what is in flight.
 func (l *Log) Close(ctx context.Context) error {
+	if l.stop != nil {
+		defer l.stop()
+	}
 	if l.shutdown == nil {
 		return nil
 	}

@@ -164,9 +164,14 @@ type CA struct {
 }
 
 // OpenCA opens a CA over chain and key, trusting issuers, logging to ct
-// when it is not nil.
-func OpenCA(chain []*x509.Certificate, key crypto.Signer, issuers *ca.Config, ct ca.CTLog, logger *slog.Logger) (*CA, error) {
-	c, err := ca.New(ca.Options{Signer: key, Chain: chain, Issuers: issuers, CT: ct})
+// when it is not nil. ctIssuers is how many of chain follow each
+// precertificate to the log (-1: all, as Fulcio).
+func OpenCA(chain []*x509.Certificate, key crypto.Signer, issuers *ca.Config, ct ca.CTLog, ctIssuers int, logger *slog.Logger) (*CA, error) {
+	opts := ca.Options{Signer: key, Chain: chain, Issuers: issuers, CT: ct}
+	if ctIssuers >= 0 {
+		opts.CTIssuers = &ctIssuers
+	}
+	c, err := ca.New(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -189,8 +194,9 @@ type CT struct {
 }
 
 // OpenCT opens the CT log kept in dir, accepting chains to roots, its
-// checkpoints naming the log by its URL.
-func OpenCT(ctx context.Context, dir, logURL string, roots []*x509.Certificate) (*CT, error) {
+// checkpoints naming the log by its URL; batchMaxAge is Tessera's (0: the
+// log's default, right for a CA in the same process).
+func OpenCT(ctx context.Context, dir, logURL string, roots []*x509.Certificate, batchMaxAge time.Duration) (*CT, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -208,7 +214,7 @@ func OpenCT(ctx context.Context, dir, logURL string, roots []*x509.Certificate) 
 	if err != nil {
 		return nil, err
 	}
-	l, err := ctserver.Open(ctx, ctserver.Config{Dir: filepath.Join(dir, "log"), Signer: signer, Origin: origin, Roots: roots})
+	l, err := ctserver.Open(ctx, ctserver.Config{Dir: filepath.Join(dir, "log"), Signer: signer, Origin: origin, Roots: roots, BatchMaxAge: batchMaxAge})
 	if err != nil {
 		return nil, err
 	}

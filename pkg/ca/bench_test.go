@@ -1,0 +1,73 @@
+package ca
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"hallmark.dev/hallmark/pkg/keys"
+	"hallmark.dev/hallmark/pkg/pki"
+)
+
+// testIssuer serves an OIDC discovery document and keys, and returns a
+// token it signed for a@example.com with audience sigstore.
+func testIssuer(tb testing.TB) (token, issuer string) {
+	tb.Helper()
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	srv := httptest.NewServer(nil)
+	jwk := jose.JSONWebKey{Key: rk.Public(), KeyID: "k", Algorithm: "RS256", Use: "sig"}
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/.well-known/openid-configuration":
+			_ = json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "jwks_uri": srv.URL + "/keys", "id_token_signing_alg_values_supported": []string{"RS256"}})
+		case "/keys":
+			_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk}})
+		}
+	})
+	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: rk, KeyID: "k"}}, nil)
+	claims, _ := json.Marshal(map[string]any{"iss": srv.URL, "sub": "a@example.com", "aud": "sigstore", "email": "a@example.com", "email_verified": true, "exp": 4102444800})
+	jws, _ := signer.Sign(claims)
+	tok, _ := jws.CompactSerialize()
+	tb.Cleanup(srv.Close)
+	return tok, srv.URL
+}
+
+func testToken(t *testing.T) (string, string) { return testIssuer(t) }
+
+// BenchmarkIssue is one certificate issuance without CT: token verified
+// (RS256), proof of possession checked (ECDSA P-256), certificate signed.
+func BenchmarkIssue(b *testing.B) {
+	tok, issuer := testIssuer(b)
+	cfg, err := ParseConfig([]byte(`{"OIDCIssuers":{"` + issuer + `":{"ClientID":"sigstore","Type":"email"}}}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	chain, key, _, err := pki.LoadOrCreateCA(b.TempDir(), pki.CASpec{Organization: "B", CommonName: "B", Intermediate: true, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := New(Options{Signer: key, Chain: chain, Issuers: cfg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, _ := keys.Generate()
+	proof, _ := keys.Sign(k, []byte("a@example.com"))
+	req := Request{Token: tok, PublicKey: k.Public(), Proof: proof}
+	if _, err := c.Issue(context.Background(), req); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Issue(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
