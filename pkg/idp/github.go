@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -30,11 +29,38 @@ type Workflow struct {
 	Actor             string `json:"actor,omitempty"`                 // default: the owner
 }
 
+// Claim checks, written out: bounded-repetition regexps compile to large
+// programs at start-up, and every CLI call pays for package initialisation.
+type matcher func(string) bool
+
+func charsIn(min, max int, ok func(byte) bool) matcher {
+	return func(s string) bool {
+		if len(s) < min || len(s) > max {
+			return false
+		}
+		for i := 0; i < len(s); i++ {
+			if !ok(s[i]) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func (m matcher) MatchString(s string) bool { return m(s) }
+
+func isWordByte(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+}
+
 var (
-	repoRE  = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$`)
-	shaRE   = regexp.MustCompile(`^[0-9a-f]{40}$`)
-	wordRE  = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
-	digitRE = regexp.MustCompile(`^[0-9]{1,20}$`)
+	wordRE  = charsIn(1, 100, isWordByte)
+	shaRE   = charsIn(40, 40, func(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' })
+	digitRE = charsIn(1, 20, func(c byte) bool { return c >= '0' && c <= '9' })
+	repoRE  = matcher(func(s string) bool {
+		owner, name, ok := strings.Cut(s, "/")
+		return ok && wordRE(owner) && wordRE(name)
+	})
 )
 
 // Claims returns the workflow's token subject and claims, GitHub's shape.

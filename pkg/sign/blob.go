@@ -37,15 +37,11 @@ func (s *Signer) SignBlobBundle(ctx context.Context, data []byte) (*cosign.Bundl
 	sum := sha256.Sum256(data)
 	b := cosign.NewMessageBundle(sum[:], sig, s.hint)
 	s.material(b)
-	ts, err := s.timestamp(ctx, sig)
+	ts, tle, err := s.evidence(ctx, sig, LogRecord{Signed: data, Sig: sig})
 	if err != nil {
 		return nil, err
 	}
 	addTimestamps(b, ts)
-	tle, err := s.logEntry(ctx, LogRecord{Signed: data, Sig: sig})
-	if err != nil {
-		return nil, err
-	}
 	if tle != nil {
 		b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, tle)
 	}

@@ -108,15 +108,11 @@ func (s *Signer) SignImage(ctx context.Context, c *oci.Client, d name.Digest, de
 			return nil, fmt.Errorf("self-check of new signature failed: %w", err)
 		}
 		ann := map[string]string{cosign.SignatureAnnotation: b64}
-		ts, err := s.timestamp(ctx, sig)
+		ts, tle, err := s.evidence(ctx, sig, LogRecord{Signed: payload, Sig: sig})
 		if err != nil {
 			return nil, err
 		}
 		if err := s.legacyKeylessAnnotations(ann, ts); err != nil {
-			return nil, err
-		}
-		tle, err := s.logEntry(ctx, LogRecord{Signed: payload, Sig: sig})
-		if err != nil {
 			return nil, err
 		}
 		if tle != nil {
@@ -172,14 +168,13 @@ func (s *Signer) dsseBundle(ctx context.Context, payloadType string, payload []b
 	}
 	b := cosign.NewDSSEBundle(payloadType, payload, sig, s.hint)
 	s.material(b)
-	ts, err := s.timestamp(ctx, sig)
+	ts, tle, err := s.evidence(ctx, sig, LogRecord{Signed: cosign.PAE(payloadType, payload), Sig: sig, PayloadType: payloadType, Payload: payload})
 	if err != nil {
 		return nil, err
 	}
 	addTimestamps(b, ts)
-	tle, err := s.logEntry(ctx, LogRecord{Signed: cosign.PAE(payloadType, payload), Sig: sig, PayloadType: payloadType, Payload: payload})
-	if err != nil || tle == nil {
-		return b, err
+	if tle == nil {
+		return b, nil
 	}
 	b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, tle)
 	return b, nil

@@ -10,6 +10,7 @@ import (
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 
 	"google.golang.org/protobuf/proto"
 
@@ -135,4 +136,31 @@ func (s *Signer) asKeyed(b *cosign.Bundle) *cosign.Bundle {
 	hint, _ := cosign.KeyHint(s.key.Public())
 	c.VerificationMaterial.Content = &protobundle.VerificationMaterial_PublicKey{PublicKey: &protocommon.PublicKeyIdentifier{Hint: hint}}
 	return c
+}
+
+// evidence gets the timestamps and the log entry for a signature at once:
+// they depend only on the signature, and each is a round trip to a service.
+func (s *Signer) evidence(ctx context.Context, sig []byte, r LogRecord) ([][]byte, *protorekor.TransparencyLogEntry, error) {
+	type tsResult struct {
+		ts  [][]byte
+		err error
+	}
+	var tsc chan tsResult
+	if len(s.tsa) > 0 {
+		tsc = make(chan tsResult, 1)
+		go func() { ts, err := s.timestamp(ctx, sig); tsc <- tsResult{ts, err} }()
+	}
+	tle, logErr := s.logEntry(ctx, r)
+	var ts [][]byte
+	if tsc != nil {
+		res := <-tsc
+		if res.err != nil {
+			return nil, nil, res.err
+		}
+		ts = res.ts
+	}
+	if logErr != nil {
+		return nil, nil, logErr
+	}
+	return ts, tle, nil
 }

@@ -35,7 +35,7 @@ type Config struct {
 	Origin string
 	// Roots are the certificates chains must end in: the CA's root.
 	Roots []*x509.Certificate
-	// BatchMaxAge is how long Tessera holds a batch open (default 2 ms).
+	// BatchMaxAge is how long Tessera holds a batch open (default 250 µs).
 	// The CA in this process hands its precertificates over in rounds that
 	// grow with the load (grouper), so this only has to hold a round
 	// together; add-pre-chain from elsewhere is batched by it alone.
@@ -73,7 +73,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("ct: origin %q must be schemeless with no trailing slash", cfg.Origin)
 	}
 	if cfg.BatchMaxAge <= 0 {
-		cfg.BatchMaxAge = 2 * time.Millisecond
+		cfg.BatchMaxAge = 250 * time.Microsecond
 	}
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = time.Second
