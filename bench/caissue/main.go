@@ -241,7 +241,6 @@ func run(dur time.Duration, levels, fulcioBin string) error {
 	return nil
 }
 
-
 func runtimeCPUs() int {
 	out, err := exec.Command("nproc").Output()
 	if err != nil {
@@ -293,7 +292,6 @@ func requests(c *idp.APIClient, n int) ([]load.Request, error) {
 	}
 	return out, nil
 }
-
 
 // profile saves a CPU profile of the process serving pprof at addr.
 func profile(addr, path string, d time.Duration) {
