@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -133,7 +134,20 @@ func (c *Config) prepare() error {
 		}
 		c.OIDCIssuers[key] = iss
 	}
-	for glob, iss := range c.MetaIssuers {
+	globs := make([]string, 0, len(c.MetaIssuers))
+	for glob := range c.MetaIssuers {
+		globs = append(globs, glob)
+	}
+	// The most specific (longest) glob is tried first, the same way at
+	// every start.
+	sort.Slice(globs, func(i, j int) bool {
+		if len(globs[i]) != len(globs[j]) {
+			return len(globs[i]) > len(globs[j])
+		}
+		return globs[i] < globs[j]
+	})
+	for _, glob := range globs {
+		iss := c.MetaIssuers[glob]
 		if err := c.checkIssuer(glob, iss); err != nil {
 			return err
 		}

@@ -145,7 +145,11 @@ func (e *leafEncoder) tbs(t *x509.Certificate, pub crypto.PublicKey) ([]byte, er
 			w.tlv(0x81, []byte(a))
 		}
 		for _, u := range t.URIs {
-			w.tlv(0x86, []byte(u.String()))
+			us := u.String()
+			if !isIA5(us) {
+				return nil, requestErr("the URI %q is not ASCII, which a certificate cannot hold", us)
+			}
+			w.tlv(0x86, []byte(us))
 		}
 		w.close(names)
 		w.closeExtension(ext)
@@ -271,9 +275,10 @@ func appendLength(b []byte, n int) []byte {
 		return append(b, 0x81, byte(n))
 	case n < 0x10000:
 		return append(b, 0x82, byte(n>>8), byte(n))
-	default:
+	case n < 1<<24:
 		return append(b, 0x83, byte(n>>16), byte(n>>8), byte(n))
 	}
+	panic("ca: DER element over 16 MiB") // bodies and tokens are capped far below
 }
 
 func mustDER(b []byte, err error) []byte {

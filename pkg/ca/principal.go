@@ -97,6 +97,14 @@ func (c *Config) principalFor(iss Issuer, tokenIssuer, sub string, claims map[st
 	default:
 		return nil, identityErr("issuer type %q is not supported", iss.Type)
 	}
+	if p.uri != nil {
+		if u := p.uri.String(); !isIA5(u) {
+			return nil, identityErr("certificate identity %q is not ASCII, which a certificate's URI name cannot hold", u)
+		}
+	}
+	if p.username != "" && !isIA5(p.username) {
+		return nil, identityErr("user name %q is not ASCII", p.username)
+	}
 	if p.challenges == nil {
 		p.challenges = []string{sub}
 	}
@@ -207,4 +215,14 @@ func jsonPath(claims map[string]any, path string) (string, error) {
 		return "", fmt.Errorf("claim not found or not a string")
 	}
 	return s, nil
+}
+
+// isIA5 reports whether s fits an IA5String, as certificate names must.
+func isIA5(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

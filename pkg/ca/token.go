@@ -49,22 +49,25 @@ type verifiers struct {
 	now    func() time.Time
 	client *http.Client
 
-	mu     sync.Mutex
-	byURL  map[string]*oidc.IDTokenVerifier
-	failed map[string]time.Time // discovery failures, not retried for a few seconds
+	mu       sync.Mutex
+	byURL    map[string]*oidc.IDTokenVerifier
+	failed   map[string]time.Time     // discovery failures, not retried for a few seconds
+	inFlight map[string]chan struct{} // discoveries under way: one per issuer
 }
 
 const (
 	discoveryTimeout = 10 * time.Second
 	failureBackoff   = 5 * time.Second
-	maxVerifiers     = 256
+	maxVerifiers     = 256  // verifiers of meta issuers kept (exact ones always are)
+	maxFailed        = 1024 // remembered discovery failures
 )
 
 func newVerifiers(cfg *Config, now func() time.Time, client *http.Client) *verifiers {
 	if client == nil {
 		client = &http.Client{Timeout: discoveryTimeout}
 	}
-	return &verifiers{cfg: cfg, now: now, client: client, byURL: map[string]*oidc.IDTokenVerifier{}, failed: map[string]time.Time{}}
+	return &verifiers{cfg: cfg, now: now, client: client, byURL: map[string]*oidc.IDTokenVerifier{},
+		failed: map[string]time.Time{}, inFlight: map[string]chan struct{}{}}
 }
 
 // unverifiedIssuer reads iss from a token's payload, to choose its verifier.
@@ -129,16 +132,42 @@ func (v *verifiers) verify(ctx context.Context, raw string) (Issuer, *oidc.IDTok
 }
 
 func (v *verifiers) verifier(ctx context.Context, iss Issuer) (*oidc.IDTokenVerifier, error) {
-	v.mu.Lock()
-	ver, ok := v.byURL[iss.IssuerURL]
-	failedAt, failed := v.failed[iss.IssuerURL]
-	v.mu.Unlock()
-	if ok {
-		return ver, nil
+	for {
+		v.mu.Lock()
+		ver, ok := v.byURL[iss.IssuerURL]
+		failedAt, failed := v.failed[iss.IssuerURL]
+		wait, busy := v.inFlight[iss.IssuerURL]
+		if !ok && !busy && !(failed && v.now().Sub(failedAt) < failureBackoff) {
+			v.inFlight[iss.IssuerURL] = make(chan struct{})
+		}
+		v.mu.Unlock()
+		switch {
+		case ok:
+			return ver, nil
+		case busy: // another request is discovering this issuer: wait for it
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		case failed && v.now().Sub(failedAt) < failureBackoff:
+			return nil, &IssuerUnavailableError{Issuer: iss.IssuerURL, Err: errors.New("discovery failed moments ago")}
+		}
+		return v.discover(ctx, iss)
 	}
-	if failed && v.now().Sub(failedAt) < failureBackoff {
-		return nil, &IssuerUnavailableError{Issuer: iss.IssuerURL, Err: errors.New("discovery failed moments ago")}
-	}
+}
+
+// discover builds the verifier of one issuer; the caller has marked it in
+// flight.
+func (v *verifiers) discover(ctx context.Context, iss Issuer) (*oidc.IDTokenVerifier, error) {
+	var ver *oidc.IDTokenVerifier
+	defer func() {
+		v.mu.Lock()
+		close(v.inFlight[iss.IssuerURL])
+		delete(v.inFlight, iss.IssuerURL)
+		v.mu.Unlock()
+	}()
 	client := v.client
 	if iss.CACert != "" {
 		pool := x509.NewCertPool()
@@ -152,6 +181,13 @@ func (v *verifiers) verifier(ctx context.Context, iss Issuer) (*oidc.IDTokenVeri
 	provider, err := oidc.NewProvider(dctx, iss.IssuerURL)
 	if err != nil {
 		v.mu.Lock()
+		if len(v.failed) >= maxFailed {
+			for k, at := range v.failed {
+				if v.now().Sub(at) >= failureBackoff || len(v.failed) >= maxFailed {
+					delete(v.failed, k)
+				}
+			}
+		}
 		v.failed[iss.IssuerURL] = v.now()
 		v.mu.Unlock()
 		return nil, &IssuerUnavailableError{Issuer: iss.IssuerURL, Err: err}
@@ -161,13 +197,28 @@ func (v *verifiers) verifier(ctx context.Context, iss Issuer) (*oidc.IDTokenVeri
 	ver = provider.VerifierContext(oidc.ClientContext(context.Background(), client), &oidc.Config{ClientID: iss.ClientID, Now: v.now})
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if len(v.byURL) >= maxVerifiers { // meta issuers could otherwise grow this without bound
+	if _, exact := v.cfg.OIDCIssuers[iss.IssuerURL]; !exact && v.metaVerifiers() >= maxVerifiers {
+		// Meta issuers could otherwise grow this without bound; an exact
+		// issuer's verifier is never the one dropped.
 		for k := range v.byURL {
-			delete(v.byURL, k)
-			break
+			if _, isExact := v.cfg.OIDCIssuers[k]; !isExact {
+				delete(v.byURL, k)
+				break
+			}
 		}
 	}
 	v.byURL[iss.IssuerURL] = ver
 	delete(v.failed, iss.IssuerURL)
 	return ver, nil
+}
+
+// metaVerifiers counts cached verifiers of meta issuers. Callers hold v.mu.
+func (v *verifiers) metaVerifiers() int {
+	n := 0
+	for k := range v.byURL {
+		if _, exact := v.cfg.OIDCIssuers[k]; !exact {
+			n++
+		}
+	}
+	return n
 }

@@ -56,12 +56,16 @@ func (p *Provider) Authorize(q AuthorizeParams) (string, error) {
 		return "", invalidRequest("code_challenge must be the 43-character base64url SHA-256 of the verifier")
 	case !hasScope(q.Scope, "openid"):
 		return "", &Error{Code: "invalid_scope", Description: "scope must include openid", Status: 400}
+	case len(q.State) > maxParam || len(q.Nonce) > maxParam || len(q.Scope) > maxParam || len(q.RedirectURI) > maxParam:
+		return "", invalidRequest(fmt.Sprintf("state, nonce, scope and redirect_uri are limited to %d bytes each", maxParam))
 	}
 	r := &authRequest{ID: randomID(), Client: q.ClientID, RedirectURI: q.RedirectURI, State: q.State, Nonce: q.Nonce,
 		Scope: q.Scope, Challenge: q.CodeChallenge, expires: p.now().Add(consentTTL)}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.gc()
+	if err := p.room(len(p.pending)); err != nil {
+		return "", err
+	}
 	p.pending[r.ID] = r
 	return r.ID, nil
 }
@@ -94,6 +98,10 @@ func (p *Provider) Decide(requestID, email string, approve bool) (string, error)
 	}
 	code := randomID()
 	p.mu.Lock()
+	if err := p.room(len(p.codes)); err != nil {
+		p.mu.Unlock()
+		return "", err
+	}
 	p.codes[code] = &authCode{req: r, identity: id, expires: p.now().Add(time.Minute)}
 	p.mu.Unlock()
 	q.Set("code", code)
@@ -176,6 +184,26 @@ func isBase64URL(s string) bool {
 	return true
 }
 
+// Bounds on what unauthenticated callers can make the provider hold.
+const (
+	maxParam   = 512    // bytes of state, nonce, scope, redirect_uri
+	maxPending = 10_000 // sign-ins, codes, device grants or runs at once
+)
+
+// room makes space for one more entry in a map of n: expired entries are
+// swept every 256 insertions, or when the map is full; a map still full is
+// a 503. Callers hold p.mu.
+func (p *Provider) room(n int) error {
+	p.inserts++
+	if p.inserts%256 == 0 || n >= maxPending {
+		p.gc()
+	}
+	if n >= maxPending {
+		return &Error{Code: "temporarily_unavailable", Description: "too many sign-ins in progress; retry shortly", Status: 503}
+	}
+	return nil
+}
+
 // gc drops expired requests, codes and device grants. Callers hold p.mu.
 func (p *Provider) gc() {
 	now := p.now()
@@ -193,6 +221,11 @@ func (p *Provider) gc() {
 		if now.After(d.expires) {
 			delete(p.devices, k)
 			delete(p.users, d.userCode)
+		}
+	}
+	for k, r := range p.runs {
+		if now.After(r.expires) {
+			delete(p.runs, k)
 		}
 	}
 }

@@ -40,10 +40,16 @@ func (p *Provider) StartDevice(clientID, secret, scope string) (*DeviceAuthoriza
 	if scope != "" && !hasScope(scope, "openid") {
 		return nil, &Error{Code: "invalid_scope", Description: "scope must include openid", Status: 400}
 	}
+	if len(scope) > maxParam {
+		return nil, invalidRequest(fmt.Sprintf("scope is limited to %d bytes", maxParam))
+	}
 	d := &deviceGrant{client: clientID, userCode: userCode(), scope: scope, expires: p.now().Add(deviceTTL), interval: p.interval}
 	code := randomID()
 	p.mu.Lock()
-	p.gc()
+	if err := p.room(len(p.devices)); err != nil {
+		p.mu.Unlock()
+		return nil, err
+	}
 	p.devices[code] = d
 	p.users[d.userCode] = code
 	p.mu.Unlock()

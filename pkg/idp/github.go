@@ -89,7 +89,7 @@ func (w Workflow) Claims() (string, map[string]any, error) {
 	case !strings.HasPrefix(w.WorkflowPath, ".github/workflows/") || path.Clean(w.WorkflowPath) != w.WorkflowPath ||
 		!(strings.HasSuffix(w.WorkflowPath, ".yml") || strings.HasSuffix(w.WorkflowPath, ".yaml")):
 		return "", nil, invalidRequest(fmt.Sprintf("workflow path %q must be .github/workflows/NAME.yml", w.WorkflowPath))
-	case !strings.HasPrefix(w.Ref, "refs/") || strings.ContainsAny(w.Ref, " @:"):
+	case !strings.HasPrefix(w.Ref, "refs/") || strings.ContainsAny(w.Ref, " @:?#") || !charsIn(1, 255, func(c byte) bool { return c > 0x20 && c < 0x7f })(w.Ref):
 		return "", nil, invalidRequest(fmt.Sprintf("ref %q must be a full git ref (refs/heads/..., refs/tags/...)", w.Ref))
 	case !shaRE.MatchString(w.SHA):
 		return "", nil, invalidRequest(fmt.Sprintf("sha %q must be 40 lowercase hex digits", w.SHA))
@@ -203,10 +203,8 @@ func (p *Provider) RegisterRun(clientID, secret string, w Workflow) (string, err
 	tok := randomID() + randomID()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for k, r := range p.runs {
-		if p.now().After(r.expires) {
-			delete(p.runs, k)
-		}
+	if err := p.room(len(p.runs)); err != nil {
+		return "", err
 	}
 	p.runs[tok] = &Run{Workflow: w, expires: p.now().Add(RunTTL)}
 	return tok, nil

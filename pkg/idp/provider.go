@@ -67,6 +67,7 @@ type Provider struct {
 	devices map[string]*deviceGrant // by device code
 	users   map[string]string       // user code → device code
 	runs    map[string]*Run         // by request token
+	inserts int                     // insertions since start, to sweep every so often
 }
 
 // New returns a provider for cfg.

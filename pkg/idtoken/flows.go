@@ -133,14 +133,21 @@ func authCode(ctx context.Context, o Options) (string, error) {
 		q := r.URL.Query()
 		switch {
 		case q.Get("state") != state:
-			http.Error(w, "sign-in failed: the state does not match this sign-in", http.StatusBadRequest)
-			errs <- errors.New("sign-in redirect carried another state")
+			// Not this sign-in's redirect (another page, a stray request):
+			// answer it and keep waiting for the right one.
+			http.Error(w, "this is not the sign-in this listener waits for", http.StatusBadRequest)
 		case q.Get("error") != "":
 			http.Error(w, "sign-in failed: "+q.Get("error"), http.StatusBadRequest)
-			errs <- fmt.Errorf("sign-in refused: %s %s", q.Get("error"), q.Get("error_description"))
+			select {
+			case errs <- fmt.Errorf("sign-in refused: %s %s", q.Get("error"), q.Get("error_description")):
+			default:
+			}
 		default:
 			fmt.Fprintln(w, "Sign-in complete. You can close this page and return to your terminal.")
-			codes <- q.Get("code")
+			select {
+			case codes <- q.Get("code"):
+			default:
+			}
 		}
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

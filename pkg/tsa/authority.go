@@ -125,10 +125,15 @@ func (a *Authority) Stamp(req *Request) ([]byte, error) {
 	if req.Nonce != nil && (req.Nonce.Sign() < 0 || req.Nonce.BitLen() > 160) {
 		return nil, refuse("nonce must be a non-negative integer of at most 160 bits")
 	}
+	now := a.now().UTC()
+	if leaf := a.chain[0]; now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+		return nil, &UnavailableError{Reason: fmt.Sprintf("the TSA's signing certificate is valid from %s to %s, not now (%s): its timestamps would not verify",
+			leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339), now.Format(time.RFC3339))}
+	}
 	ts := timestamp.Timestamp{
 		HashAlgorithm:     req.Hash,
 		HashedMessage:     req.Digest,
-		Time:              a.now().UTC(),
+		Time:              now,
 		Accuracy:          a.accuracy,
 		Policy:            a.policy,
 		Nonce:             req.Nonce,
@@ -140,3 +145,8 @@ func (a *Authority) Stamp(req *Request) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// UnavailableError is the authority unable to stamp anything now (HTTP 503).
+type UnavailableError struct{ Reason string }
+
+func (e *UnavailableError) Error() string { return e.Reason }

@@ -191,3 +191,16 @@ func TestLoadOrCreateKeeps(t *testing.T) {
 		t.Error("a second start made another key or chain")
 	}
 }
+
+func TestStampRefusesOutsideItsCertificate(t *testing.T) {
+	key, chain, err := LoadOrCreate(t.TempDir(), "Test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := New(key, chain, Options{Clock: func() time.Time { return chain[0].NotAfter.Add(time.Hour) }})
+	sum := sha256.Sum256([]byte("x"))
+	var ue *UnavailableError
+	if _, err := a.Stamp(&Request{Hash: crypto.SHA256, Digest: sum[:]}); !errors.As(err, &ue) {
+		t.Errorf("stamped with an expired certificate: %v", err)
+	}
+}

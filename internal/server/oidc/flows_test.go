@@ -271,3 +271,32 @@ func TestRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHostAndBounds: requests addressed to another host (DNS rebinding) are
+// refused, and unauthenticated callers cannot make the provider hold large
+// values.
+func TestHostAndBounds(t *testing.T) {
+	_, srv := provider(t)
+	u, _ := url.Parse(srv.URL)
+	for host, want := range map[string]int{"evil.example:" + u.Port(): http.StatusMisdirectedRequest, "localhost:" + u.Port(): http.StatusOK, u.Host: http.StatusOK} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/.well-known/openid-configuration", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/auth?" + url.Values{"response_type": {"code"}, "client_id": {"sigstore"}, "redirect_uri": {"http://127.0.0.1:9/cb"},
+		"scope": {"openid"}, "code_challenge": {strings.Repeat("A", 43)}, "code_challenge_method": {"S256"}, "state": {strings.Repeat("s", 4096)}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a 4 kB state: %d, want 400", resp.StatusCode)
+	}
+}

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 
 	"hallmark.dev/hallmark/pkg/idp"
 )
@@ -20,9 +23,10 @@ const maxForm = 64 << 10
 
 // Handler serves a provider.
 type Handler struct {
-	p   *idp.Provider
-	log *slog.Logger
-	mux *http.ServeMux
+	p     *idp.Provider
+	log   *slog.Logger
+	mux   *http.ServeMux
+	hosts map[string]bool // Host headers the provider answers
 }
 
 // NewHandler returns the HTTP API of p.
@@ -30,7 +34,7 @@ func NewHandler(p *idp.Provider, logger *slog.Logger) *Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{p: p, log: logger, mux: http.NewServeMux()}
+	h := &Handler{p: p, log: logger, mux: http.NewServeMux(), hosts: allowedHosts(p.Issuer())}
 	h.mux.HandleFunc("GET /.well-known/openid-configuration", h.discovery)
 	h.mux.HandleFunc("GET /keys", h.keys)
 	h.mux.HandleFunc("GET /auth", h.authPage)
@@ -48,7 +52,36 @@ func NewHandler(p *idp.Provider, logger *slog.Logger) *Handler {
 	return h
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// ServeHTTP answers only requests addressed to the issuer's own host: the
+// provider vouches for its identities to whoever reaches it, so a web page
+// must not reach it by DNS rebinding (its requests name the page's host).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.hosts[strings.ToLower(r.Host)] {
+		http.Error(w, fmt.Sprintf("this identity provider answers at %s, not at host %q", h.p.Issuer(), r.Host), http.StatusMisdirectedRequest)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// allowedHosts is the issuer's host, and for a loopback issuer its other
+// loopback names on the same port.
+func allowedHosts(issuer string) map[string]bool {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return map[string]bool{}
+	}
+	hosts := map[string]bool{strings.ToLower(u.Host): true}
+	host, port := u.Hostname(), u.Port()
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		for _, h := range []string{"localhost", "127.0.0.1", "[::1]"} {
+			if port != "" {
+				h += ":" + port
+			}
+			hosts[h] = true
+		}
+	}
+	return hosts
+}
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	b, err := json.Marshal(v)

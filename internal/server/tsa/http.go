@@ -78,9 +78,17 @@ func (h *Handler) timestamp(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var re *tsa.RequestError
+	var (
+		re *tsa.RequestError
+		ue *tsa.UnavailableError
+	)
 	if errors.As(err, &re) {
 		apiError(w, http.StatusBadRequest, "%v", re)
+		return
+	}
+	if errors.As(err, &ue) {
+		h.log.Error("time-stamping refused", "err", err)
+		apiError(w, http.StatusServiceUnavailable, "%v", ue)
 		return
 	}
 	h.log.Error("time-stamping failed", "err", err)
