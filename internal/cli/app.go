@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/logs"
@@ -43,6 +44,11 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func (a *app) run(ctx context.Context, args []string) int {
+	// Library loggers (go-containerregistry's, with -d) write from their own
+	// goroutines, some of which outlive a request: stderr is shared under a
+	// lock, and they are cut off when the command ends.
+	a.stderr = lockedWriter{mu: &sync.Mutex{}, w: a.stderr}
+	defer logs.Debug.SetOutput(io.Discard)
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(a.stdin)
