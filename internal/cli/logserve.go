@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
@@ -12,7 +11,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql" // the MySQL/MariaDB driver Tessera's MySQL storage uses
 	"github.com/spf13/cobra"
 
 	logserver "hallmark.dev/hallmark/internal/server/log"
@@ -24,6 +22,7 @@ import (
 type logServeOptions struct {
 	addr, data, signer, origin, mysqlDSN, publicURL string
 	maxEntrySize                                    int64
+	mysqlMaxConns                                   int
 	batchMaxAge                                     time.Duration
 	batchMaxSize                                    uint
 	ops                                             opsFlags
@@ -35,10 +34,11 @@ func (a *app) logCommand() *cobra.Command {
 	serve := &cobra.Command{
 		Use:   "serve --addr HOST:PORT --data DIR",
 		Short: "Serve a Rekor-compatible transparency log (Rekor v1 API, C2SP tlog-tiles) stored in DIR",
-		Long: `Serve a transparency log. Entries are stored by Tessera (on disk in DIR/log, or in
-MySQL/MariaDB with --mysql) and indexed in DIR/index (Pebble). On start the log writes
-DIR/trusted-root.json and DIR/signing-config.json, which hallmark and cosign take as
---trusted-root and --signing-config.`,
+		Long: `Serve a transparency log. Entries are stored by Tessera on disk in DIR/log and indexed
+in DIR/index (Pebble), or, with --mysql, both in MySQL/MariaDB: then the frontend keeps no
+state of its own, and any number of them (same --signer, same --origin) can serve one log
+behind a load balancer. On start the log writes DIR/trusted-root.json and
+DIR/signing-config.json, which hallmark and cosign take as --trusted-root and --signing-config.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.serveLog(cmd.Context(), o) },
 	}
@@ -47,7 +47,8 @@ DIR/trusted-root.json and DIR/signing-config.json, which hallmark and cosign tak
 	f.StringVar(&o.data, "data", "hallmark-log", "directory for the index, keys and (POSIX storage) the log")
 	f.StringVar(&o.signer, "signer", "", "log signing key (PEM; ECDSA). Default: DIR/log-signer.pem, created on first start")
 	f.StringVar(&o.origin, "origin", "hallmark.local/log", "log origin named in checkpoints")
-	f.StringVar(&o.mysqlDSN, "mysql", "", "store the log in MySQL/MariaDB (go-sql-driver DSN) instead of on disk")
+	f.StringVar(&o.mysqlDSN, "mysql", "", "store the log and its index in MySQL/MariaDB (go-sql-driver DSN) instead of on disk; any number of frontends with the same --signer and --origin may share one database")
+	f.IntVar(&o.mysqlMaxConns, "mysql-max-conns", 32, "most connections this frontend opens to the database (MariaDB allows 151 by default, for every frontend together)")
 	f.StringVar(&o.publicURL, "public-url", "", "URL clients reach the log at (default http://ADDR)")
 	f.Int64Var(&o.maxEntrySize, "max-entry-size", rekor.MaxEntrySize, "largest entry accepted, in bytes (413 above)")
 	f.DurationVar(&o.batchMaxAge, "batch-max-age", time.Millisecond, "longest a group of entries waits to be sequenced once handed to storage")
@@ -74,14 +75,11 @@ func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
 	}
 	cfg := logserver.Config{Dir: o.data, Signer: key, Origin: o.origin, BatchMaxAge: o.batchMaxAge, BatchMaxSize: o.batchMaxSize}
 	if o.mysqlDSN != "" {
-		db, err := sql.Open("mysql", o.mysqlDSN)
+		db, err := logserver.OpenMySQL(ctx, o.mysqlDSN, o.mysqlMaxConns)
 		if err != nil {
-			return fmt.Errorf("--mysql: %w", err)
+			return err
 		}
 		defer db.Close()
-		if err := db.PingContext(ctx); err != nil {
-			return fmt.Errorf("--mysql: connecting: %w", err)
-		}
 		cfg.MySQL = db
 	}
 	ln, err := listen("addr", o.addr)
@@ -106,25 +104,25 @@ func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
 		defer cancel()
 		_ = svc.Close(sctx)
 	}()
-	if err := writeLogTrust(o.data, url, key.Public()); err != nil {
+	start, err := svc.ValidFrom(ctx)
+	if err != nil {
+		return fmt.Errorf("log key validity: %w", err)
+	}
+	if err := writeLogTrust(o.data, url, key.Public(), start); err != nil {
 		return err
 	}
 	a.infof("Transparency log serving %s (data in %s, log ID %s)", url, o.data, svc.LogID())
 	a.infof("Trust it with --trusted-root %s; sign to it with --signing-config %s",
 		filepath.Join(o.data, "trusted-root.json"), filepath.Join(o.data, "signing-config.json"))
 	h := logserver.NewHandler(svc, o.maxEntrySize, logger)
-	return a.runServices(ctx, &o.ops, logger, []service{{name: "rekor", ln: ln, handler: h}})
+	return a.runServices(ctx, &o.ops, logger, []service{{name: "rekor", ln: ln, handler: h, ready: svc.Ready, collectors: svc.Collectors()}})
 }
 
 // writeLogTrust writes the trusted root and signing config naming this log.
-func writeLogTrust(dir, url string, pub any) error {
+func writeLogTrust(dir, url string, pub any, start time.Time) error {
 	id, err := tlog.LogID(pub)
 	if err != nil {
 		return err
-	}
-	start, err := logserver.ValidFrom(dir)
-	if err != nil {
-		return fmt.Errorf("log key validity: %w", err)
 	}
 	tr, err := cosign.NewLogTrustedRoot(url, pub, id, start)
 	if err != nil {

@@ -182,7 +182,7 @@ func (a *app) serveAll(ctx context.Context, o *serveOptions) error {
 	}
 	svcs := []service{
 		{name: "registry", ln: lns["registry-addr"], handler: reg},
-		{name: "rekor", ln: lns["rekor-addr"], handler: logserver.NewHandler(logSvc, 0, logger)},
+		{name: "rekor", ln: lns["rekor-addr"], handler: logserver.NewHandler(logSvc, 0, logger), ready: logSvc.Ready, collectors: logSvc.Collectors()},
 		{name: "ct", ln: lns["ct-addr"], handler: ctLog.Handler},
 		{name: "ca", ln: lns["ca-addr"], handler: caSvc.Handler},
 		{name: "oidc", ln: lns["oidc-addr"], handler: oidc.Handler},

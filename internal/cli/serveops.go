@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/hallmark/internal/httpserve"
@@ -56,7 +57,8 @@ type service struct {
 	handler         http.Handler
 	ready           func(context.Context) error
 	tlsCert, tlsKey string
-	maxInFlight     int // 0: --max-in-flight
+	maxInFlight     int                    // 0: --max-in-flight
+	collectors      []prometheus.Collector // the service's own metrics
 }
 
 // listen opens a service's listener, naming the flag in errors.
@@ -116,6 +118,11 @@ func (a *app) runServices(ctx context.Context, f *opsFlags, logger *slog.Logger,
 		go func() { defer wg.Done(); fail(httpserve.Serve(ctx, ln, debugMux(), "", "")) }()
 	}
 	for _, s := range svcs {
+		for _, c := range s.collectors {
+			if err := reg.Register(c); err != nil {
+				return fmt.Errorf("%s metrics: %w", s.name, err)
+			}
+		}
 		limit := s.maxInFlight
 		if limit == 0 {
 			limit = f.maxInFlight

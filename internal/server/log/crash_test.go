@@ -106,10 +106,11 @@ func TestCrashSafety(t *testing.T) {
 	t.Logf("%d acknowledged entries survived %d SIGKILLs", len(acks), rounds)
 }
 
-func startChild(t *testing.T, dir, addr string) *exec.Cmd {
+func startChild(t *testing.T, dir, addr string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "HALLMARK_CRASH_CHILD_DIR="+dir, "HALLMARK_CRASH_CHILD_ADDR="+addr)
+	cmd.Env = append(cmd.Env, env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

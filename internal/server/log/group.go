@@ -29,10 +29,11 @@ const (
 // fewer, larger rounds leave the CPU to the entries themselves.
 type groupCommitter struct {
 	add     func(context.Context, *tessera.Entry) tessera.IndexFuture
-	index   *index
+	index   indexStore
 	submit  chan *pendingAdd
 	toIndex chan []*pendingAdd
 	max     int
+	observe func(float64) // round sizes; may be nil
 }
 
 // pendingAdd is one entry on its way into the log. Its channels are
@@ -42,7 +43,15 @@ type pendingAdd struct {
 	indexed // rec's LeafHash and IntegratedTime set by the caller, LogIndex by the committer
 
 	sequenced chan sequenced // the entry's index, once durable in the log
-	done      chan error     // nil once the entry is also durable in the index
+	done      chan indexDone // once the entry is also durable in the index
+}
+
+// indexDone says how indexing an entry ended. dup: another frontend had
+// sequenced the same entry first, at index first.
+type indexDone struct {
+	err   error
+	dup   bool
+	first uint64
 }
 
 type sequenced struct {
@@ -50,7 +59,7 @@ type sequenced struct {
 	err error
 }
 
-func newGroupCommitter(add func(context.Context, *tessera.Entry) tessera.IndexFuture, ix *index, max int) *groupCommitter {
+func newGroupCommitter(add func(context.Context, *tessera.Entry) tessera.IndexFuture, ix indexStore, max int) *groupCommitter {
 	return &groupCommitter{add: add, index: ix, submit: make(chan *pendingAdd, max), toIndex: make(chan []*pendingAdd, 1), max: max}
 }
 
@@ -90,6 +99,9 @@ func (g *groupCommitter) run(ctx context.Context) {
 			}
 		}
 		lastStart, lastSize = time.Now(), len(group)
+		if g.observe != nil {
+			g.observe(float64(len(group)))
+		}
 		futures = futures[:0]
 		for _, p := range group {
 			futures = append(futures, g.add(ctx, p.entry))
@@ -104,7 +116,7 @@ func (g *groupCommitter) run(ctx context.Context) {
 			}
 			p.sequenced <- sequenced{idx, err}
 			if err != nil || idx.IsDup {
-				p.done <- err // a duplicate's first copy is indexed by its own group
+				p.done <- indexDone{err: err} // a duplicate's first copy is indexed by its own group
 			}
 		}
 		if len(toIndex) > 0 {
@@ -128,9 +140,10 @@ func (g *groupCommitter) runIndexer(ctx context.Context) {
 			for i, p := range group {
 				entries[i] = &p.indexed
 			}
-			err := g.index.putAll(entries)
-			for _, p := range group {
-				p.done <- err
+			firsts, err := g.index.putAll(ctx, entries)
+			for i, p := range group {
+				first, dup := firsts[i]
+				p.done <- indexDone{err: err, dup: dup, first: first}
 			}
 		}
 	}
@@ -140,7 +153,7 @@ func (g *groupCommitter) runIndexer(ctx context.Context) {
 // log; p.done then says when it is indexed. If ctx ends first the entry may
 // still be logged, as with any abandoned request.
 func (g *groupCommitter) append(ctx context.Context, p *pendingAdd) (tessera.Index, error) {
-	p.sequenced, p.done = make(chan sequenced, 1), make(chan error, 1)
+	p.sequenced, p.done = make(chan sequenced, 1), make(chan indexDone, 1)
 	select {
 	case g.submit <- p:
 	case <-ctx.Done():

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
@@ -58,7 +59,15 @@ func NewHandler(svc *Service, maxEntrySize int64, logger *slog.Logger) *Handler 
 	return h
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// requestTimeout bounds every request, waits for the database included: a
+// request that cannot finish in time is answered 503 and never acknowledged.
+const requestTimeout = 20 * time.Second
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	h.mux.ServeHTTP(w, r.WithContext(ctx))
+}
 
 // apiError writes Rekor's error shape: {"code":N,"message":"..."}.
 func apiError(w http.ResponseWriter, code int, format string, args ...any) {
@@ -96,7 +105,12 @@ func (h *Handler) statusFor(w http.ResponseWriter, err error, what string) {
 		w.Header().Set("Retry-After", "1")
 		apiError(w, http.StatusServiceUnavailable, "%s: log is overloaded, retry shortly", what)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		w.Header().Set("Retry-After", "1")
 		apiError(w, http.StatusServiceUnavailable, "%s: %v", what, err)
+	case dbUnavailable(err):
+		w.Header().Set("Retry-After", "1")
+		h.log.Warn("log database unavailable", "what", what, "err", err)
+		apiError(w, http.StatusServiceUnavailable, "%s: the log's database is unavailable or overloaded, retry shortly: %v", what, err)
 	default:
 		h.log.Error("log request failed", "what", what, "err", err)
 		apiError(w, http.StatusInternalServerError, "%s: %v", what, err)
@@ -413,7 +427,7 @@ func (h *Handler) searchIndex(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "search needs an email, a hash or a publicKey")
 		return
 	}
-	result, err := h.combine(searchKeys, strings.ToLower(q.Operator) == "and")
+	result, err := h.combine(r.Context(), searchKeys, strings.ToLower(q.Operator) == "and")
 	if err != nil {
 		h.statusFor(w, err, "searching the index")
 		return
@@ -428,11 +442,11 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func (h *Handler) combine(searchKeys []string, and bool) ([]string, error) {
+func (h *Handler) combine(ctx context.Context, searchKeys []string, and bool) ([]string, error) {
 	counts := map[string]int{}
 	var order []string
 	for _, k := range searchKeys {
-		uuids, err := h.svc.Search(k)
+		uuids, err := h.svc.Search(ctx, k)
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"testing"
+	"time"
 
 	"hallmark.dev/hallmark/internal/hallmarktest"
 )
@@ -20,14 +21,23 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// crashChild serves a log until it is killed.
+// crashChild serves a log until it is killed: on POSIX storage in dir, or,
+// as one frontend of a scale-out log, on the MySQL database named by
+// HALLMARK_CRASH_CHILD_MYSQL with the key in HALLMARK_CRASH_CHILD_KEY.
 func crashChild(dir, addr string) int {
-	key, err := LoadOrCreateSigner(dir, "", nil)
+	key, err := LoadOrCreateSigner(dir, os.Getenv("HALLMARK_CRASH_CHILD_KEY"), nil)
 	if err != nil {
 		os.Stderr.WriteString(err.Error())
 		return 3
 	}
-	svc, err := Open(context.Background(), Config{Dir: dir, Signer: key})
+	cfg := Config{Dir: dir, Signer: key, ReindexAfter: time.Second}
+	if dsn := os.Getenv("HALLMARK_CRASH_CHILD_MYSQL"); dsn != "" {
+		if cfg.MySQL, err = OpenMySQL(context.Background(), dsn, 32); err != nil {
+			os.Stderr.WriteString(err.Error())
+			return 3
+		}
+	}
+	svc, err := Open(context.Background(), cfg)
 	if err != nil {
 		os.Stderr.WriteString(err.Error())
 		return 3

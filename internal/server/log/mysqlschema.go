@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 )
 
 // mysqlSchema is the table layout Tessera's MySQL storage (v1.0.x,
@@ -18,9 +19,16 @@ var mysqlSchema = []string{
 	"CREATE TABLE IF NOT EXISTS `TiledLeaves` (`tile_index` BIGINT UNSIGNED NOT NULL, `size` SMALLINT UNSIGNED NOT NULL, `data` LONGBLOB NOT NULL, PRIMARY KEY(`tile_index`))",
 }
 
-// EnsureMySQLSchema creates Tessera's tables in db if they are missing.
+// mysqlLogSchema records which log the database holds, so that a frontend
+// started with another key or origin is refused rather than corrupting it.
+var mysqlLogSchema = []string{
+	"CREATE TABLE IF NOT EXISTS `HallmarkLog` (`id` TINYINT UNSIGNED NOT NULL, `log_id` CHAR(64) NOT NULL, `origin` VARCHAR(255) NOT NULL, `valid_from` BIGINT NOT NULL, PRIMARY KEY(`id`))",
+}
+
+// EnsureMySQLSchema creates Tessera's tables and Hallmark's (the log's
+// identity and its shared index) in db if they are missing.
 func EnsureMySQLSchema(ctx context.Context, db *sql.DB) error {
-	for _, stmt := range mysqlSchema {
+	for _, stmt := range slices.Concat(mysqlSchema, mysqlLogSchema, mysqlIndexSchema) {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("creating the log's MySQL tables: %w", err)
 		}

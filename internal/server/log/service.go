@@ -53,6 +53,10 @@ type Config struct {
 	BatchMaxSize uint
 	// Now is the clock for integrated times (tests set it).
 	Now func() time.Time
+	// ReindexAfter is how long a MySQL log's frontends leave a sequenced
+	// entry unindexed before taking it for one a crashed frontend left
+	// (default 30s; it must outlast any append, which requests bound to 20s).
+	ReindexAfter time.Duration
 }
 
 // Service is a running log.
@@ -62,11 +66,14 @@ type Service struct {
 	reader   tessera.LogReader
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc // stops Tessera's background work
-	index    *index
-	signer   *tlog.NoteSigner
-	v2Signer *tlog.NoteSigner
-	logID    string // hex
-	treeID   string
+	index    indexStore
+	metrics  *metrics
+	// reconciled is the last MySQL reconciler pass's outcome (nil: caught up).
+	reconciled atomic.Pointer[error]
+	signer     *tlog.NoteSigner
+	v2Signer   *tlog.NoteSigner
+	logID      string // hex
+	treeID     string
 	// treeIDHex is treeID as the 16 hex digits that prefix entry IDs.
 	treeIDHex string
 
@@ -81,6 +88,7 @@ type tree struct {
 	size       uint64
 	root       []byte
 	checkpoint []byte // signed with the log key only (Rekor v1 clients accept one signature)
+	signedAt   time.Time
 
 	v2Once       sync.Once // the same tree, signed for Rekor v2 clients on first need
 	v2Checkpoint []byte
@@ -114,6 +122,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.ReindexAfter == 0 {
+		cfg.ReindexAfter = defaultReindexAfter
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("log data directory: %w", err)
 	}
@@ -128,11 +139,18 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	witnessKey, err := c2spSigner(cfg.Dir, cfg.Origin)
+	logID, err := tlog.LogIDHex(cfg.Signer.Public())
 	if err != nil {
 		return nil, err
 	}
-	logID, err := tlog.LogIDHex(cfg.Signer.Public())
+	var witnessKey note.Signer
+	if cfg.MySQL != nil {
+		// Every frontend must publish under the same note key, and none
+		// may depend on local files: it is derived from the log key.
+		witnessKey, err = derivedNoteSigner(cfg.Dir, cfg.Origin, cfg.Signer)
+	} else {
+		witnessKey, err = c2spSigner(cfg.Dir, cfg.Origin)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +160,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	)
 	if cfg.MySQL != nil {
 		if err := EnsureMySQLSchema(ctx, cfg.MySQL); err != nil {
+			return nil, err
+		}
+		if err := claimMySQLLog(ctx, cfg.MySQL, logID, cfg.Origin); err != nil {
 			return nil, err
 		}
 		if driver, err = mysql.New(context.WithoutCancel(ctx), cfg.MySQL); err != nil {
@@ -164,8 +185,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		cancel()
 		return nil, fmt.Errorf("starting log appender: %w", err)
 	}
-	ix, err := openIndex(cfg.Dir)
-	if err != nil {
+	var ix indexStore
+	if cfg.MySQL != nil {
+		ix = &mysqlIndex{db: cfg.MySQL}
+	} else if ix, err = openPebbleIndex(cfg.Dir); err != nil {
 		_ = shutdown(ctx)
 		cancel()
 		return nil, err
@@ -173,12 +196,20 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, reader: reader, shutdown: shutdown, cancel: cancel, index: ix,
 		signer: signer, v2Signer: v2Signer, logID: logID, treeID: treeIDFor(logID),
 		group: newGroupCommitter(appender.Add, ix, int(cfg.BatchMaxSize))}
+	s.metrics = newMetrics(s)
+	s.group.observe = s.metrics.round.Observe
 	tid, _ := strconv.ParseInt(s.treeID, 10, 64)
 	s.treeIDHex = fmt.Sprintf("%016x", tid)
 	go s.group.run(life)
-	if err := s.reconcile(ctx); err != nil {
-		s.Close(ctx)
-		return nil, err
+	if pix, ok := ix.(*pebbleIndex); ok {
+		if err := s.reconcile(ctx, pix); err != nil {
+			s.Close(ctx)
+			return nil, err
+		}
+	} else {
+		// Frontends share the index: none rebuilds it, each answers at
+		// once, and each repairs what a crashed frontend left unindexed.
+		go s.runReconciler(life)
 	}
 	return s, nil
 }
@@ -294,10 +325,27 @@ func (s *Service) AddV2(ctx context.Context, e *rekor.Entry) (*protorekor.Transp
 // record. The entry is acknowledged (add returns) only once it is durable in
 // the log and the index. A duplicate is answered too, with ErrExists.
 func (s *Service) add(ctx context.Context, e *rekor.Entry, respond func(*record) error) (string, error) {
+	start := time.Now()
+	uuid, err := s.addEntry(ctx, e, respond)
+	switch {
+	case err == nil:
+		s.metrics.appends.WithLabelValues(resultCreated).Inc()
+		s.metrics.appendSeconds.Observe(time.Since(start).Seconds())
+	case errors.Is(err, ErrExists):
+		s.metrics.appends.WithLabelValues(resultDuplicate).Inc()
+	default:
+		s.metrics.appends.WithLabelValues(resultFailed).Inc()
+	}
+	return uuid, err
+}
+
+func (s *Service) addEntry(ctx context.Context, e *rekor.Entry, respond func(*record) error) (string, error) {
 	leaf := tlog.LeafHash(e.Body)
 	uuid := s.EntryID(leaf)
-	if r, err := s.index.byLeafHash(leaf); err == nil {
+	if r, err := s.index.byLeafHash(ctx, leaf); err == nil {
 		return uuid, errors.Join(ErrExists, respond(r))
+	} else if !errors.Is(err, errNoEntry) {
+		return "", err
 	}
 	p := &pendingAdd{entry: tessera.NewEntry(e.Body), indexed: indexed{
 		rec: record{LeafHash: leaf, IntegratedTime: s.cfg.Now().Unix()}, searchKeys: e.Keys}}
@@ -317,14 +365,22 @@ func (s *Service) add(ctx context.Context, e *rekor.Entry, respond func(*record)
 	r := p.rec
 	r.LogIndex = idx.Index
 	err = respond(&r)
-	var ierr error
+	var done indexDone
 	select {
-	case ierr = <-p.done:
+	case done = <-p.done:
 	case <-ctx.Done():
-		ierr = ctx.Err()
+		done.err = ctx.Err()
 	}
-	if ierr != nil {
-		return "", fmt.Errorf("indexing entry %d: %w", idx.Index, ierr)
+	if done.err != nil {
+		return "", fmt.Errorf("indexing entry %d: %w", idx.Index, done.err)
+	}
+	if done.dup {
+		// Another frontend logged the same entry first: answer with that.
+		first, err := s.index.byLogIndex(ctx, done.first)
+		if err != nil {
+			return "", err
+		}
+		return uuid, errors.Join(ErrExists, respond(first))
 	}
 	return uuid, err
 }
@@ -354,7 +410,7 @@ func (s *Service) transparencyLogEntry(ctx context.Context, r *record, e *rekor.
 // waitIndexed waits for a concurrent duplicate's first copy to be indexed.
 func (s *Service) waitIndexed(ctx context.Context, i uint64) (*record, error) {
 	for {
-		r, err := s.index.byLogIndex(i)
+		r, err := s.index.byLogIndex(ctx, i)
 		if err == nil {
 			return r, nil
 		}
@@ -456,7 +512,7 @@ func (s *Service) signTree(ctx context.Context, size uint64) (*tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing checkpoint: %w", err)
 	}
-	return &tree{size: size, root: root, checkpoint: signed}, nil
+	return &tree{size: size, root: root, checkpoint: signed, signedAt: time.Now()}, nil
 }
 
 // current returns a signed view of the log at its current integrated size.
@@ -482,7 +538,7 @@ func (s *Service) body(ctx context.Context, i, size uint64) ([]byte, error) {
 
 // GetByIndex returns entry i with its evidence.
 func (s *Service) GetByIndex(ctx context.Context, i uint64) (string, *rekor.LogEntry, error) {
-	r, err := s.index.byLogIndex(i)
+	r, err := s.index.byLogIndex(ctx, i)
 	if err != nil {
 		return "", nil, err
 	}
@@ -502,7 +558,7 @@ func (s *Service) GetByUUID(ctx context.Context, uuid string) (string, *rekor.Lo
 	if err != nil || len(h) != 32 {
 		return "", nil, fmt.Errorf("%w: %q is not a 64 (or 80) hex digit entry UUID", errBadRequest, uuid)
 	}
-	r, err := s.index.byLeafHash(h)
+	r, err := s.index.byLeafHash(ctx, h)
 	if err != nil {
 		return "", nil, err
 	}
@@ -523,7 +579,9 @@ func (s *Service) get(ctx context.Context, r *record) (string, *rekor.LogEntry, 
 }
 
 // Search returns the UUIDs indexed under a search key.
-func (s *Service) Search(key string) ([]string, error) { return s.index.search(key) }
+func (s *Service) Search(ctx context.Context, key string) ([]string, error) {
+	return s.index.search(ctx, key)
+}
 
 // ConsistencyProof proves the tree of size first is a prefix of the tree
 // of size last, and returns last's root.
@@ -555,8 +613,8 @@ var errBadRequest = errors.New("bad request")
 
 // reconcile indexes entries the log has but the index lacks (a crash
 // between integration and indexing); they were never acknowledged.
-func (s *Service) reconcile(ctx context.Context) error {
-	have, err := s.index.size()
+func (s *Service) reconcile(ctx context.Context, ix *pebbleIndex) error {
+	have, err := ix.size()
 	if err != nil {
 		return err
 	}
@@ -570,7 +628,7 @@ func (s *Service) reconcile(ctx context.Context) error {
 			return fmt.Errorf("reindexing: %w", err)
 		}
 		r := record{LeafHash: tlog.LeafHash(body), LogIndex: i, IntegratedTime: s.cfg.Now().Unix()}
-		if err := s.index.put(r, rekor.SearchKeys(body)); err != nil {
+		if _, err := ix.putAll(ctx, []*indexed{{r, rekor.SearchKeys(body)}}); err != nil {
 			return err
 		}
 	}
