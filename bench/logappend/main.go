@@ -7,6 +7,9 @@
 // the same Rekor v2 requests, and Hallmark's v2 endpoint beside it.
 //
 //	go run ./bench/logappend [-d 10s] [-c 1,16,256,4096] [-api v1,v2] [-rekor-tiles PATH]
+//	go run ./bench/logappend -scale [-scale-clients 256] [-d 10s]
+//
+// -scale measures the MySQL scale-out instead (scale.go).
 //
 // scripts/build-rekor-tiles builds the peer (v2.4.2) from the module proxy.
 package main
@@ -44,7 +47,21 @@ func main() {
 	url := flag.String("url", "", "load a log already running at this URL instead of starting one")
 	peer := flag.String("rekor-tiles", "", "rekor-tiles POSIX server binary to measure in the same run")
 	apis := flag.String("api", "v1,v2", "Hallmark write APIs to measure")
+	scaleOut := flag.Bool("scale", false, "measure the MySQL scale-out instead: one frontend pinned to core 0 vs two on cores 0 and 1, one MariaDB")
+	scaleClients := flag.Int("scale-clients", 256, "clients for -scale, split evenly between frontends")
 	flag.Parse()
+	if *scaleOut {
+		dir, err := os.MkdirTemp("", "hallmark-logscale-")
+		if err != nil {
+			log.Fatal(err)
+		}
+		err = scale(dir, *bin, *scaleClients, *dur)
+		os.RemoveAll(dir)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if err := run(*dur, *levels, *bin, *url, *peer, *apis); err != nil {
 		log.Fatal(err)
 	}

@@ -25,6 +25,10 @@ type indexed struct {
 type indexStore interface {
 	// byLeafHash returns the entry first recorded with leaf hash h.
 	byLeafHash(ctx context.Context, h []byte) (*record, error)
+	// lookupAll returns the entries already recorded with any of the leaf
+	// hashes, keyed by leaf hash (as a string): the duplicate check of a
+	// round, in one read.
+	lookupAll(ctx context.Context, leaves [][]byte) (map[string]*record, error)
 	// byLogIndex returns the entry at log index i.
 	byLogIndex(ctx context.Context, i uint64) (*record, error)
 	// putAll records entries durably before it returns. When an entry's

@@ -54,6 +54,35 @@ func (ix *mysqlIndex) byLeafHash(ctx context.Context, h []byte) (*record, error)
 	return r, nil
 }
 
+func (ix *mysqlIndex) lookupAll(ctx context.Context, leaves [][]byte) (map[string]*record, error) {
+	var found map[string]*record
+	for chunk := range slices.Chunk(leaves, rowsPerStatement) {
+		args := make([]any, len(chunk))
+		for i, h := range chunk {
+			args[i] = h
+		}
+		rows, err := ix.db.QueryContext(ctx, "SELECT e.`leaf_hash`, p.`log_index`, p.`integrated_time` FROM `HallmarkEntry` e JOIN `HallmarkPosition` p ON p.`log_index` = e.`log_index` WHERE e.`leaf_hash` IN ("+placeholders(len(chunk), 1)+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("reading the index: %w", err)
+		}
+		for rows.Next() {
+			r := &record{}
+			if err := rows.Scan(&r.LeafHash, &r.LogIndex, &r.IntegratedTime); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if found == nil {
+				found = map[string]*record{}
+			}
+			found[string(r.LeafHash)] = r
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("reading the index: %w", err)
+		}
+	}
+	return found, nil
+}
+
 func (ix *mysqlIndex) byLogIndex(ctx context.Context, i uint64) (*record, error) {
 	r := &record{LogIndex: i}
 	err := ix.db.QueryRowContext(ctx, "SELECT `leaf_hash`, `integrated_time` FROM `HallmarkPosition` WHERE `log_index` = ?", i).

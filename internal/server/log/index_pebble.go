@@ -104,6 +104,24 @@ func (ix *pebbleIndex) byLeafHash(_ context.Context, h []byte) (*record, error) 
 	return &record{LeafHash: append([]byte(nil), h...), LogIndex: binary.BigEndian.Uint64(v[:8]), IntegratedTime: int64(binary.BigEndian.Uint64(v[8:]))}, nil
 }
 
+func (ix *pebbleIndex) lookupAll(ctx context.Context, leaves [][]byte) (map[string]*record, error) {
+	var found map[string]*record
+	for _, h := range leaves {
+		r, err := ix.byLeafHash(ctx, h)
+		if errors.Is(err, errNoEntry) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if found == nil {
+			found = map[string]*record{}
+		}
+		found[string(h)] = r
+	}
+	return found, nil
+}
+
 func (ix *pebbleIndex) byLogIndex(ctx context.Context, i uint64) (*record, error) {
 	h, err := ix.get(key(prefixByIndex, u64(i)))
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/transparency-dev/tessera/storage/mysql"
 	"github.com/transparency-dev/tessera/storage/posix"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/sync/singleflight"
 
 	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/tlog"
@@ -77,10 +78,11 @@ type Service struct {
 	// treeIDHex is treeID as the 16 hex digits that prefix entry IDs.
 	treeIDHex string
 
-	mu     sync.Mutex // serialises signing new trees
-	latest atomic.Pointer[tree]
-	tiles  tileCache // raw tiles by (level, index, width)
-	nodes  nodeCache // the same tiles with their interior nodes hashed
+	mu        sync.Mutex // serialises signing new trees
+	latest    atomic.Pointer[tree]
+	tiles     tileCache // raw tiles by (level, index, width)
+	tileReads singleflight.Group
+	nodes     nodeCache // the same tiles with their interior nodes hashed
 }
 
 // tree is a signed view of the log at one size.
@@ -198,6 +200,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		group: newGroupCommitter(appender.Add, ix, int(cfg.BatchMaxSize))}
 	s.metrics = newMetrics(s)
 	s.group.observe = s.metrics.round.Observe
+	if cfg.MySQL != nil {
+		s.group.interval = mysqlRoundInterval
+	}
 	tid, _ := strconv.ParseInt(s.treeID, 10, 64)
 	s.treeIDHex = fmt.Sprintf("%016x", tid)
 	go s.group.run(life)
@@ -342,17 +347,16 @@ func (s *Service) add(ctx context.Context, e *rekor.Entry, respond func(*record)
 func (s *Service) addEntry(ctx context.Context, e *rekor.Entry, respond func(*record) error) (string, error) {
 	leaf := tlog.LeafHash(e.Body)
 	uuid := s.EntryID(leaf)
-	if r, err := s.index.byLeafHash(ctx, leaf); err == nil {
-		return uuid, errors.Join(ErrExists, respond(r))
-	} else if !errors.Is(err, errNoEntry) {
-		return "", err
-	}
 	p := &pendingAdd{entry: tessera.NewEntry(e.Body), indexed: indexed{
 		rec: record{LeafHash: leaf, IntegratedTime: s.cfg.Now().Unix()}, searchKeys: e.Keys}}
-	idx, err := s.group.append(ctx, p)
+	seq, err := s.group.append(ctx, p)
 	if err != nil {
 		return "", fmt.Errorf("appending to the log: %w", err)
 	}
+	if seq.existing != nil { // the index had it
+		return uuid, errors.Join(ErrExists, respond(seq.existing))
+	}
+	idx := seq.idx
 	if idx.IsDup {
 		r, err := s.waitIndexed(ctx, idx.Index)
 		if err != nil {

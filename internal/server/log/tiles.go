@@ -39,18 +39,29 @@ func (c *tileCache) put(k tileKey, b []byte) {
 	c.tiles[k] = b
 }
 
-// cachedTile is readTile through the tile cache.
+// cachedTile is readTile through the tile cache. A round's entries are
+// acknowledged at once and all need the round's new edge tiles: one of them
+// reads each tile while the others wait for it (with MySQL storage, one
+// query instead of one per entry).
 func (s *Service) cachedTile(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
 	k := tileKey{level, index, p}
 	if b, ok := s.tiles.get(k); ok {
 		return b, nil
 	}
-	b, err := s.readTile(ctx, level, index, p)
+	v, err, _ := s.tileReads.Do(fmt.Sprint(level, "/", index, "/", p), func() (any, error) {
+		// Not bound to one waiter's request: the others share the answer.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), requestTimeout)
+		defer cancel()
+		b, err := s.readTile(rctx, level, index, p)
+		if err == nil {
+			s.tiles.put(k, b)
+		}
+		return b, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.tiles.put(k, b)
-	return b, nil
+	return v.([]byte), nil
 }
 
 // readTile reads hash tile (level, index) with partial width p, for any tree
