@@ -60,6 +60,9 @@ DIR/signing-config.json, which hallmark and cosign take as --trusted-root and --
 }
 
 func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
+	if o.mysqlMaxConns < 1 {
+		return fmt.Errorf("%w: --mysql-max-conns %d: want at least 1", errUsage, o.mysqlMaxConns)
+	}
 	tuneGC()
 	logger, err := a.serverLogger(&o.ops)
 	if err != nil {

@@ -99,6 +99,10 @@ func OpenMySQL(ctx context.Context, dsn string, maxConns int) (*sql.DB, error) {
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 30 * time.Second
 	}
+	// Arguments are escaped by the driver, not bound in a server-side
+	// prepared statement: one round trip a statement instead of three
+	// (prepare, execute, close), and far less work for the database.
+	c.InterpolateParams = true
 	db, err := sql.Open("mysql", c.FormatDSN())
 	if err != nil {
 		return nil, fmt.Errorf("--mysql: %w", err)
