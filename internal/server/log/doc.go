@@ -1,7 +1,9 @@
 // Package log (internal/server/log) owns Hallmark's transparency log service: a
-// Rekor-compatible log whose Merkle tree and tiles are stored by Tessera
-// (POSIX driver by default, MySQL for scale-out), with a search index beside
-// it (Pebble) that can be rebuilt from the log.
+// Rekor-compatible log whose Merkle tree and tiles are stored by Tessera,
+// with its search index, uuid map and duplicate check beside it: on one
+// machine, Tessera's POSIX driver and a Pebble index that can be rebuilt from
+// the log; scaled out, Tessera's MySQL driver and the index in the same
+// database, so that any number of stateless frontends serve one log.
 //
 // The service validates every entry (pkg/rekor), appends its canonical body
 // as a leaf, and acknowledges only once the entry is integrated into the
