@@ -46,7 +46,7 @@ func TestLogServeMySQL(t *testing.T) {
 	}
 	type front struct {
 		base, metrics, data string
-		stderr          *lockedBuffer
+		stderr              *lockedBuffer
 	}
 	start := func(extra ...string) (*front, chan int) {
 		f := &front{base: "http://" + loopbackAddr(t), metrics: "http://" + loopbackAddr(t), data: t.TempDir(), stderr: &lockedBuffer{}}
