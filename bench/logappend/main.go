@@ -7,7 +7,7 @@
 // the same Rekor v2 requests, and Hallmark's v2 endpoint beside it.
 //
 //	go run ./bench/logappend [-d 10s] [-c 1,16,256,4096] [-api v1,v2] [-rekor-tiles PATH]
-//	go run ./bench/logappend -scale [-scale-clients 256] [-d 10s]
+//	go run ./bench/logappend -scale [-scale-clients 1024] [-scale-rounds 5] [-d 10s]
 //
 // -scale measures the MySQL scale-out instead (scale.go).
 //
@@ -48,14 +48,15 @@ func main() {
 	peer := flag.String("rekor-tiles", "", "rekor-tiles POSIX server binary to measure in the same run")
 	apis := flag.String("api", "v1,v2", "Hallmark write APIs to measure")
 	scaleOut := flag.Bool("scale", false, "measure the MySQL scale-out instead: one frontend pinned to core 0 vs two on cores 0 and 1, one MariaDB")
-	scaleClients := flag.Int("scale-clients", 256, "clients for -scale, split evenly between frontends")
+	scaleClients := flag.Int("scale-clients", 1024, "clients for -scale, split evenly between frontends (enough to keep two frontends busy through 50 ms rounds)")
+	scaleRounds := flag.Int("scale-rounds", 5, "alternating one/two-frontend rounds for -scale; the median ratio is reported")
 	flag.Parse()
 	if *scaleOut {
 		dir, err := os.MkdirTemp("", "hallmark-logscale-")
 		if err != nil {
 			log.Fatal(err)
 		}
-		err = scale(dir, *bin, *scaleClients, *dur)
+		err = scale(dir, *bin, *scaleClients, *scaleRounds, *dur)
 		os.RemoveAll(dir)
 		if err != nil {
 			log.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,10 +26,10 @@ import (
 // scale measures the MySQL scale-out: appends/s of one `log serve --mysql`
 // frontend pinned to core 0, then of two frontends pinned to cores 0 and 1,
 // on the same MariaDB (Debian's, default limits, started here), driven by
-// the same generator with the same clients split evenly, twice over
-// (one, two, one, two). It reports the database's and the frontends' CPU per
+// the same generator with the same clients split evenly, in alternating rounds
+// (one, two, one, two, ...), and the median ratio. It reports the database's and the frontends' CPU per
 // append from /proc.
-func scale(dir, bin string, clients int, dur time.Duration) error {
+func scale(dir, bin string, clients, rounds int, dur time.Duration) error {
 	if _, err := exec.LookPath("taskset"); err != nil {
 		return fmt.Errorf("-scale pins frontends with taskset (util-linux): %w", err)
 	}
@@ -54,7 +55,7 @@ func scale(dir, bin string, clients int, dur time.Duration) error {
 	fmt.Printf("MySQL scale-out: %d clients, %s per measurement, MariaDB %s (default limits, unpinned), load generator unpinned\n", clients, dur, mariadbVersion(db))
 	fmt.Printf("%-28s %10s %10s %10s %14s %14s %14s %14s %8s\n", "frontends", "appends/s", "p50", "p99", "DB CPU/append", "FE CPU/append", "gen CPU/append", "all CPU/append", "errors")
 	var rates [2][]float64
-	for round := 0; round < 2; round++ {
+	for round := 0; round < rounds; round++ {
 		for n := 1; n <= 2; n++ {
 			r, err := scaleOnce(dir, bin, dsn, keyPath, db, n, clients, dur, gen)
 			if err != nil {
@@ -63,9 +64,13 @@ func scale(dir, bin string, clients int, dur time.Duration) error {
 			rates[n-1] = append(rates[n-1], r)
 		}
 	}
+	var ratios []float64
 	for i := range rates[0] {
-		fmt.Printf("round %d: two frontends / one = %.2fx\n", i+1, rates[1][i]/rates[0][i])
+		ratios = append(ratios, rates[1][i]/rates[0][i])
+		fmt.Printf("round %d: two frontends / one = %.2fx\n", i+1, ratios[i])
 	}
+	slices.Sort(ratios)
+	fmt.Printf("median of %d rounds: two frontends / one = %.2fx\n", len(ratios), ratios[len(ratios)/2])
 	return nil
 }
 
@@ -223,7 +228,7 @@ func startMariaDB(dir string) (string, *sql.DB, func(), error) {
 	ln.Close()
 	cmd := exec.Command(server, "--no-defaults", "--datadir="+data, "--user=root", fmt.Sprintf("--port=%d", port),
 		"--bind-address=127.0.0.1", "--socket="+filepath.Join(dir, "mariadb.sock"), "--skip-grant-tables",
-		"--log-error="+filepath.Join(dir, "mariadb.log"))
+		"--log-error="+filepath.Join(dir, "mariadb.log"), "--innodb-buffer-pool-size=512M", "--innodb-log-file-size=512M")
 	if err := cmd.Start(); err != nil {
 		return "", nil, nil, err
 	}

@@ -55,29 +55,39 @@ func (ix *mysqlIndex) byLeafHash(ctx context.Context, h []byte) (*record, error)
 }
 
 func (ix *mysqlIndex) lookupAll(ctx context.Context, leaves [][]byte) (map[string]*record, error) {
+	// Almost every leaf is new: look the leaf hashes up alone, and read the
+	// entries of the few that are there afterwards.
 	var found map[string]*record
 	for chunk := range slices.Chunk(leaves, rowsPerStatement) {
 		args := make([]any, len(chunk))
 		for i, h := range chunk {
 			args[i] = h
 		}
-		rows, err := ix.db.QueryContext(ctx, "SELECT e.`leaf_hash`, p.`log_index`, p.`integrated_time` FROM `HallmarkEntry` e JOIN `HallmarkPosition` p ON p.`log_index` = e.`log_index` WHERE e.`leaf_hash` IN ("+placeholders(len(chunk), 1)+")", args...)
+		rows, err := ix.db.QueryContext(ctx, "SELECT `leaf_hash` FROM `HallmarkEntry` WHERE `leaf_hash` IN ("+placeholders(len(chunk), 1)+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("reading the index: %w", err)
 		}
+		var hits [][]byte
 		for rows.Next() {
-			r := &record{}
-			if err := rows.Scan(&r.LeafHash, &r.LogIndex, &r.IntegratedTime); err != nil {
+			var h []byte
+			if err := rows.Scan(&h); err != nil {
 				rows.Close()
+				return nil, err
+			}
+			hits = append(hits, h)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("reading the index: %w", err)
+		}
+		for _, h := range hits {
+			r, err := ix.byLeafHash(ctx, h)
+			if err != nil {
 				return nil, err
 			}
 			if found == nil {
 				found = map[string]*record{}
 			}
-			found[string(r.LeafHash)] = r
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("reading the index: %w", err)
+			found[string(h)] = r
 		}
 	}
 	return found, nil
@@ -137,7 +147,7 @@ func putAllTx(ctx context.Context, tx *sql.Tx, entries []*indexed) (map[int]uint
 	for i, e := range byIndex {
 		pos[i] = []any{e.rec.LogIndex, e.rec.LeafHash, e.rec.IntegratedTime}
 	}
-	if err := insertIgnore(ctx, tx, "`HallmarkPosition` (`log_index`, `leaf_hash`, `integrated_time`)", pos); err != nil {
+	if _, err := insertIgnore(ctx, tx, "`HallmarkPosition` (`log_index`, `leaf_hash`, `integrated_time`)", pos); err != nil {
 		return nil, err
 	}
 	byLeaf := slices.Clone(entries)
@@ -157,11 +167,15 @@ func putAllTx(ctx context.Context, tx *sql.Tx, entries []*indexed) (map[int]uint
 		}
 		return strings.Compare(string(a[1].([]byte)), string(b[1].([]byte)))
 	})
-	if err := insertIgnore(ctx, tx, "`HallmarkEntry` (`leaf_hash`, `log_index`)", leaves); err != nil {
+	inserted, err := insertIgnore(ctx, tx, "`HallmarkEntry` (`leaf_hash`, `log_index`)", leaves)
+	if err != nil {
 		return nil, err
 	}
-	if err := insertIgnore(ctx, tx, "`HallmarkSearch` (`key_hash`, `leaf_hash`)", search); err != nil {
+	if _, err := insertIgnore(ctx, tx, "`HallmarkSearch` (`key_hash`, `leaf_hash`)", search); err != nil {
 		return nil, err
+	}
+	if inserted == int64(len(leaves)) {
+		return nil, nil // every leaf hash was new: no duplicates
 	}
 	// Which leaf hashes were recorded first at another index?
 	recorded := make(map[string]uint64, len(entries))
@@ -217,19 +231,26 @@ func cmpU64(a, b uint64) int {
 }
 
 // insertIgnore inserts rows (each a tuple of the columns named in table),
-// skipping those whose key is already there.
-func insertIgnore(ctx context.Context, tx *sql.Tx, table string, rows [][]any) error {
+// skipping those whose key is already there, and says how many it inserted.
+func insertIgnore(ctx context.Context, tx *sql.Tx, table string, rows [][]any) (int64, error) {
+	var inserted int64
 	for chunk := range slices.Chunk(rows, rowsPerStatement) {
 		args := make([]any, 0, len(chunk)*len(chunk[0]))
 		for _, r := range chunk {
 			args = append(args, r...)
 		}
 		q := "INSERT IGNORE INTO " + table + " VALUES " + placeholders(len(chunk), len(chunk[0]))
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return err
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return 0, err
 		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		inserted += n
 	}
-	return nil
+	return inserted, nil
 }
 
 // placeholders is "(?, ?), (?, ?)" for n rows of cols columns; with one
