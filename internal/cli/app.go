@@ -109,6 +109,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.verifyCommand(),
 		a.signBlobCommand(),
 		a.verifyBlobCommand(),
+		a.attestCommand(),
+		a.verifyAttestationCommand(),
 		a.registryCommand(),
 		a.logCommand(),
 		a.serveCommand(),

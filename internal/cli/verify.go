@@ -104,6 +104,10 @@ func (a *app) verify(ctx context.Context, o *verifyOptions, images []string) err
 // verifyExit maps a verification outcome to cosign's exit codes (and
 // Hallmark's 14 for a registry that failed).
 func verifyExit(err error, ref name.Reference, ctx context.Context, timeout time.Duration) error {
+	return verifyExitRef(err, ref.String(), ctx, timeout)
+}
+
+func verifyExitRef(err error, ref string, ctx context.Context, timeout time.Duration) error {
 	var (
 		none  *check.NoneVerifiedError
 		noSig *check.NoSignaturesError

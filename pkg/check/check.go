@@ -54,20 +54,18 @@ func Signatures(ctx context.Context, c *oci.Client, v *verify.Verifier, ref name
 		return nil, err
 	}
 	p.Digest = d.DigestStr()
-	if o.MaxWorkers <= 0 {
-		o.MaxWorkers = defaultWorkers
+	o = o.withDefaults()
+	r := newRun[*verify.Result](c, d, o)
+	r.legacyTag, r.legacyLayers, r.legacyWhat = c.LegacyTag(d), r.c.LegacyLayers, "legacy signature layer"
+	r.judgeOne = func(ctx context.Context, cand candidate) (*verify.Result, bool, error) {
+		return judgeSignature(ctx, r, v, p, cand)
 	}
-	if o.ReadBudget <= 0 {
-		o.ReadBudget = defaultBudget
-	}
-	r := &run{c: c.WithReadBudget(o.ReadBudget), d: d, v: v, p: p}
-	r.bc = r.c.NewBlobCache()
 	r.list(ctx)
 	r.judgeAll(ctx, o.MaxWorkers)
 	rep := &Report{Ref: ref, Digest: d, Failures: r.failures}
 	for i, res := range r.results {
 		switch {
-		case res != nil:
+		case r.counted[i] && r.errs[i] == nil:
 			rep.Found++
 			rep.Results = append(rep.Results, res)
 		case r.errs[i] != nil:
@@ -87,6 +85,16 @@ func Signatures(ctx context.Context, c *oci.Client, v *verify.Verifier, ref name
 	return rep, nil
 }
 
+func (o Options) withDefaults() Options {
+	if o.MaxWorkers <= 0 {
+		o.MaxWorkers = defaultWorkers
+	}
+	if o.ReadBudget <= 0 {
+		o.ReadBudget = defaultBudget
+	}
+	return o
+}
+
 // candidate is one stored signature to judge.
 type candidate struct {
 	where  string
@@ -96,22 +104,36 @@ type candidate struct {
 	dup int
 }
 
-type run struct {
+// run judges the candidates of one image in both layouts: signatures or
+// attestations (T is what a verified candidate gives).
+type run[T any] struct {
 	c  *oci.Client
 	d  name.Digest
-	v  *verify.Verifier
-	p  verify.Policy
 	bc *oci.BlobCache
+
+	legacyTag    name.Tag
+	legacyLayers func(context.Context, name.Digest) ([]v1.Descriptor, int, error)
+	legacyWhat   string
+	// judgeOne fetches and judges a candidate; counted is false for one
+	// that turned out not to be of this kind (nothing to count or fail).
+	judgeOne func(ctx context.Context, c candidate) (res T, counted bool, err error)
 
 	cands    []candidate
 	failures []Failure // listings that failed, and candidates skipped over a cap
-	results  []*verify.Result
+	results  []T
+	counted  []bool
 	errs     []error
+}
+
+func newRun[T any](c *oci.Client, d name.Digest, o Options) *run[T] {
+	r := &run[T]{c: c.WithReadBudget(o.ReadBudget), d: d}
+	r.bc = r.c.NewBlobCache()
+	return r
 }
 
 // list reads both layouts' listings at once: they are independent round
 // trips, and verification latency is what admission waits on.
-func (r *run) list(ctx context.Context) {
+func (r *run[T]) list(ctx context.Context) {
 	var (
 		wg         sync.WaitGroup
 		legacy     []v1.Descriptor
@@ -121,7 +143,7 @@ func (r *run) list(ctx context.Context) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		legacy, legacyMore, legacyErr = r.c.LegacyLayers(ctx, r.d)
+		legacy, legacyMore, legacyErr = r.legacyLayers(ctx, r.d)
 	}()
 	refs, refMore, refErr := r.c.BundleReferrers(ctx, r.d)
 	wg.Wait()
@@ -134,13 +156,13 @@ func (r *run) list(ctx context.Context) {
 	if refMore > 0 {
 		r.failures = append(r.failures, Failure{"bundle referrers", fmt.Errorf("%d more referrers were not read (at most %d are)", refMore, len(refs))})
 	}
-	tag := r.c.LegacyTag(r.d)
+	tag := r.legacyTag
 	if legacyErr != nil {
 		r.failures = append(r.failures, Failure{tag.String(), legacyErr})
 	}
 	seen := map[[32]byte]int{}
 	for i := range legacy {
-		c := candidate{where: "legacy signature layer " + legacy[i].Digest.String() + " in " + tag.String(), layer: &legacy[i], dup: -1}
+		c := candidate{where: r.legacyWhat + " " + legacy[i].Digest.String() + " in " + tag.String(), layer: &legacy[i], dup: -1}
 		// An identical layer (same payload, same annotations) is the same
 		// signature: judge it once.
 		ann, _ := json.Marshal(legacy[i].Annotations)
@@ -153,13 +175,14 @@ func (r *run) list(ctx context.Context) {
 		r.cands = append(r.cands, c)
 	}
 	if legacyMore > 0 {
-		r.failures = append(r.failures, Failure{tag.String(), fmt.Errorf("%d more signature layers were not read (at most %d are)", legacyMore, len(legacy))})
+		r.failures = append(r.failures, Failure{tag.String(), fmt.Errorf("%d more layers were not read (at most %d are)", legacyMore, len(legacy))})
 	}
 }
 
 // judgeAll fetches and judges the candidates on a bounded pool of workers.
-func (r *run) judgeAll(ctx context.Context, workers int) {
-	r.results = make([]*verify.Result, len(r.cands))
+func (r *run[T]) judgeAll(ctx context.Context, workers int) {
+	r.results = make([]T, len(r.cands))
+	r.counted = make([]bool, len(r.cands))
 	r.errs = make([]error, len(r.cands))
 	jobs := make(chan int)
 	var wg sync.WaitGroup
@@ -168,7 +191,11 @@ func (r *run) judgeAll(ctx context.Context, workers int) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				r.results[i], r.errs[i] = r.judge(ctx, r.cands[i])
+				if err := ctx.Err(); err != nil {
+					r.counted[i], r.errs[i] = true, err
+					continue
+				}
+				r.results[i], r.counted[i], r.errs[i] = r.judgeOne(ctx, r.cands[i])
 			}
 		}()
 	}
@@ -181,30 +208,29 @@ func (r *run) judgeAll(ctx context.Context, workers int) {
 	wg.Wait()
 }
 
-func (r *run) judge(ctx context.Context, c candidate) (*verify.Result, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+func judgeSignature(ctx context.Context, r *run[*verify.Result], v *verify.Verifier, p verify.Policy, c candidate) (*verify.Result, bool, error) {
 	if c.layer != nil {
-		payload, err := r.bc.Blob(ctx, r.c.LegacyTag(r.d).Context(), *c.layer)
+		payload, err := r.bc.Blob(ctx, r.legacyTag.Context(), *c.layer)
 		if err != nil {
-			return nil, err
+			return nil, true, err
 		}
-		return r.v.VerifyLegacy(verify.LegacyFromAnnotations(payload, c.layer.Annotations), r.p)
+		res, err := v.VerifyLegacy(verify.LegacyFromAnnotations(payload, c.layer.Annotations), p)
+		return res, true, err
 	}
 	sb, err := r.c.ReadBundle(ctx, r.d, *c.bundle, r.bc)
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
 	if sb == nil {
-		return nil, nil // not a bundle: neither a signature nor a failure
+		return nil, false, nil // not a bundle: neither a signature nor a failure
 	}
 	if sb.PredicateType != "" && sb.PredicateType != cosign.SignPredicateType {
-		return nil, nil // an attestation, not a signature
+		return nil, false, nil // an attestation, not a signature
 	}
 	b, err := cosign.ParseBundle(sb.Bytes)
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
-	return r.v.VerifyImageBundle(b, r.p)
+	res, err := v.VerifyImageBundle(b, p)
+	return res, true, err
 }

@@ -38,11 +38,22 @@ type NoneVerifiedError struct {
 	Digest   name.Digest
 	Found    int
 	Failures []Failure
+	// Kind is what was judged: "signatures" (when empty) or "attestations".
+	Kind string
+	// OtherTypes: attestations that verified but were of another type.
+	OtherTypes []string
 }
 
 func (e *NoneVerifiedError) Error() string {
+	kind := e.Kind
+	if kind == "" {
+		kind = "signatures"
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "no matching signatures for %s (%s): %d found, none verified:", e.Ref, e.Digest.DigestStr(), e.Found)
+	fmt.Fprintf(&b, "no matching %s for %s (%s): %d found, none verified:", kind, e.Ref, e.Digest.DigestStr(), e.Found)
+	if len(e.OtherTypes) > 0 {
+		fmt.Fprintf(&b, "\n  - verified, but of other predicate types: %s", strings.Join(e.OtherTypes, ", "))
+	}
 	for _, f := range e.Failures {
 		fmt.Fprintf(&b, "\n  - %s: %v", f.Where, f.Err)
 	}

@@ -110,8 +110,8 @@ func MarshalBundle(b *Bundle) ([]byte, error) { return protojson.Marshal(b) }
 // a known media type, verification material, and exactly one content with
 // its required fields. It returns an error wrapping ErrMalformedBundle.
 func ParseBundle(data []byte) (*Bundle, error) {
-	if len(data) > MaxPayloadSize {
-		return nil, fmt.Errorf("%w: %d bytes exceeds the %d byte limit", ErrMalformedBundle, len(data), MaxPayloadSize)
+	if len(data) > MaxBlobSize {
+		return nil, fmt.Errorf("%w: %d bytes exceeds the %d byte limit", ErrMalformedBundle, len(data), MaxBlobSize)
 	}
 	b := &Bundle{}
 	// Unknown fields are refused, as sigstore-go refuses them: a bundle

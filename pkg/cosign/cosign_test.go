@@ -71,7 +71,7 @@ func TestParseBundle(t *testing.T) {
 		"dsse no sigs":       `{"mediaType":"` + BundleMediaType + `","verificationMaterial":{"publicKey":{"hint":"x"}},"dsseEnvelope":{"payload":"e30=","payloadType":"t"}}`,
 		"dsse no type":       `{"mediaType":"` + BundleMediaType + `","verificationMaterial":{"publicKey":{"hint":"x"}},"dsseEnvelope":{"payload":"e30=","signatures":[{"sig":"AA=="}]}}`,
 		"bad base64":         `{"mediaType":"` + BundleMediaType + `","verificationMaterial":{"publicKey":{"hint":"x"}},"messageSignature":{"signature":"!!"}}`,
-		"oversized":          strings.Repeat(" ", MaxPayloadSize+1),
+		"oversized":          strings.Repeat(" ", MaxBlobSize+1),
 		"not json":           `[`,
 	}
 	for name, in := range bad {

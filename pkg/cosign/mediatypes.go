@@ -36,11 +36,27 @@ const (
 	// StatementType is the in-toto Statement v1 "_type".
 	StatementType = "https://in-toto.io/Statement/v1"
 
+	// StatementTypeV01 is the in-toto Statement v0.1 "_type", which cosign
+	// attests with.
+	StatementTypeV01 = "https://in-toto.io/Statement/v0.1"
+
 	// EmptyMediaType is the OCI empty descriptor media type ("{}").
 	EmptyMediaType = "application/vnd.oci.empty.v1+json"
+
+	// DSSELayerMediaType is the media type of a legacy attestation layer
+	// (a DSSE envelope in the sha256-<hex>.att image).
+	DSSELayerMediaType = "application/vnd.dsse.envelope.v1+json"
+	// PredicateTypeAnnotation names a legacy attestation layer's predicate type.
+	PredicateTypeAnnotation = "predicateType"
 )
 
-// MaxPayloadSize caps payloads, bundles and envelopes read from a registry or
-// a file. cosign caps payloads at 128 MiB; real signatures are a few KiB, so
-// Hallmark is stricter.
+// MaxPayloadSize caps signature payloads, annotations and trust files read
+// from a registry or a file. cosign caps payloads at 128 MiB; real
+// signatures are a few KiB, so Hallmark is stricter.
 const MaxPayloadSize = 4 << 20
+
+// MaxBlobSize caps one blob read from a registry or a file: a bundle or a
+// DSSE envelope, which for an attestation carries its predicate (an SBOM
+// of several MiB). A verification's total reads are bounded apart, by the
+// per-image read budget.
+const MaxBlobSize = 64 << 20

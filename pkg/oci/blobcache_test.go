@@ -29,7 +29,7 @@ func TestBlobCacheKeysOnDeclaredSize(t *testing.T) {
 	c, _ := oci.New()
 	bc := c.NewBlobCache()
 	lying := desc
-	lying.Size = cosign.MaxPayloadSize + 1
+	lying.Size = cosign.MaxBlobSize + 1
 	if _, err := bc.Blob(t.Context(), d.Context(), lying); err == nil {
 		t.Fatal("a blob declared over the size limit was read")
 	}

@@ -44,7 +44,22 @@ func (c *Client) LegacyTag(d name.Digest) name.Tag {
 // were. No such tag means no signatures (nil, 0, nil); a registry failure
 // is a *RegistryError.
 func (c *Client) LegacyLayers(ctx context.Context, d name.Digest) ([]v1.Descriptor, int, error) {
-	tag := c.LegacyTag(d)
+	return c.legacyLayers(ctx, c.LegacyTag(d), cosign.SimpleSigningMediaType)
+}
+
+// AttestationTag is the tag cosign stores legacy attestations of d under:
+// sha256-<hex>.att in the signature repository.
+func (c *Client) AttestationTag(d name.Digest) name.Tag {
+	return c.SignatureRepository(d).Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + ".att")
+}
+
+// AttestationLayers is LegacyLayers for d's .att image: its DSSE envelope
+// layers with their annotations (predicateType, certificate, bundle).
+func (c *Client) AttestationLayers(ctx context.Context, d name.Digest) ([]v1.Descriptor, int, error) {
+	return c.legacyLayers(ctx, c.AttestationTag(d), cosign.DSSELayerMediaType)
+}
+
+func (c *Client) legacyLayers(ctx context.Context, tag name.Tag, mediaType string) ([]v1.Descriptor, int, error) {
 	desc, err := remote.Get(tag, c.remoteOpts(ctx)...)
 	if err != nil {
 		if err = classify(tag.RegistryStr(), "reading "+tag.String(), err); IsNotFound(err) {
@@ -58,7 +73,7 @@ func (c *Client) LegacyLayers(ctx context.Context, d name.Digest) ([]v1.Descript
 	}
 	var out []v1.Descriptor
 	for _, l := range m.Layers {
-		if string(l.MediaType) == cosign.SimpleSigningMediaType {
+		if string(l.MediaType) == mediaType {
 			out = append(out, l)
 		}
 	}
@@ -91,8 +106,8 @@ func (c *Client) LegacySignatures(ctx context.Context, d name.Digest) ([]LegacyS
 // readBlob fetches a blob named by a descriptor, refusing oversized ones and
 // checking the digest.
 func (c *Client) readBlob(ctx context.Context, repo name.Repository, desc v1.Descriptor) ([]byte, error) {
-	if desc.Size > cosign.MaxPayloadSize {
-		return nil, fmt.Errorf("blob %s is %d bytes, over the %d byte limit", desc.Digest, desc.Size, cosign.MaxPayloadSize)
+	if desc.Size > cosign.MaxBlobSize {
+		return nil, fmt.Errorf("blob %s is %d bytes, over the %d byte limit", desc.Digest, desc.Size, cosign.MaxBlobSize)
 	}
 	l, err := remote.Layer(repo.Digest(desc.Digest.String()), c.remoteOpts(ctx)...)
 	if err != nil {
@@ -103,13 +118,13 @@ func (c *Client) readBlob(ctx context.Context, repo name.Repository, desc v1.Des
 		return nil, classify(repo.RegistryStr(), "reading blob "+desc.Digest.String(), err)
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, cosign.MaxPayloadSize+1))
+	b, err := io.ReadAll(io.LimitReader(rc, cosign.MaxBlobSize+1))
 	if err != nil {
 		// ggcr checks the digest as the stream ends and reports a mismatch here.
 		return nil, classify(repo.RegistryStr(), "reading blob "+desc.Digest.String(), err)
 	}
-	if int64(len(b)) > cosign.MaxPayloadSize {
-		return nil, fmt.Errorf("blob %s is over the %d byte limit", desc.Digest, cosign.MaxPayloadSize)
+	if int64(len(b)) > cosign.MaxBlobSize {
+		return nil, fmt.Errorf("blob %s is over the %d byte limit", desc.Digest, cosign.MaxBlobSize)
 	}
 	h, _, _ := v1.SHA256(bytes.NewReader(b))
 	if h != desc.Digest {
@@ -132,15 +147,30 @@ func (c *Client) readBlob(ctx context.Context, repo name.Repository, desc v1.Des
 // writer slower than the pause between its read and its write can still
 // drop ours; the bundle format has no such race.)
 func (c *Client) AppendLegacySignature(ctx context.Context, d name.Digest, payload []byte, annotations map[string]string) error {
-	tag := c.LegacyTag(d)
-	layer := static.NewLayer(payload, types.MediaType(cosign.SimpleSigningMediaType))
+	return c.appendLegacy(ctx, c.LegacyTag(d), static.NewLayer(payload, types.MediaType(cosign.SimpleSigningMediaType)), annotations, nil)
+}
+
+// AppendAttestation adds one DSSE envelope layer to the .att image of d,
+// as AppendLegacySignature does for signatures. With replace, layers whose
+// predicateType annotation is the new layer's are dropped first, and the
+// new layer goes first (as cosign's --replace).
+func (c *Client) AppendAttestation(ctx context.Context, d name.Digest, envelope []byte, annotations map[string]string, replace bool) error {
+	var drop func(v1.Descriptor) bool
+	if replace {
+		pt := annotations[cosign.PredicateTypeAnnotation]
+		drop = func(l v1.Descriptor) bool { return l.Annotations[cosign.PredicateTypeAnnotation] == pt }
+	}
+	return c.appendLegacy(ctx, c.AttestationTag(d), static.NewLayer(envelope, types.MediaType(cosign.DSSELayerMediaType)), annotations, drop)
+}
+
+func (c *Client) appendLegacy(ctx context.Context, tag name.Tag, layer v1.Layer, annotations map[string]string, drop func(v1.Descriptor) bool) error {
 	ld, err := layer.Digest()
 	if err != nil {
 		return err
 	}
 	const attempts = 10
 	for i := range attempts {
-		present, err := c.appendLegacyOnce(ctx, tag, layer, ld, annotations)
+		present, err := c.appendLegacyOnce(ctx, tag, layer, ld, annotations, drop)
 		if err != nil {
 			return err
 		}
@@ -163,25 +193,43 @@ func (c *Client) AppendLegacySignature(ctx context.Context, d name.Digest, paylo
 
 // appendLegacyOnce appends the layer unless it is there already, writes the
 // tag, and reports whether the tag now holds the layer.
-func (c *Client) appendLegacyOnce(ctx context.Context, tag name.Tag, layer v1.Layer, ld v1.Hash, annotations map[string]string) (bool, error) {
+func (c *Client) appendLegacyOnce(ctx context.Context, tag name.Tag, layer v1.Layer, ld v1.Hash, annotations map[string]string, drop func(v1.Descriptor) bool) (bool, error) {
+	blank := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 	base, err := remote.Image(tag, c.remoteOpts(ctx)...)
 	if err != nil {
 		if err = classify(tag.RegistryStr(), "reading "+tag.String(), err); !IsNotFound(err) {
 			return false, err
 		}
-		base = mutate.MediaType(empty.Image, types.OCIManifestSchema1)
-		base = mutate.ConfigMediaType(base, types.OCIConfigJSON)
+		base = blank
 	}
 	m, err := base.Manifest()
 	if err != nil {
 		return false, classify(tag.RegistryStr(), "reading "+tag.String(), err)
 	}
-	if hasLayer(m, ld, annotations) {
-		return true, nil
-	}
-	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, Annotations: annotations})
-	if err != nil {
-		return false, err
+	var img v1.Image
+	if drop != nil {
+		// Rebuilt from empty: the new layer first, then those kept.
+		adds := []mutate.Addendum{{Layer: layer, Annotations: annotations}}
+		layers, err := base.Layers()
+		if err != nil {
+			return false, classify(tag.RegistryStr(), "reading "+tag.String(), err)
+		}
+		for i, l := range m.Layers {
+			if drop(l) || (l.Digest == ld && equalAnnotations(l.Annotations, annotations)) {
+				continue
+			}
+			adds = append(adds, mutate.Addendum{Layer: layers[i], Annotations: l.Annotations})
+		}
+		if img, err = mutate.Append(blank, adds...); err != nil {
+			return false, err
+		}
+	} else {
+		if hasLayer(m, ld, annotations) {
+			return true, nil
+		}
+		if img, err = mutate.Append(base, mutate.Addendum{Layer: layer, Annotations: annotations}); err != nil {
+			return false, err
+		}
 	}
 	if err := remote.Write(tag, img, c.remoteOpts(ctx)...); err != nil {
 		return false, classify(tag.RegistryStr(), "writing "+tag.String(), err)

@@ -19,6 +19,11 @@ var (
 	ErrSCT           = errors.New("certificate transparency")
 	ErrIdentity      = errors.New("identity")
 	ErrTimestamp     = errors.New("timestamp")
+	// ErrPredicateType: a verified attestation of another predicate type
+	// than the one asked for (passed over, not a failure).
+	ErrPredicateType = errors.New("predicate type")
+	// ErrNotAttestation: an image signature offered as an attestation.
+	ErrNotAttestation = errors.New("not an attestation")
 )
 
 // StepError is a failed verification step. Want and Got are set where a

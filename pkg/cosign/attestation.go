@@ -1,0 +1,93 @@
+package cosign
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Envelope is a DSSE envelope in its JSON form, as a legacy attestation
+// layer holds it and as cosign prints verified attestations: payload and
+// signatures are base64 in JSON.
+type Envelope struct {
+	Payload     []byte              `json:"payload"`
+	PayloadType string              `json:"payloadType"`
+	Signatures  []EnvelopeSignature `json:"signatures"`
+}
+
+// EnvelopeSignature is one signature of an envelope.
+type EnvelopeSignature struct {
+	KeyID string `json:"keyid,omitempty"`
+	Sig   []byte `json:"sig"`
+}
+
+// ParseEnvelope decodes a DSSE envelope and checks it has a payload type
+// and at least one signature.
+func ParseEnvelope(b []byte) (*Envelope, error) {
+	if len(b) > MaxBlobSize {
+		return nil, fmt.Errorf("DSSE envelope of %d bytes exceeds the %d byte limit", len(b), MaxBlobSize)
+	}
+	var e Envelope
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("decoding DSSE envelope: %w", err)
+	}
+	if e.PayloadType == "" {
+		return nil, errors.New("DSSE envelope has no payloadType")
+	}
+	if len(e.Signatures) == 0 {
+		return nil, errors.New("DSSE envelope has no signatures")
+	}
+	for i, s := range e.Signatures {
+		if len(s.Sig) == 0 {
+			return nil, fmt.Errorf("DSSE envelope signature %d is empty", i)
+		}
+	}
+	return &e, nil
+}
+
+// MarshalEnvelope encodes an envelope as cosign prints it.
+func MarshalEnvelope(e *Envelope) ([]byte, error) { return json.Marshal(e) }
+
+// AttestationStatement is an in-toto statement read for its claims; the
+// predicate stays as signed.
+type AttestationStatement struct {
+	Type          string          `json:"_type"`
+	Subject       []Subject       `json:"subject"`
+	PredicateType string          `json:"predicateType"`
+	Predicate     json.RawMessage `json:"predicate"`
+}
+
+// Subject is one statement subject.
+type Subject struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+// ParseAttestationStatement decodes an in-toto Statement v0.1 or v1 and
+// checks its structure: a known _type, subjects with digests, a predicate type.
+func ParseAttestationStatement(b []byte) (*AttestationStatement, error) {
+	if len(b) > MaxBlobSize {
+		return nil, fmt.Errorf("statement of %d bytes exceeds the %d byte limit", len(b), MaxBlobSize)
+	}
+	var st AttestationStatement
+	d := json.NewDecoder(bytes.NewReader(b))
+	if err := d.Decode(&st); err != nil {
+		return nil, fmt.Errorf("decoding in-toto statement: %w", err)
+	}
+	if st.Type != StatementType && st.Type != StatementTypeV01 {
+		return nil, fmt.Errorf("statement _type is %q, want %q or %q", st.Type, StatementType, StatementTypeV01)
+	}
+	if len(st.Subject) == 0 {
+		return nil, errors.New("statement has no subject")
+	}
+	for i, s := range st.Subject {
+		if len(s.Digest) == 0 {
+			return nil, fmt.Errorf("statement subject %d has no digest", i)
+		}
+	}
+	if st.PredicateType == "" {
+		return nil, errors.New("statement has no predicateType")
+	}
+	return &st, nil
+}

@@ -1,0 +1,146 @@
+package verify
+
+import (
+	"crypto"
+	"fmt"
+	"strings"
+
+	"hallmark.dev/hallmark/pkg/cosign"
+	"hallmark.dev/hallmark/pkg/keys"
+)
+
+// AttestationPolicy says which attestations of an artifact count.
+type AttestationPolicy struct {
+	// Digest is the artifact's digest, "algorithm:hex": a statement subject
+	// must name it.
+	Digest string
+	// PredicateType is the predicate type asked for; "" takes any.
+	PredicateType string
+	// IgnoreClaimsUnsafe skips the subject check (cosign's --check-claims=false).
+	IgnoreClaimsUnsafe bool
+}
+
+// Attestation is a verified attestation.
+type Attestation struct {
+	*Result
+	// Statement is the in-toto statement as signed; Envelope the DSSE
+	// envelope as cosign prints it.
+	Statement     []byte
+	Envelope      []byte
+	PredicateType string
+}
+
+// VerifyAttestationBundle checks a bundle-format attestation: a DSSE
+// envelope over an in-toto statement whose subject is p.Digest, signed as
+// the verifier requires.
+func (v *Verifier) VerifyAttestationBundle(b *cosign.Bundle, p AttestationPolicy) (*Attestation, error) {
+	env := b.GetDsseEnvelope()
+	if env == nil {
+		return nil, stepErr(ErrFormat, "attestation bundle has no DSSE envelope (a message signature is not an attestation)", nil)
+	}
+	cand, err := v.envelopeSignature(b)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := v.judge(cand)
+	if err != nil {
+		return nil, err
+	}
+	printed, err := cosign.MarshalEnvelope(&cosign.Envelope{Payload: env.GetPayload(), PayloadType: env.GetPayloadType(),
+		Signatures: []cosign.EnvelopeSignature{{KeyID: env.GetSignatures()[0].GetKeyid(), Sig: env.GetSignatures()[0].GetSig()}}})
+	if err != nil {
+		return nil, err
+	}
+	return v.attestationClaims(pr, FormatBundle, env.GetPayload(), printed, p)
+}
+
+// VerifyLegacyAttestation checks one layer of a sha256-<hex>.att image: a
+// DSSE envelope, with the layer's certificate, log bundle and timestamp
+// annotations.
+func (v *Verifier) VerifyLegacyAttestation(envelope []byte, ann map[string]string, p AttestationPolicy) (*Attestation, error) {
+	env, err := cosign.ParseEnvelope(envelope)
+	if err != nil {
+		return nil, stepErr(ErrFormat, "attestation layer", err)
+	}
+	if env.PayloadType != cosign.InTotoPayloadType {
+		return nil, mismatch(ErrFormat, "DSSE payloadType", cosign.InTotoPayloadType, env.PayloadType)
+	}
+	if n := len(env.Signatures); n != 1 {
+		return nil, stepErr(ErrFormat, fmt.Sprintf("DSSE envelope has %d signatures; cosign attestations carry exactly one", n), nil)
+	}
+	sig := env.Signatures[0].Sig
+	pae := cosign.PAE(env.PayloadType, env.Payload)
+	cand := signature{
+		what:   "DSSE envelope",
+		sig:    sig,
+		verify: func(pub crypto.PublicKey) error { return keys.Verify(pub, pae, sig) },
+		match: func(signer signerMatch) entryMatcher {
+			return matchDSSE(env.PayloadType, env.Payload, sig, signer)
+		},
+	}
+	ls := LegacyFromAnnotations(nil, ann)
+	if ls.RekorBundle != "" {
+		tle, err := legacyTLE(ls.RekorBundle)
+		if err != nil {
+			return nil, stepErr(ErrTlog, "layer's rekor bundle", err)
+		}
+		cand.entries = append(cand.entries, tle)
+	}
+	if ls.RFC3161Timestamp != "" {
+		ts, err := cosign.ParseRFC3161Annotation(ls.RFC3161Timestamp)
+		if err != nil {
+			return nil, stepErr(ErrTimestamp, "layer's rfc3161timestamp annotation", err)
+		}
+		cand.timestamps = append(cand.timestamps, ts)
+	}
+	if v.key == nil && ls.Certificate != "" {
+		certs, err := cosign.ParseCertificatesPEM([]byte(ls.Certificate))
+		if err != nil {
+			return nil, stepErr(ErrCertificate, "layer's certificate annotation", err)
+		}
+		cand.certs = certs[:1]
+	}
+	pr, err := v.judge(cand)
+	if err != nil {
+		return nil, err
+	}
+	return v.attestationClaims(pr, FormatLegacy, env.Payload, envelope, p)
+}
+
+// attestationClaims reads a statement whose signature verified and checks
+// it is an attestation of the asked type about p.Digest.
+func (v *Verifier) attestationClaims(pr *proof, format Format, payload, envelope []byte, p AttestationPolicy) (*Attestation, error) {
+	st, err := cosign.ParseAttestationStatement(payload)
+	if err != nil {
+		return nil, stepErr(ErrClaims, "statement", err)
+	}
+	if st.PredicateType == cosign.SignPredicateType {
+		return nil, stepErr(ErrNotAttestation, "this is an image signature (predicate type "+cosign.SignPredicateType+"), not an attestation", nil)
+	}
+	if p.PredicateType != "" && st.PredicateType != p.PredicateType {
+		return nil, mismatch(ErrPredicateType, "attestation of another type", p.PredicateType, st.PredicateType)
+	}
+	algo, hex, _ := strings.Cut(p.Digest, ":")
+	var got []string
+	matched := p.IgnoreClaimsUnsafe
+	for _, subj := range st.Subject {
+		d, ok := subj.Digest[algo]
+		if !ok {
+			continue
+		}
+		if strings.EqualFold(d, hex) {
+			matched = true
+			break
+		}
+		got = append(got, algo+":"+d)
+	}
+	if !matched {
+		return nil, mismatch(ErrClaims, "no statement subject is the artifact's digest", p.Digest, strings.Join(got, ","))
+	}
+	return &Attestation{
+		Result:        pr.fill(&Result{Format: format, Digest: p.Digest, Type: st.PredicateType}),
+		Statement:     payload,
+		Envelope:      envelope,
+		PredicateType: st.PredicateType,
+	}, nil
+}
