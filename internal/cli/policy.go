@@ -2,7 +2,8 @@ package cli
 
 import (
 	"context"
-	"fmt"
+
+	"hallmark.dev/hallmark/pkg/policy"
 )
 
 // statementPolicy judges a verified statement.
@@ -10,10 +11,16 @@ type statementPolicy interface {
 	Evaluate(ctx context.Context, statement []byte) error
 }
 
-// loadPolicies reads --policy files; nil when there are none.
+// loadPolicies compiles the --policy files once for the run; nil when there
+// are none.
 func (a *app) loadPolicies(paths []string) (statementPolicy, error) {
 	if len(paths) == 0 {
 		return nil, nil
 	}
-	return nil, fmt.Errorf("%w: --policy is not supported yet", errUsage)
+	set, err := policy.Load(paths)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	a.infof("will be validating against policies: %v", paths)
+	return set, nil
 }

@@ -39,13 +39,13 @@ func Predicate(t string, raw []byte, now time.Time) (string, json.RawMessage, er
 	if err != nil {
 		return "", nil, fmt.Errorf("a %s predicate must be a JSON object: %w", nameOf(t, uri), err)
 	}
+	if uri == SLSA1URI {
+		raw = renameInvocationID(raw, obj)
+	}
 	if check := checks[uri]; check != nil {
 		if err := check(raw, obj); err != nil {
 			return "", nil, fmt.Errorf("predicate is not a %s document: %w (use --type custom, or a type URI, for other content)", nameOf(t, uri), err)
 		}
-	}
-	if uri == SLSA1URI {
-		raw = renameInvocationID(raw, obj)
 	}
 	return uri, compact(raw), nil
 }
@@ -116,9 +116,9 @@ func checkSLSA02(raw []byte, _ map[string]json.RawMessage) error {
 	return nil
 }
 
-func checkSLSA1(raw []byte, obj map[string]json.RawMessage) error {
+func checkSLSA1(raw []byte, _ map[string]json.RawMessage) error {
 	var p prov1.Provenance
-	if err := protojson.Unmarshal(renameInvocationID(raw, obj), &p); err != nil {
+	if err := protojson.Unmarshal(raw, &p); err != nil {
 		return fmt.Errorf("SLSA v1 provenance: %w", err)
 	}
 	if p.GetBuildDefinition().GetBuildType() == "" {
