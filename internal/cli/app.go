@@ -111,6 +111,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.verifyBlobCommand(),
 		a.attestCommand(),
 		a.verifyAttestationCommand(),
+		a.attestBlobCommand(),
+		a.verifyBlobAttestationCommand(),
 		a.registryCommand(),
 		a.logCommand(),
 		a.serveCommand(),

@@ -102,3 +102,32 @@ func TestAttestationInterop(t *testing.T) {
 		}
 	}
 }
+
+// TestBlobAttestationInterop: attest-blob with each tool, verify-blob-
+// attestation with the other; another file, another type and another key
+// are refused.
+func TestBlobAttestationInterop(t *testing.T) {
+	co := newCosignPeer(t)
+	hmKey, hmPub := shared(t)
+	co.must("generate-key-pair", "--output-key-prefix", "co")
+	coKey, coPub := filepath.Join(co.dir, "co.key"), filepath.Join(co.dir, "co.pub")
+	dir := t.TempDir()
+	blob, otherBlob := filepath.Join(dir, "app.tar"), filepath.Join(dir, "other.tar")
+	writeFile(t, blob, "the release artifact")
+	writeFile(t, otherBlob, "something else")
+	pred := predicatePath(t, "slsaprovenance1")
+
+	hmBundle := filepath.Join(dir, "hm.bundle")
+	mustHM(t, 0, pw, "attest-blob", "--key", hmKey, "--type", "slsaprovenance1", "--predicate", pred, "--bundle", hmBundle, blob)
+	co.must("verify-blob-attestation", "--key", hmPub, "--type", "slsaprovenance1", "--bundle", hmBundle, "--insecure-ignore-tlog", "--trusted-root", co.root, blob)
+	co.mustFail("verify-blob-attestation", "--key", hmPub, "--type", "slsaprovenance1", "--bundle", hmBundle, "--insecure-ignore-tlog", "--trusted-root", co.root, otherBlob)
+	mustHM(t, 0, nil, "verify-blob-attestation", "--key", hmPub, "--type", "slsaprovenance1", "--bundle", hmBundle, "--insecure-ignore-tlog", blob)
+
+	coBundle := filepath.Join(dir, "co.bundle")
+	co.must("attest-blob", "--key", coKey, "--type", "slsaprovenance1", "--predicate", pred, "--bundle", coBundle, "--signing-config", co.sc, "-y", blob)
+	r := mustHM(t, 0, nil, "verify-blob-attestation", "--key", coPub, "--type", "slsaprovenance1", "--bundle", coBundle, "--insecure-ignore-tlog", blob)
+	wantContains(t, r.stderr, "Verified OK")
+	mustHM(t, exitNoMatchingSig, nil, "verify-blob-attestation", "--key", coPub, "--type", "slsaprovenance1", "--bundle", coBundle, "--insecure-ignore-tlog", otherBlob)
+	mustHM(t, exitNoMatchingSig, nil, "verify-blob-attestation", "--key", coPub, "--type", "vuln", "--bundle", coBundle, "--insecure-ignore-tlog", blob)
+	mustHM(t, exitNoMatchingSig, nil, "verify-blob-attestation", "--key", hmPub, "--type", "slsaprovenance1", "--bundle", coBundle, "--insecure-ignore-tlog", blob)
+}
