@@ -201,6 +201,29 @@ func TestKeylessStack(t *testing.T) {
 		}
 	})
 
+	t.Run("attestations, keyless", func(t *testing.T) {
+		att := st.pushImage(t, "demo/attested:v1", "attested content")
+		keyless := []string{"--trusted-root", tr, "--certificate-identity", "dev@hallmark.local", "--certificate-oidc-issuer", st.svc.OIDC}
+		// Bundle format on Rekor v2 (hashedrekord over the PAE, with the TSA),
+		// legacy format on Rekor v1 (a dsse entry, its SET in the layer).
+		mustHM(t, 0, nil, "attest", "--identity-token", tok, "--signing-config", sc2, "--trusted-root", tr,
+			"--type", "slsaprovenance1", "--predicate", predicatePath(t, "slsaprovenance1"), att)
+		mustHM(t, 0, nil, "attest", "--identity-token", tok, "--signing-config", sc1, "--trusted-root", tr, "--new-bundle-format=false",
+			"--type", "vuln", "--predicate", predicatePath(t, "vuln"), att)
+		r := mustHM(t, 0, nil, append([]string{"verify-attestation", "--type", "slsaprovenance1", "--policy", policyPath(t, "builder.rego")}, append(keyless, att)...)...)
+		wantContains(t, r.stderr, "Proven identity", "dev@hallmark.local")
+		mustHM(t, 0, nil, append([]string{"verify-attestation", "--type", "vuln"}, append(keyless, att)...)...)
+		r = mustHM(t, exitNoMatchingSig, nil, append([]string{"verify-attestation", "--type", "vuln", "--policy", policyPath(t, "nocritical.rego")}, append(keyless, att)...)...)
+		wantContains(t, r.stderr, "critical vulnerability CVE-2026-0001")
+		mustHM(t, exitNoMatchingSig, nil, "verify-attestation", "--type", "vuln", "--trusted-root", tr,
+			"--certificate-identity", "ops@hallmark.local", "--certificate-oidc-issuer", st.svc.OIDC, att)
+		// cosign reads the legacy .att image only when told to (or when the
+		// image has no bundles); Hallmark reads both layouts.
+		c := newCosignPeer(t)
+		c.must(append([]string{"verify-attestation", "--type", "slsaprovenance1", "--allow-http-registry"}, append(keyless, att)...)...)
+		c.must(append([]string{"verify-attestation", "--type", "vuln", "--new-bundle-format=false", "--allow-http-registry"}, append(keyless, att)...)...)
+	})
+
 	t.Run("GitHub Actions", func(t *testing.T) {
 		env := actionsEnv(t, mustHM(t, 0, nil, "oidc", "actions-env", "--data", st.dir, "--github-repository", "octo/demo",
 			"--github-ref", "refs/tags/v1.2.3", "--github-environment", "release").stdout)

@@ -20,15 +20,29 @@ func NewHashedRekord(sha256Digest, sig, pubPEM []byte) ([]byte, error) {
 // NewDSSE returns a dsse 0.0.1 proposed entry for an envelope signed by the
 // key (or certificate) pubPEM.
 func NewDSSE(payloadType string, payload, sig, pubPEM []byte) ([]byte, error) {
+	envJSON, err := MarshalDSSEEnvelope(payloadType, payload, sig)
+	if err != nil {
+		return nil, err
+	}
+	return NewDSSEFromEnvelope(envJSON, pubPEM)
+}
+
+// MarshalDSSEEnvelope is the envelope JSON a dsse entry is proposed with.
+// Rekor records the SHA-256 of these very bytes (envelopeHash), and cosign
+// checks a legacy attestation layer against it: the layer must hold the same
+// bytes.
+func MarshalDSSEEnvelope(payloadType string, payload, sig []byte) ([]byte, error) {
 	env := envelope{PayloadType: payloadType, Payload: payload}
 	env.Signatures = append(env.Signatures, struct {
 		KeyID string `json:"keyid"`
 		Sig   []byte `json:"sig"`
 	}{Sig: sig})
-	envJSON, err := json.Marshal(env)
-	if err != nil {
-		return nil, err
-	}
+	return json.Marshal(env)
+}
+
+// NewDSSEFromEnvelope returns a dsse 0.0.1 proposed entry for an envelope
+// given as JSON, verified by pubPEM.
+func NewDSSEFromEnvelope(envJSON, pubPEM []byte) ([]byte, error) {
 	var p dsseProposed
 	p.ProposedContent = &struct {
 		Envelope  string   `json:"envelope"`

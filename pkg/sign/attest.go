@@ -12,6 +12,7 @@ import (
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/keys"
 	"hallmark.dev/hallmark/pkg/oci"
+	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/verify"
 )
 
@@ -85,12 +86,13 @@ func (s *Signer) legacyAttestation(ctx context.Context, statement []byte, predic
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing envelope: %w", err)
 	}
-	env, err := cosign.MarshalEnvelope(&cosign.Envelope{Payload: statement, PayloadType: cosign.InTotoPayloadType, Signatures: []cosign.EnvelopeSignature{{Sig: sig}}})
+	// The layer holds the envelope exactly as it is logged.
+	env, err := rekor.MarshalDSSEEnvelope(cosign.InTotoPayloadType, statement, sig)
 	if err != nil {
 		return nil, nil, err
 	}
 	ann := map[string]string{cosign.PredicateTypeAnnotation: predicateType, cosign.SignatureAnnotation: ""}
-	ts, tle, err := s.evidence(ctx, sig, LogRecord{Signed: pae, Sig: sig, PayloadType: cosign.InTotoPayloadType, Payload: statement})
+	ts, tle, err := s.evidence(ctx, sig, LogRecord{Signed: pae, Sig: sig, PayloadType: cosign.InTotoPayloadType, Payload: statement, Envelope: env})
 	if err != nil {
 		return nil, nil, err
 	}

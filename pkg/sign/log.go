@@ -28,6 +28,10 @@ type LogRecord struct {
 	Cert        *x509.Certificate
 	PayloadType string
 	Payload     []byte
+	// Envelope, when set, is the envelope JSON to log as it is stored (a
+	// legacy attestation layer), so that the entry's envelope hash is the
+	// layer's.
+	Envelope []byte
 }
 
 // RekorV1 logs through Rekor's v1 API: hashedrekord 0.0.1 entries over the
@@ -48,9 +52,12 @@ func (l v1Log) Log(ctx context.Context, r LogRecord) (*protorekor.TransparencyLo
 		proposed []byte
 		err      error
 	)
-	if r.PayloadType != "" {
+	switch {
+	case r.Envelope != nil:
+		proposed, err = rekor.NewDSSEFromEnvelope(r.Envelope, r.PubPEM)
+	case r.PayloadType != "":
 		proposed, err = rekor.NewDSSE(r.PayloadType, r.Payload, r.Sig, r.PubPEM)
-	} else {
+	default:
 		sum := sha256.Sum256(r.Signed)
 		proposed, err = rekor.NewHashedRekord(sum[:], r.Sig, r.PubPEM)
 	}
