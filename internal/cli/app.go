@@ -113,6 +113,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.verifyAttestationCommand(),
 		a.attestBlobCommand(),
 		a.verifyBlobAttestationCommand(),
+		a.downloadCommand(),
+		a.treeCommand(),
 		a.registryCommand(),
 		a.logCommand(),
 		a.serveCommand(),

@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"hallmark.dev/hallmark/internal/hallmarktest"
+)
+
+// TestTreeAndDownload attaches signatures and attestations in both layouts
+// and lists them with tree and download, beside cosign's own listing.
+func TestTreeAndDownload(t *testing.T) {
+	co := newCosignPeer(t)
+	reg := hallmarktest.EmbeddedRegistry(t, "")
+	hmKey, _ := shared(t)
+	img := hallmarktest.PushImage(t, reg.Host, "tree/app:v1", "tree").String()
+	mustHM(t, 0, pw, "sign", "--key", hmKey, img)
+	mustHM(t, 0, pw, "sign", "--key", hmKey, "--new-bundle-format=false", img)
+	mustHM(t, 0, pw, "attest", "--key", hmKey, "--type", "slsaprovenance1", "--predicate", predicatePath(t, "slsaprovenance1"), img)
+	mustHM(t, 0, pw, "attest", "--key", hmKey, "--type", "cyclonedx", "--predicate", predicatePath(t, "cyclonedx"), "--new-bundle-format=false", img)
+	mustHM(t, 0, pw, "attest", "--key", hmKey, "--type", "vuln", "--predicate", predicatePath(t, "vuln"), "--new-bundle-format=false", img)
+
+	r := mustHM(t, 0, nil, "tree", img)
+	wantContains(t, r.stdout, "📦 Supply Chain Security Related artifacts for an image: "+img,
+		"💾 Attestations for an image tag: ", ".att", "🔐 Signatures for an image tag: ", ".sig",
+		"https://cyclonedx.org/bom", "https://cosign.sigstore.dev/attestation/vuln/v1",
+		"└── 🔗 https://slsa.dev/provenance/v1 artifacts via OCI referrer: ",
+		"└── 🔗 https://sigstore.dev/cosign/sign/v1 artifacts via OCI referrer: ")
+	// cosign lists the same blocks (in its own, random, order).
+	coTree := co.must("tree", "--allow-insecure-registry", img)
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if strings.Contains(l, "🍒") && strings.Contains(l, "https://") {
+			l = l[:strings.LastIndex(l, " ")] // cosign does not name legacy layers' predicate types
+		}
+		if !strings.Contains(coTree, strings.TrimSpace(l)) {
+			t.Errorf("cosign tree lacks %q:\n%s", l, coTree)
+		}
+	}
+
+	all := lines(mustHM(t, 0, nil, "download", "attestation", img).stdout)
+	if len(all) != 4 { // cosign lists the signature bundle too
+		t.Fatalf("download attestation: %d lines, want 4", len(all))
+	}
+	coAll := lines(co.must("download", "attestation", "--allow-insecure-registry", img))
+	if !sameJSONLines(all, coAll) {
+		t.Errorf("download attestation differs from cosign's:\n%v\n%v", all, coAll)
+	}
+	if got := lines(mustHM(t, 0, nil, "download", "attestation", "--predicate-type", "vuln", img).stdout); len(got) != 1 {
+		t.Errorf("download attestation --predicate-type vuln: %d lines", len(got))
+	}
+	r = mustHM(t, exitNoSignatures, nil, "download", "attestation", "--predicate-type", "openvex", img)
+	wantContains(t, r.stderr, "no attestations with predicate type 'https://openvex.dev/ns' found")
+	if got := lines(mustHM(t, 0, nil, "download", "signature", img).stdout); len(got) != 2 {
+		t.Errorf("download signature: %d lines, want 2", len(got))
+	}
+}
+
+func lines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }
+
+// sameJSONLines compares two sets of JSON lines by value, in any order.
+func sameJSONLines(a, b []string) bool {
+	norm := func(ls []string) []string {
+		var out []string
+		for _, l := range ls {
+			var v any
+			if json.Unmarshal([]byte(l), &v) != nil {
+				return nil
+			}
+			n, _ := json.Marshal(v)
+			out = append(out, string(n))
+		}
+		slices.Sort(out)
+		return out
+	}
+	na, nb := norm(a), norm(b)
+	return na != nil && reflect.DeepEqual(na, nb)
+}
