@@ -115,6 +115,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.verifyBlobAttestationCommand(),
 		a.downloadCommand(),
 		a.treeCommand(),
+		a.provenanceCommand(),
 		a.registryCommand(),
 		a.logCommand(),
 		a.serveCommand(),

@@ -9,9 +9,11 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"hallmark.dev/hallmark/internal/hallmarktest"
@@ -56,8 +58,16 @@ var (
 )
 
 // TestMain removes the shared key directory.
+// Invoked through a link named hallmark, the test binary is the CLI (for
+// tests that run scripts calling hallmark).
 func TestMain(m *testing.M) {
 	hallmarktest.QuietKlog()
+	if filepath.Base(os.Args[0]) == "hallmark" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	code := m.Run()
 	if sharedDir != "" {
 		os.RemoveAll(sharedDir)

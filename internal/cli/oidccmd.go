@@ -218,7 +218,8 @@ func (a *app) oidcActionsEnvCommand() *cobra.Command {
 		Short: "Register a GitHub-Actions-style run and print its ACTIONS_ID_TOKEN_REQUEST_* variables",
 		Long: `Register a workflow run with a Hallmark identity provider and print the two
 variables a GitHub Actions job with "permissions: id-token: write" has, as
-export lines: ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN.
+export lines: ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN, and the
+GITHUB_* variables a runner sets for that run (repository, workflow ref, sha, ...).
 With them set, hallmark sign and cosign sign pick up the run's token as they do
 on GitHub:
 
@@ -240,6 +241,20 @@ on GitHub:
 				return err
 			}
 			fmt.Fprintf(a.stdout, "export ACTIONS_ID_TOKEN_REQUEST_URL='%s'\nexport ACTIONS_ID_TOKEN_REQUEST_TOKEN='%s'\n", u, tok)
+			// The variables a runner sets for the same run, so that what reads
+			// them (hallmark provenance) agrees with the token's claims.
+			_, claims, err := wf.w.Claims()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "export GITHUB_ACTIONS='true'\nexport GITHUB_SERVER_URL='https://github.com'\n")
+			for _, v := range [][2]string{{"GITHUB_REPOSITORY", "repository"}, {"GITHUB_WORKFLOW_REF", "workflow_ref"}, {"GITHUB_SHA", "sha"},
+				{"GITHUB_REF", "ref"}, {"GITHUB_EVENT_NAME", "event_name"}, {"GITHUB_RUN_ID", "run_id"}, {"GITHUB_RUN_ATTEMPT", "run_attempt"},
+				{"GITHUB_REPOSITORY_ID", "repository_id"}, {"GITHUB_REPOSITORY_OWNER_ID", "repository_owner_id"}, {"RUNNER_ENVIRONMENT", "runner_environment"}} {
+				if c, ok := claims[v[1]].(string); ok && c != "" {
+					fmt.Fprintf(a.stdout, "export %s='%s'\n", v[0], c)
+				}
+			}
 			return nil
 		},
 	}
