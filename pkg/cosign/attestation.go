@@ -1,10 +1,12 @@
 package cosign
 
 import (
-	"bytes"
+	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // Envelope is a DSSE envelope in its JSON form, as a legacy attestation
@@ -49,13 +51,45 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 // MarshalEnvelope encodes an envelope as cosign prints it.
 func MarshalEnvelope(e *Envelope) ([]byte, error) { return json.Marshal(e) }
 
-// AttestationStatement is an in-toto statement read for its claims; the
-// predicate stays as signed.
+// WriteEnvelope writes e as MarshalEnvelope encodes it, streaming the
+// base64 of the payload (megabytes, for an SBOM) instead of building it.
+func WriteEnvelope(w io.Writer, e *Envelope) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	str := func(s string) {
+		b, _ := json.Marshal(s)
+		bw.Write(b)
+	}
+	bw.WriteString(`{"payload":"`)
+	enc := base64.NewEncoder(base64.StdEncoding, bw)
+	enc.Write(e.Payload)
+	enc.Close()
+	bw.WriteString(`","payloadType":`)
+	str(e.PayloadType)
+	bw.WriteString(`,"signatures":[`)
+	for i, s := range e.Signatures {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteByte('{')
+		if s.KeyID != "" {
+			bw.WriteString(`"keyid":`)
+			str(s.KeyID)
+			bw.WriteByte(',')
+		}
+		bw.WriteString(`"sig":`)
+		str(base64.StdEncoding.EncodeToString(s.Sig))
+		bw.WriteByte('}')
+	}
+	bw.WriteString("]}")
+	return bw.Flush()
+}
+
+// AttestationStatement is an in-toto statement read for its claims (the
+// predicate is left in the statement's bytes).
 type AttestationStatement struct {
-	Type          string          `json:"_type"`
-	Subject       []Subject       `json:"subject"`
-	PredicateType string          `json:"predicateType"`
-	Predicate     json.RawMessage `json:"predicate"`
+	Type          string
+	Subject       []Subject
+	PredicateType string
 }
 
 // Subject is one statement subject.
@@ -70,9 +104,13 @@ func ParseAttestationStatement(b []byte) (*AttestationStatement, error) {
 	if len(b) > MaxBlobSize {
 		return nil, fmt.Errorf("statement of %d bytes exceeds the %d byte limit", len(b), MaxBlobSize)
 	}
-	var st AttestationStatement
-	d := json.NewDecoder(bytes.NewReader(b))
-	if err := d.Decode(&st); err != nil {
+	// The predicate is not copied out: it stays in b, which callers keep.
+	var st struct {
+		Type          string    `json:"_type"`
+		Subject       []Subject `json:"subject"`
+		PredicateType string    `json:"predicateType"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("decoding in-toto statement: %w", err)
 	}
 	if st.Type != StatementType && st.Type != StatementTypeV01 {
@@ -89,5 +127,5 @@ func ParseAttestationStatement(b []byte) (*AttestationStatement, error) {
 	if st.PredicateType == "" {
 		return nil, errors.New("statement has no predicateType")
 	}
-	return &st, nil
+	return &AttestationStatement{Type: st.Type, Subject: st.Subject, PredicateType: st.PredicateType}, nil
 }

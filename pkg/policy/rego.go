@@ -3,7 +3,6 @@ package policy
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -65,13 +64,13 @@ func compileRego(file string, src []byte) (*regoPolicy, error) {
 func (p *regoPolicy) Name() string { return p.file }
 
 func (p *regoPolicy) Evaluate(ctx context.Context, statement []byte) error {
-	d := json.NewDecoder(bytes.NewReader(statement))
-	d.UseNumber()
-	var input any
-	if err := d.Decode(&input); err != nil {
+	// Straight from JSON to OPA's values (numbers kept exact), without a
+	// Go map in between: an SBOM predicate is megabytes.
+	input, err := ast.ValueFromReader(bytes.NewReader(statement))
+	if err != nil {
 		return fmt.Errorf("policy %s: the statement is not JSON: %w", p.file, err)
 	}
-	rs, err := p.allow.Eval(ctx, rego.EvalInput(input))
+	rs, err := p.allow.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return fmt.Errorf("policy %s: evaluating %s failed (not allowed): %w", p.file, allowQuery, err)
 	}
@@ -85,11 +84,11 @@ func (p *regoPolicy) Evaluate(ctx context.Context, statement []byte) error {
 }
 
 // messages are the policy's deny set, when it has one.
-func (p *regoPolicy) messages(ctx context.Context, input any) []string {
+func (p *regoPolicy) messages(ctx context.Context, input ast.Value) []string {
 	if !p.hasDeny {
 		return nil
 	}
-	rs, err := p.deny.Eval(ctx, rego.EvalInput(input))
+	rs, err := p.deny.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return []string{"deny: " + err.Error()}
 	}

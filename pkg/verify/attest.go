@@ -3,6 +3,7 @@ package verify
 import (
 	"crypto"
 	"fmt"
+	"io"
 	"strings"
 
 	"hallmark.dev/hallmark/pkg/cosign"
@@ -23,11 +24,22 @@ type AttestationPolicy struct {
 // Attestation is a verified attestation.
 type Attestation struct {
 	*Result
-	// Statement is the in-toto statement as signed; Envelope the DSSE
-	// envelope as cosign prints it.
+	// Statement is the in-toto statement as signed.
 	Statement     []byte
-	Envelope      []byte
 	PredicateType string
+	// envelope is the DSSE envelope as stored (legacy) or rebuilt from the
+	// bundle, for WriteEnvelope.
+	envelope   []byte
+	envelopeOf *cosign.Envelope
+}
+
+// WriteEnvelope writes the attestation's DSSE envelope as cosign prints it.
+func (a *Attestation) WriteEnvelope(w io.Writer) error {
+	if a.envelopeOf != nil {
+		return cosign.WriteEnvelope(w, a.envelopeOf)
+	}
+	_, err := w.Write(a.envelope)
+	return err
 }
 
 // VerifyAttestationBundle checks a bundle-format attestation: a DSSE
@@ -46,12 +58,13 @@ func (v *Verifier) VerifyAttestationBundle(b *cosign.Bundle, p AttestationPolicy
 	if err != nil {
 		return nil, err
 	}
-	printed, err := cosign.MarshalEnvelope(&cosign.Envelope{Payload: env.GetPayload(), PayloadType: env.GetPayloadType(),
-		Signatures: []cosign.EnvelopeSignature{{KeyID: env.GetSignatures()[0].GetKeyid(), Sig: env.GetSignatures()[0].GetSig()}}})
+	a, err := v.attestationClaims(pr, FormatBundle, env.GetPayload(), nil, p)
 	if err != nil {
 		return nil, err
 	}
-	return v.attestationClaims(pr, FormatBundle, env.GetPayload(), printed, p)
+	a.envelopeOf = &cosign.Envelope{Payload: env.GetPayload(), PayloadType: env.GetPayloadType(),
+		Signatures: []cosign.EnvelopeSignature{{KeyID: env.GetSignatures()[0].GetKeyid(), Sig: env.GetSignatures()[0].GetSig()}}}
+	return a, nil
 }
 
 // VerifyLegacyAttestation checks one layer of a sha256-<hex>.att image: a
@@ -140,7 +153,7 @@ func (v *Verifier) attestationClaims(pr *proof, format Format, payload, envelope
 	return &Attestation{
 		Result:        pr.fill(&Result{Format: format, Digest: p.Digest, Type: st.PredicateType}),
 		Statement:     payload,
-		Envelope:      envelope,
+		envelope:      envelope,
 		PredicateType: st.PredicateType,
 	}, nil
 }
