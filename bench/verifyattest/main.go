@@ -57,7 +57,7 @@ func sbom(path string, mb float64) (int, error) {
 		comps = append(comps, c)
 	}
 	doc := map[string]any{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
-		"metadata": map[string]any{"component": map[string]string{"type": "application", "name": "bench/app", "version": "v1"}},
+		"metadata":   map[string]any{"component": map[string]string{"type": "application", "name": "bench/app", "version": "v1"}},
 		"components": comps}
 	b, err := json.Marshal(doc)
 	if err != nil {
