@@ -28,6 +28,16 @@ func Cosign(t testing.TB) string {
 	return peerBinary(t, "HALLMARK_COSIGN", "cosign", CosignVersion)
 }
 
+// CycloneDXGomodVersion is the SBOM generator the attestation tests run.
+const CycloneDXGomodVersion = "v1.10.0"
+
+// CycloneDXGomod returns the path of cyclonedx-gomod, which scripts/test
+// builds from the module proxy.
+func CycloneDXGomod(t testing.TB) string {
+	t.Helper()
+	return peerBinary(t, "HALLMARK_CYCLONEDX_GOMOD", "cyclonedx-gomod", CycloneDXGomodVersion)
+}
+
 // peerBinary is the path of a peer tool scripts/test builds: the variable
 // env, else $HOME/.cache/hallmark-NAME/VERSION/NAME.
 func peerBinary(t testing.TB, env, name, version string) string {
