@@ -19,8 +19,11 @@ type Body struct {
 	PublicKeyPEM    []byte // PEM public key or certificate
 	// dsse
 	PayloadSHA256 []byte
-	Signatures    [][]byte // envelope signatures
-	VerifiersPEM  [][]byte // PEM public keys or certificates
+	// EnvelopeSHA256 is a dsse 0.0.1 entry's hash of the envelope as it was
+	// proposed (nil for other kinds).
+	EnvelopeSHA256 []byte
+	Signatures     [][]byte // envelope signatures
+	VerifiersPEM   [][]byte // PEM public keys or certificates
 }
 
 // ParseBody reads a canonical hashedrekord or dsse body.
@@ -58,6 +61,11 @@ func ParseBody(body []byte) (*Body, error) {
 			return nil, fmt.Errorf("dsse body payloadHash is not sha256 hex")
 		}
 		b := &Body{Kind: p.Kind, APIVersion: p.APIVersion, PayloadSHA256: ph}
+		if s.EnvelopeHash.Algorithm == "sha256" {
+			if eh, err := hex.DecodeString(s.EnvelopeHash.Value); err == nil && len(eh) == 32 {
+				b.EnvelopeSHA256 = eh
+			}
+		}
 		for i, sig := range s.Signatures {
 			raw, err := base64.StdEncoding.DecodeString(sig.Signature)
 			if err != nil {

@@ -1,13 +1,17 @@
 package verify
 
 import (
+	"bytes"
 	"crypto"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/keys"
+	"hallmark.dev/hallmark/pkg/rekor"
 )
 
 // AttestationPolicy says which attestations of an artifact count.
@@ -88,7 +92,16 @@ func (v *Verifier) VerifyLegacyAttestation(envelope []byte, ann map[string]strin
 		sig:    sig,
 		verify: func(pub crypto.PublicKey) error { return keys.Verify(pub, pae, sig) },
 		match: func(signer signerMatch) entryMatcher {
-			return matchDSSE(env.PayloadType, env.Payload, sig, signer)
+			m := matchDSSE(env.PayloadType, env.Payload, sig, signer)
+			layer := sha256.Sum256(envelope)
+			return func(b *rekor.Body) error {
+				// As cosign: a dsse entry records the envelope's hash, and
+				// the layer must hold that very envelope.
+				if b.EnvelopeSHA256 != nil && !bytes.Equal(b.EnvelopeSHA256, layer[:]) {
+					return errors.New("entry records another envelope than the layer holds")
+				}
+				return m(b)
+			}
 		},
 	}
 	ls := LegacyFromAnnotations(nil, ann)
