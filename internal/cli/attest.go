@@ -75,6 +75,9 @@ func (a *app) attest(ctx context.Context, o *attestOptions, images []string) err
 	if (o.predicate == "") == (o.statement == "") {
 		return fmt.Errorf("%w: give exactly one of --predicate FILE and --statement FILE", errUsage)
 	}
+	if o.bundlePath != "" && len(images) > 1 {
+		return fmt.Errorf("%w: --bundle writes one bundle: give one image with it", errUsage)
+	}
 	if o.maxPredicate <= 0 || o.maxPredicate > defaultMaxPredicate*3/2 {
 		return fmt.Errorf("%w: --max-predicate-size %d: want 1 to %d bytes", errUsage, o.maxPredicate, defaultMaxPredicate*3/2)
 	}
@@ -118,6 +121,9 @@ func (a *app) attest(ctx context.Context, o *attestOptions, images []string) err
 	if predicateType == cosign.SignPredicateType {
 		return fmt.Errorf("%w: predicate type %s is an image signature's; use sign", errUsage, predicateType)
 	}
+	if err := fitsBlob(len(raw) + len(predicate)); err != nil {
+		return err
+	}
 	if o.replace && o.newBundleFormat {
 		a.infof("--replace applies to the legacy .att image (--new-bundle-format=false); bundle referrers are added beside earlier ones")
 	}
@@ -155,6 +161,17 @@ func (a *app) attest(ctx context.Context, o *attestOptions, images []string) err
 			}
 			a.infof("Wrote bundle to file %s", o.bundlePath)
 		}
+	}
+	return nil
+}
+
+// fitsBlob refuses, before anyone signs in, an attestation whose bundle
+// (the statement base64-encoded, plus material) could not be stored and read
+// back: verifiers read blobs of at most cosign.MaxBlobSize.
+func fitsBlob(statementBytes int) error {
+	if est := statementBytes*4/3 + 64<<10; est > cosign.MaxBlobSize {
+		return fmt.Errorf("%w: the attestation would be about %d MB, over the %d MB a verifier reads (custom predicates grow when escaped as JSON text)",
+			errUsage, est>>20, cosign.MaxBlobSize>>20)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"hallmark.dev/hallmark/internal/hallmarktest"
@@ -45,6 +46,21 @@ func TestAttestationPolicies(t *testing.T) {
 		{"a policy that errors", "slsaprovenance1", slsa, "error.rego", false, exitNoMatchingSig, []string{"error.rego", "failed (not allowed)"}},
 		{"a CUE policy that does not compile", "slsaprovenance1", slsa, "bad.cue", false, exitUsage, []string{"bad.cue", "does not compile"}},
 	}
+	// Two reports of one type, a clean one and a critical one: one denial
+	// fails the image, for both tools (an old clean report must not outvote
+	// a new one).
+	both := hallmarktest.PushImage(t, reg.Host, "policy/two-reports:v1", "two").String()
+	clean := filepath.Join(t.TempDir(), "clean.json")
+	raw := mustRead(t, predicatePath(t, "vuln"))
+	writeFile(t, clean, strings.Replace(raw, `"severity":"Critical"`, `"severity":"Medium"`, 1))
+	mustHM(t, 0, pw, "attest", "--key", hmKey, "--type", "vuln", "--predicate", clean, both)
+	mustHM(t, 0, pw, "attest", "--key", hmKey, "--type", "vuln", "--predicate", predicatePath(t, "vuln"), both)
+	r := mustHM(t, exitNoMatchingSig, nil, "verify-attestation", "--key", hmPub, "--insecure-ignore-tlog", "--type", "vuln",
+		"--policy", policyPath(t, "nocritical.rego"), both)
+	wantContains(t, r.stderr, "1 of 2 attestation(s)", "CVE-2026-0001")
+	co.mustFail("verify-attestation", "--key", hmPub, "--insecure-ignore-tlog", "--allow-insecure-registry", "--trusted-root", co.root,
+		"--type", "vuln", "--policy", policyPath(t, "nocritical.rego"), both)
+
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			pol := policyPath(t, c.policy)

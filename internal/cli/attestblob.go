@@ -104,6 +104,9 @@ func (a *app) attestBlob(ctx context.Context, o *attestBlobOptions, arg string) 
 		}
 		predicateType = pt
 	}
+	if err := fitsBlob(len(statement)); err != nil {
+		return err
+	}
 	ctx, cancel := a.withTimeout(ctx)
 	defer cancel()
 	s, err := a.signerFor(ctx, o.keyPath, &o.log, &o.keyless)
@@ -165,8 +168,8 @@ func (a *app) verifyBlobAttestation(o *verifyBlobAttestationOptions, arg string)
 	var digest string
 	switch {
 	case o.digest != "":
-		if _, err := hex.DecodeString(o.digest); err != nil {
-			return fmt.Errorf("%w: --digest %q is not hex", errUsage, o.digest)
+		if _, err := hex.DecodeString(o.digest); err != nil || o.digestAlg == "" {
+			return fmt.Errorf("%w: --digest %q (--digestAlg %q) is not a digest in hex", errUsage, o.digest, o.digestAlg)
 		}
 		digest = o.digestAlg + ":" + strings.ToLower(o.digest)
 	case arg != "":

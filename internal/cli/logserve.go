@@ -76,7 +76,7 @@ func (a *app) serveLog(ctx context.Context, o *logServeOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg := logserver.Config{Dir: o.data, Signer: key, Origin: o.origin, BatchMaxAge: o.batchMaxAge, BatchMaxSize: o.batchMaxSize}
+	cfg := logserver.Config{Dir: o.data, Signer: key, Origin: o.origin, BatchMaxAge: o.batchMaxAge, BatchMaxSize: o.batchMaxSize, Logger: logger}
 	if o.mysqlDSN != "" {
 		db, err := logserver.OpenMySQL(ctx, o.mysqlDSN, o.mysqlMaxConns)
 		if err != nil {

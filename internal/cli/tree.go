@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"unicode"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -73,7 +75,7 @@ func (a *app) tree(ctx context.Context, rf *registryFlags, img string) error {
 		if kind == "" {
 			continue
 		}
-		out = append(out, fmt.Sprintf("└── 🔗 %s artifacts via OCI referrer: %s", kind, c.SignatureRepository(d).Digest(r.Digest.String()).Name()))
+		out = append(out, fmt.Sprintf("└── 🔗 %s artifacts via OCI referrer: %s", printable(kind), c.SignatureRepository(d).Digest(r.Digest.String()).Name()))
 		out = append(out, cherries(r.Layers, func(v1.Descriptor) string { return "" })...)
 	}
 	if len(out) == 0 {
@@ -97,9 +99,27 @@ func cherries(layers []v1.Descriptor, note func(v1.Descriptor) string) []string 
 		}
 		line := fmt.Sprintf("   %s 🍒 %s", branch, l.Digest)
 		if n := note(l); n != "" {
-			line += " " + n
+			line += " " + printable(n)
 		}
 		out = append(out, line)
 	}
 	return out
+}
+
+// printable is a registry-controlled string made safe for a terminal: as is
+// when it is printable and short, quoted otherwise.
+func printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(truncate(s, 200))
+		}
+	}
+	return truncate(s, 200)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

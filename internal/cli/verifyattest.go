@@ -11,6 +11,7 @@ import (
 
 	"hallmark.dev/hallmark/pkg/attest"
 	"hallmark.dev/hallmark/pkg/check"
+	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/verify"
 )
 
@@ -87,24 +88,25 @@ func (a *app) verifyAttestation(ctx context.Context, o *verifyAttestationOptions
 			return withCode(exitUsage, err)
 		}
 		p := verify.AttestationPolicy{PredicateType: predicateType, IgnoreClaimsUnsafe: !o.checkClaims}
-		rep, err := check.Attestations(ctx, c, v, ref, p, check.Options{MaxWorkers: o.maxWorkers})
+		// An image may carry several SBOMs of up to MaxBlobSize each.
+		rep, err := check.Attestations(ctx, c, v, ref, p, check.Options{MaxWorkers: o.maxWorkers, ReadBudget: 4 * cosign.MaxBlobSize})
 		if err != nil {
 			return verifyAttestationExit(err, ref.String(), ctx, a)
 		}
 		passed := rep.Attestations
 		if pol != nil {
-			passed = nil
+			// As cosign: every verified attestation of the type must satisfy
+			// the policies; one denied is a failure (an old clean report must
+			// not outvote a new one with a critical finding).
 			var denials []string
 			for _, att := range rep.Attestations {
 				if err := pol.Evaluate(ctx, att.Statement); err != nil {
 					denials = append(denials, err.Error())
-					continue
 				}
-				passed = append(passed, att)
 			}
-			if len(passed) == 0 {
-				return withCode(exitNoMatchingSig, fmt.Errorf("%s: %d attestation(s) of type %s verified, none satisfied the policies:\n  - %s",
-					ref, len(rep.Attestations), predicateType, strings.Join(denials, "\n  - ")))
+			if len(denials) > 0 {
+				return withCode(exitNoMatchingSig, fmt.Errorf("%s: %d of %d attestation(s) of type %s failed the policies:\n  - %s",
+					ref, len(denials), len(rep.Attestations), predicateType, strings.Join(denials, "\n  - ")))
 			}
 		}
 		vo := &verifyOptions{checkClaims: o.checkClaims}

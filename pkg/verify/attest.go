@@ -147,6 +147,9 @@ func (v *Verifier) attestationClaims(pr *proof, format Format, payload, envelope
 		return nil, mismatch(ErrPredicateType, "attestation of another type", p.PredicateType, st.PredicateType)
 	}
 	algo, hex, _ := strings.Cut(p.Digest, ":")
+	if !p.IgnoreClaimsUnsafe && (algo == "" || hex == "") {
+		return nil, stepErr(ErrClaims, fmt.Sprintf("the artifact's digest %q is not algorithm:hex", p.Digest), nil)
+	}
 	var got []string
 	matched := p.IgnoreClaimsUnsafe
 	for _, subj := range st.Subject {
@@ -154,7 +157,7 @@ func (v *Verifier) attestationClaims(pr *proof, format Format, payload, envelope
 		if !ok {
 			continue
 		}
-		if strings.EqualFold(d, hex) {
+		if d == hex {
 			matched = true
 			break
 		}

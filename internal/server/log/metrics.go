@@ -10,12 +10,13 @@ import (
 // service gets: appends by result and their latency, round sizes, the
 // queue, the database pool, the checkpoint, the shared index's gaps.
 type metrics struct {
-	appends       *prometheus.CounterVec
-	appendSeconds prometheus.Histogram
-	round         prometheus.Histogram
-	indexGaps     prometheus.Gauge
-	reindexed     prometheus.Counter
-	collectors    []prometheus.Collector
+	appends         *prometheus.CounterVec
+	appendSeconds   prometheus.Histogram
+	round           prometheus.Histogram
+	indexGaps       prometheus.Gauge
+	reindexed       prometheus.Counter
+	reconcileErrors prometheus.Counter
+	collectors      []prometheus.Collector
 }
 
 // Append results, as hallmark_log_appends_total's result label.
@@ -44,8 +45,11 @@ func newMetrics(s *Service) *metrics {
 		reindexed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hallmark_log_reindexed_total", Help: "Entries this frontend indexed for a frontend that crashed before it could.",
 		}),
+		reconcileErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hallmark_log_reconcile_errors_total", Help: "Passes of the shared-index reconciler that failed (MySQL).",
+		}),
 	}
-	m.collectors = []prometheus.Collector{m.appends, m.appendSeconds, m.round, m.indexGaps, m.reindexed,
+	m.collectors = []prometheus.Collector{m.appends, m.appendSeconds, m.round, m.indexGaps, m.reindexed, m.reconcileErrors,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hallmark_log_queue_depth", Help: "Appends waiting for the next round."},
 			func() float64 { return float64(len(s.group.submit)) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hallmark_log_checkpoint_size", Help: "Tree size of the latest checkpoint this frontend signed."},

@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -58,6 +60,8 @@ type Config struct {
 	// entry unindexed before taking it for one a crashed frontend left
 	// (default 30s; it must outlast any append, which requests bound to 20s).
 	ReindexAfter time.Duration
+	// Logger receives the service's own warnings (nil: discarded).
+	Logger *slog.Logger
 }
 
 // Service is a running log.
@@ -69,12 +73,12 @@ type Service struct {
 	cancel   context.CancelFunc // stops Tessera's background work
 	index    indexStore
 	metrics  *metrics
-	// reconciled is the last MySQL reconciler pass's outcome (nil: caught up).
-	reconciled atomic.Pointer[error]
-	signer     *tlog.NoteSigner
-	v2Signer   *tlog.NoteSigner
-	logID      string // hex
-	treeID     string
+	// dbOK is when (UnixNano) the database last answered an append or a read.
+	dbOK     atomic.Int64
+	signer   *tlog.NoteSigner
+	v2Signer *tlog.NoteSigner
+	logID    string // hex
+	treeID   string
 	// treeIDHex is treeID as the 16 hex digits that prefix entry IDs.
 	treeIDHex string
 
@@ -126,6 +130,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.ReindexAfter == 0 {
 		cfg.ReindexAfter = defaultReindexAfter
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("log data directory: %w", err)
@@ -332,6 +339,9 @@ func (s *Service) AddV2(ctx context.Context, e *rekor.Entry) (*protorekor.Transp
 func (s *Service) add(ctx context.Context, e *rekor.Entry, respond func(*record) error) (string, error) {
 	start := time.Now()
 	uuid, err := s.addEntry(ctx, e, respond)
+	if err == nil || errors.Is(err, ErrExists) {
+		s.dbOK.Store(time.Now().UnixNano())
+	}
 	switch {
 	case err == nil:
 		s.metrics.appends.WithLabelValues(resultCreated).Inc()
@@ -411,8 +421,10 @@ func (s *Service) transparencyLogEntry(ctx context.Context, r *record, e *rekor.
 	}, nil
 }
 
-// waitIndexed waits for a concurrent duplicate's first copy to be indexed.
+// waitIndexed waits for a concurrent duplicate's first copy to be indexed,
+// asking again less and less often (the index may be a shared database).
 func (s *Service) waitIndexed(ctx context.Context, i uint64) (*record, error) {
+	wait := 2 * time.Millisecond
 	for {
 		r, err := s.index.byLogIndex(ctx, i)
 		if err == nil {
@@ -421,8 +433,9 @@ func (s *Service) waitIndexed(ctx context.Context, i uint64) (*record, error) {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(2 * time.Millisecond):
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, 200*time.Millisecond)
 	}
 }
 
