@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/hallmark/pkg/attest"
 	"hallmark.dev/hallmark/pkg/cosign"
+	"hallmark.dev/hallmark/pkg/oci"
 )
 
 func (a *app) downloadCommand() *cobra.Command {
@@ -48,19 +50,11 @@ func (a *app) downloadAttestations(ctx context.Context, rf *registryFlags, typ, 
 			return withCode(exitUsage, err)
 		}
 	}
-	c, err := a.client(rf)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := a.withTimeout(ctx)
 	defer cancel()
-	ref, err := c.ParseReference(img)
+	c, _, d, err := a.resolveImage(ctx, rf, img)
 	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	d, _, err := c.Resolve(ctx, ref)
-	if err != nil {
-		return registryExit(err, ref.String())
+		return err
 	}
 	n := 0
 	bundles, err := c.Bundles(ctx, d)
@@ -127,19 +121,11 @@ func (a *app) downloadAttestations(ctx context.Context, rf *registryFlags, typ, 
 }
 
 func (a *app) downloadSignatures(ctx context.Context, rf *registryFlags, img string) error {
-	c, err := a.client(rf)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := a.withTimeout(ctx)
 	defer cancel()
-	ref, err := c.ParseReference(img)
+	c, _, d, err := a.resolveImage(ctx, rf, img)
 	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	d, _, err := c.Resolve(ctx, ref)
-	if err != nil {
-		return registryExit(err, ref.String())
+		return err
 	}
 	n := 0
 	bundles, err := c.Bundles(ctx, d)
@@ -187,4 +173,22 @@ func (a *app) downloadSignatures(ctx context.Context, rf *registryFlags, img str
 		return withCode(exitNoSignatures, fmt.Errorf("no signatures found for %s", d))
 	}
 	return nil
+}
+
+// resolveImage is what the listing commands start with: a client from the
+// registry flags, the image argument parsed and resolved to its digest.
+func (a *app) resolveImage(ctx context.Context, rf *registryFlags, img string) (*oci.Client, name.Reference, name.Digest, error) {
+	c, err := a.client(rf)
+	if err != nil {
+		return nil, nil, name.Digest{}, err
+	}
+	ref, err := c.ParseReference(img)
+	if err != nil {
+		return nil, nil, name.Digest{}, withCode(exitUsage, err)
+	}
+	d, _, err := c.Resolve(ctx, ref)
+	if err != nil {
+		return nil, nil, name.Digest{}, registryExit(err, ref.String())
+	}
+	return c, ref, d, nil
 }

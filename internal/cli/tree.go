@@ -29,19 +29,11 @@ OCI referrer, named by its predicate type when it is a Sigstore bundle. Nothing 
 }
 
 func (a *app) tree(ctx context.Context, rf *registryFlags, img string) error {
-	c, err := a.client(rf)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := a.withTimeout(ctx)
 	defer cancel()
-	ref, err := c.ParseReference(img)
+	c, ref, d, err := a.resolveImage(ctx, rf, img)
 	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	d, _, err := c.Resolve(ctx, ref)
-	if err != nil {
-		return registryExit(err, ref.String())
+		return err
 	}
 	type block struct {
 		icon, what string

@@ -104,27 +104,8 @@ func (v *Verifier) VerifyLegacyAttestation(envelope []byte, ann map[string]strin
 			}
 		},
 	}
-	ls := LegacyFromAnnotations(nil, ann)
-	if ls.RekorBundle != "" {
-		tle, err := legacyTLE(ls.RekorBundle)
-		if err != nil {
-			return nil, stepErr(ErrTlog, "layer's rekor bundle", err)
-		}
-		cand.entries = append(cand.entries, tle)
-	}
-	if ls.RFC3161Timestamp != "" {
-		ts, err := cosign.ParseRFC3161Annotation(ls.RFC3161Timestamp)
-		if err != nil {
-			return nil, stepErr(ErrTimestamp, "layer's rfc3161timestamp annotation", err)
-		}
-		cand.timestamps = append(cand.timestamps, ts)
-	}
-	if v.key == nil && ls.Certificate != "" {
-		certs, err := cosign.ParseCertificatesPEM([]byte(ls.Certificate))
-		if err != nil {
-			return nil, stepErr(ErrCertificate, "layer's certificate annotation", err)
-		}
-		cand.certs = certs[:1]
+	if err := v.layerEvidence(&cand, LegacyFromAnnotations(nil, ann)); err != nil {
+		return nil, err
 	}
 	pr, err := v.judge(cand)
 	if err != nil {

@@ -57,26 +57,8 @@ func (v *Verifier) VerifyLegacy(s LegacySignature, p Policy) (*Result, error) {
 	}
 	digest := sha256.Sum256(s.Payload)
 	cand.match = func(signer signerMatch) entryMatcher { return matchHashedRekord(digest[:], sig, signer) }
-	if s.RekorBundle != "" {
-		tle, err := legacyTLE(s.RekorBundle)
-		if err != nil {
-			return nil, stepErr(ErrTlog, "layer's rekor bundle", err)
-		}
-		cand.entries = append(cand.entries, tle)
-	}
-	if s.RFC3161Timestamp != "" {
-		ts, err := cosign.ParseRFC3161Annotation(s.RFC3161Timestamp)
-		if err != nil {
-			return nil, stepErr(ErrTimestamp, "layer's rfc3161timestamp annotation", err)
-		}
-		cand.timestamps = append(cand.timestamps, ts)
-	}
-	if v.key == nil && s.Certificate != "" {
-		certs, err := cosign.ParseCertificatesPEM([]byte(s.Certificate))
-		if err != nil {
-			return nil, stepErr(ErrCertificate, "layer's certificate annotation", err)
-		}
-		cand.certs = certs[:1]
+	if err := v.layerEvidence(&cand, s); err != nil {
+		return nil, err
 	}
 	pr, err := v.judge(cand)
 	if err != nil {
@@ -100,6 +82,34 @@ func (v *Verifier) VerifyLegacy(s LegacySignature, p Policy) (*Result, error) {
 		Format: FormatLegacy, Digest: signed, Identity: ss.Critical.Identity.DockerReference,
 		Type: ss.Critical.Type, Annotations: ss.Optional,
 	}), nil
+}
+
+// layerEvidence adds to cand what a legacy layer's annotations carry: the
+// log entry of its rekor bundle, its RFC 3161 timestamp and, for keyless
+// verification, its certificate (the chain annotation is never trusted).
+func (v *Verifier) layerEvidence(cand *signature, s LegacySignature) error {
+	if s.RekorBundle != "" {
+		tle, err := legacyTLE(s.RekorBundle)
+		if err != nil {
+			return stepErr(ErrTlog, "layer's rekor bundle", err)
+		}
+		cand.entries = append(cand.entries, tle)
+	}
+	if s.RFC3161Timestamp != "" {
+		ts, err := cosign.ParseRFC3161Annotation(s.RFC3161Timestamp)
+		if err != nil {
+			return stepErr(ErrTimestamp, "layer's rfc3161timestamp annotation", err)
+		}
+		cand.timestamps = append(cand.timestamps, ts)
+	}
+	if v.key == nil && s.Certificate != "" {
+		certs, err := cosign.ParseCertificatesPEM([]byte(s.Certificate))
+		if err != nil {
+			return stepErr(ErrCertificate, "layer's certificate annotation", err)
+		}
+		cand.certs = certs[:1]
+	}
+	return nil
 }
 
 // VerifyImageBundle checks a bundle-format image signature: a DSSE envelope
