@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Envelope is a DSSE envelope in its JSON form, as a legacy attestation
@@ -104,14 +105,41 @@ func ParseAttestationStatement(b []byte) (*AttestationStatement, error) {
 	if len(b) > MaxBlobSize {
 		return nil, fmt.Errorf("statement of %d bytes exceeds the %d byte limit", len(b), MaxBlobSize)
 	}
-	// The predicate is not copied out: it stays in b, which callers keep.
-	var st struct {
-		Type          string    `json:"_type"`
-		Subject       []Subject `json:"subject"`
-		PredicateType string    `json:"predicateType"`
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
+	// Keys are matched exactly, as policies (Rego, CUE) read them:
+	// encoding/json's case-insensitive field matching would let a statement
+	// carrying both "predicateType" and "PREDICATETYPE" show the type check
+	// one value and a policy another.
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
 		return nil, fmt.Errorf("decoding in-toto statement: %w", err)
+	}
+	var st struct {
+		Type          string
+		Subject       []Subject
+		PredicateType string
+	}
+	for k, v := range top {
+		var dst any
+		switch k {
+		case "_type":
+			dst = &st.Type
+		case "subject":
+			dst = &st.Subject
+		case "predicateType":
+			dst = &st.PredicateType
+		case "predicate":
+			continue
+		default:
+			for _, known := range []string{"_type", "subject", "predicateType", "predicate"} {
+				if strings.EqualFold(k, known) {
+					return nil, fmt.Errorf("statement has a key %q beside %q: in-toto keys are case-sensitive", k, known)
+				}
+			}
+			continue
+		}
+		if err := json.Unmarshal(v, dst); err != nil {
+			return nil, fmt.Errorf("statement %s: %w", k, err)
+		}
 	}
 	if st.Type != StatementType && st.Type != StatementTypeV01 {
 		return nil, fmt.Errorf("statement _type is %q, want %q or %q", st.Type, StatementType, StatementTypeV01)

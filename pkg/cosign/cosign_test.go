@@ -91,3 +91,20 @@ func TestParseTrustedRoot(t *testing.T) {
 		}
 	}
 }
+
+func TestAttestationStatementKeysAreExact(t *testing.T) {
+	good := `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}],"predicateType":"A","predicate":{}}`
+	st, err := ParseAttestationStatement([]byte(good))
+	if err != nil || st.PredicateType != "A" || st.Subject[0].Digest["sha256"] != "ab" {
+		t.Fatalf("%+v %v", st, err)
+	}
+	for _, bad := range []string{
+		`{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}],"predicateType":"A","PREDICATETYPE":"B","predicate":{}}`,
+		`{"_type":"https://in-toto.io/Statement/v1","Subject":[{"digest":{"sha256":"cd"}}],"subject":[{"digest":{"sha256":"ab"}}],"predicateType":"A"}`,
+		`{"_TYPE":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}],"predicateType":"A"}`,
+	} {
+		if _, err := ParseAttestationStatement([]byte(bad)); err == nil || !strings.Contains(err.Error(), "case-sensitive") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
