@@ -14,8 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"os"
-	"path/filepath"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -24,7 +22,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"hallmark.dev/hallmark/bench/internal/proc"
-	"hallmark.dev/hallmark/internal/sample"
 	"hallmark.dev/hallmark/pkg/cosign"
 )
 
@@ -50,12 +47,10 @@ func run(n int, cosignPath string) error {
 		return err
 	}
 	ref := host + "/bench/hostile:v1"
-	img, _ := sample.Image("hostile")
-	tag, _ := name.NewTag(ref)
-	if err := remote.Write(tag, img); err != nil {
+	if err := proc.PushSample(ref, "hostile"); err != nil {
 		return err
 	}
-	env := append(os.Environ(), "COSIGN_PASSWORD=", "HALLMARK_PASSWORD=", "TUF_ROOT="+filepath.Join(dir, "tuf"))
+	env := proc.Env(dir)
 	for _, args := range [][]string{{"generate-key-pair"}, {"sign", "--key", "cosign.key", ref}, {"sign", "--key", "cosign.key", "--new-bundle-format=false", ref}} {
 		if _, err := proc.Run(dir, env, hm, args...); err != nil {
 			return err
@@ -64,8 +59,8 @@ func run(n int, cosignPath string) error {
 	if err := poison(ref); err != nil {
 		return err
 	}
-	root := filepath.Join(dir, "trusted-root.json")
-	if err := os.WriteFile(root, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644); err != nil {
+	root, err := proc.OfflineTrustedRoot(dir)
+	if err != nil {
 		return err
 	}
 	args := []string{"verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--trusted-root", root, ref}

@@ -16,11 +16,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"hallmark.dev/hallmark/bench/internal/proc"
-	"hallmark.dev/hallmark/internal/sample"
 )
 
 func main() {
@@ -95,9 +91,7 @@ func run(n int, mb float64, cosignPath string) error {
 		return err
 	}
 	ref := host + "/bench/app:v1"
-	img, _ := sample.Image("attestation benchmark image")
-	tag, _ := name.NewTag(ref)
-	if err := remote.Write(tag, img); err != nil {
+	if err := proc.PushSample(ref, "attestation benchmark image"); err != nil {
 		return err
 	}
 	bomPath := filepath.Join(dir, "sbom.cdx.json")
@@ -109,14 +103,14 @@ func run(n int, mb float64, cosignPath string) error {
 	if err := os.WriteFile(polPath, []byte(policy), 0o644); err != nil {
 		return err
 	}
-	env := append(os.Environ(), "COSIGN_PASSWORD=", "HALLMARK_PASSWORD=", "TUF_ROOT="+filepath.Join(dir, "tuf"))
+	env := proc.Env(dir)
 	for _, args := range [][]string{{"generate-key-pair"}, {"attest", "--key", "cosign.key", "--type", "cyclonedx", "--predicate", bomPath, ref}} {
 		if _, err := proc.Run(dir, env, hm, args...); err != nil {
 			return err
 		}
 	}
-	root := filepath.Join(dir, "trusted-root.json")
-	if err := os.WriteFile(root, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644); err != nil {
+	root, err := proc.OfflineTrustedRoot(dir)
+	if err != nil {
 		return err
 	}
 	fmt.Printf("CycloneDX SBOM of %.1f MB attested (bundle format) on an image in the embedded registry\n\n", float64(size)/1e6)

@@ -10,14 +10,8 @@ import (
 	"context"
 	"flag"
 	"log"
-	"os"
-	"path/filepath"
-
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"hallmark.dev/hallmark/bench/internal/proc"
-	"hallmark.dev/hallmark/internal/sample"
 )
 
 func main() {
@@ -42,19 +36,17 @@ func run(n int, cosignPath string) error {
 		return err
 	}
 	ref := host + "/bench/app:v1"
-	img, _ := sample.Image("benchmark image")
-	tag, _ := name.NewTag(ref)
-	if err := remote.Write(tag, img); err != nil {
+	if err := proc.PushSample(ref, "benchmark image"); err != nil {
 		return err
 	}
-	env := append(os.Environ(), "COSIGN_PASSWORD=", "HALLMARK_PASSWORD=", "TUF_ROOT="+filepath.Join(dir, "tuf"))
+	env := proc.Env(dir)
 	for _, args := range [][]string{{"generate-key-pair"}, {"sign", "--key", "cosign.key", ref}} {
 		if _, err := proc.Run(dir, env, hm, args...); err != nil {
 			return err
 		}
 	}
-	root := filepath.Join(dir, "trusted-root.json")
-	if err := os.WriteFile(root, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644); err != nil {
+	root, err := proc.OfflineTrustedRoot(dir)
+	if err != nil {
 		return err
 	}
 	hmArgs := []string{"verify", "--key", "cosign.pub", "--insecure-ignore-tlog", ref}

@@ -34,11 +34,8 @@ type AttestationReport struct {
 // *NoMatchingTypeError (attestations verified, none of the type),
 // *NoneVerifiedError, or *oci.RegistryError.
 func Attestations(ctx context.Context, c *oci.Client, v *verify.Verifier, ref name.Reference, p verify.AttestationPolicy, o Options) (*AttestationReport, error) {
-	d, _, err := c.Resolve(ctx, ref)
+	d, err := resolve(ctx, c, ref)
 	if err != nil {
-		if oci.IsNotFound(err) {
-			return nil, fmt.Errorf("%s: %w (tag or digest not found in the registry)", ref, ErrNoSuchImage)
-		}
 		return nil, err
 	}
 	p.Digest = d.DigestStr()

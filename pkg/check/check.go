@@ -46,11 +46,8 @@ type Report struct {
 // *NoSignaturesError, *NoneVerifiedError, or *oci.RegistryError when the
 // registry failed before anything could be judged.
 func Signatures(ctx context.Context, c *oci.Client, v *verify.Verifier, ref name.Reference, p verify.Policy, o Options) (*Report, error) {
-	d, _, err := c.Resolve(ctx, ref)
+	d, err := resolve(ctx, c, ref)
 	if err != nil {
-		if oci.IsNotFound(err) {
-			return nil, fmt.Errorf("%s: %w (tag or digest not found in the registry)", ref, ErrNoSuchImage)
-		}
 		return nil, err
 	}
 	p.Digest = d.DigestStr()
@@ -83,6 +80,19 @@ func Signatures(ctx context.Context, c *oci.Client, v *verify.Verifier, ref name
 		return nil, &NoneVerifiedError{Ref: ref, Digest: d, Found: rep.Found, Failures: rep.Failures}
 	}
 	return rep, nil
+}
+
+// resolve is ref's digest; a tag or digest the registry does not have is
+// ErrNoSuchImage, any other failure the registry's error.
+func resolve(ctx context.Context, c *oci.Client, ref name.Reference) (name.Digest, error) {
+	d, _, err := c.Resolve(ctx, ref)
+	if err != nil {
+		if oci.IsNotFound(err) {
+			return name.Digest{}, fmt.Errorf("%s: %w (tag or digest not found in the registry)", ref, ErrNoSuchImage)
+		}
+		return name.Digest{}, err
+	}
+	return d, nil
 }
 
 func (o Options) withDefaults() Options {

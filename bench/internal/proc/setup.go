@@ -9,7 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"hallmark.dev/hallmark/internal/httpserve"
+	"hallmark.dev/hallmark/internal/sample"
 	"hallmark.dev/hallmark/internal/server/registry"
 )
 
@@ -54,4 +58,30 @@ func Registry(ctx context.Context, dir string) (string, error) {
 		reg.Close()
 	}()
 	return ln.Addr().String(), nil
+}
+
+// PushSample writes a small sample image to ref (a tag in the registry).
+func PushSample(ref, content string) error {
+	img, err := sample.Image(content)
+	if err != nil {
+		return err
+	}
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		return err
+	}
+	return remote.Write(tag, img)
+}
+
+// Env is the environment both tools run in: empty key passwords and
+// cosign's TUF cache inside dir (nothing is fetched).
+func Env(dir string) []string {
+	return append(os.Environ(), "COSIGN_PASSWORD=", "HALLMARK_PASSWORD=", "TUF_ROOT="+filepath.Join(dir, "tuf"))
+}
+
+// OfflineTrustedRoot writes a trusted root with nothing in it (key-signed
+// verification with the log waived needs no more) and returns its path.
+func OfflineTrustedRoot(dir string) (string, error) {
+	root := filepath.Join(dir, "trusted-root.json")
+	return root, os.WriteFile(root, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644)
 }
