@@ -76,3 +76,14 @@ func TestAttestationPolicies(t *testing.T) {
 		})
 	}
 }
+
+// TestAttestTooLargeToReadBack: a predicate whose attestation would be
+// larger than a verifier reads is refused before anyone signs in (10 MB of
+// control bytes become a 60 MB statement once escaped as JSON text).
+func TestAttestTooLargeToReadBack(t *testing.T) {
+	hmKey, _ := shared(t)
+	pred := filepath.Join(t.TempDir(), "binary.bin")
+	writeFile(t, pred, strings.Repeat("\x01", 10<<20))
+	r := mustHM(t, exitUsage, pw, "attest", "--key", hmKey, "--type", "custom", "--predicate", pred, "127.0.0.1:1/never/contacted:v1")
+	wantContains(t, r.stderr, "would be about", "over the 64 MB a verifier reads")
+}
