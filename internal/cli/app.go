@@ -116,6 +116,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.downloadCommand(),
 		a.treeCommand(),
 		a.provenanceCommand(),
+		a.admissionCommand(),
+		a.policyCommand(),
 		a.registryCommand(),
 		a.logCommand(),
 		a.serveCommand(),

@@ -45,6 +45,12 @@ func WithAuthenticator(auth authn.Authenticator) Option {
 	return func(c *Client) error { c.keychain = staticKeychain{auth}; return nil }
 }
 
+// WithKeychain resolves registry credentials with kc (admission: the pod's
+// image pull secrets) instead of the Docker credential keychain.
+func WithKeychain(kc authn.Keychain) Option {
+	return func(c *Client) error { c.keychain = kc; return nil }
+}
+
 type staticKeychain struct{ a authn.Authenticator }
 
 func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.a, nil }

@@ -60,6 +60,18 @@ func Load(paths []string) (Set, error) {
 	return out, nil
 }
 
+// Compile compiles one policy from source: lang is "rego" (package and
+// rule as rule says) or "cue"; name is how denials name it.
+func Compile(name, lang string, src []byte, rule Rule) (Policy, error) {
+	switch lang {
+	case "rego":
+		return compileRegoRule(name, src, rule)
+	case "cue":
+		return compileCUE(name, src)
+	}
+	return nil, fmt.Errorf("policy %s: type %q; want rego or cue", name, lang)
+}
+
 // Evaluate applies every policy; the errors of all that did not allow are
 // joined.
 func (s Set) Evaluate(ctx context.Context, statement []byte) error {

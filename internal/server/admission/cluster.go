@@ -1,0 +1,259 @@
+package admission
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"hallmark.dev/hallmark/pkg/imagepolicy"
+)
+
+var (
+	secretsGVR  = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	accountsGVR = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
+	// PolicyResources are the custom resources --watch reads.
+	PolicyResources = []schema.GroupVersionResource{
+		{Group: "policy.sigstore.dev", Version: "v1beta1", Resource: "clusterimagepolicies"},
+		{Group: "kyverno.io", Version: "v1", Resource: "clusterpolicies"},
+		{Group: "kyverno.io", Version: "v1", Resource: "policies"},
+	}
+)
+
+// Cluster reads what admission needs from the cluster: pull secrets and
+// service accounts (credentials), key secrets, and policy resources.
+type Cluster struct {
+	dyn       dynamic.Interface
+	namespace string // where key secrets without a namespace are
+	logger    *slog.Logger
+
+	mu      sync.Mutex
+	secrets map[string]cachedSecret
+}
+
+type cachedSecret struct {
+	data map[string][]byte
+	err  error
+	at   time.Time
+}
+
+// secretTTL is how long a secret read is reused: pods of one rollout ask
+// for the same pull secrets many times a second.
+const secretTTL = 30 * time.Second
+
+// Connect reaches the cluster with kubeconfig, or from inside a pod when
+// kubeconfig is "".
+func Connect(kubeconfig, namespace string, logger *slog.Logger) (*Cluster, error) {
+	var cfg *rest.Config
+	var err error
+	if kubeconfig == "" {
+		cfg, err = rest.InClusterConfig()
+	} else {
+		cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the cluster: %w", err)
+	}
+	cfg.Timeout = 5 * time.Second
+	cfg.QPS, cfg.Burst = 50, 100
+	cfg.UserAgent = "hallmark-admission"
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the cluster: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Cluster{dyn: dyn, namespace: namespace, logger: logger, secrets: map[string]cachedSecret{}}, nil
+}
+
+func (c *Cluster) secret(ctx context.Context, ns, name string) (map[string][]byte, error) {
+	key := ns + "/" + name
+	c.mu.Lock()
+	if s, ok := c.secrets[key]; ok && time.Since(s.at) < secretTTL {
+		c.mu.Unlock()
+		return s.data, s.err
+	}
+	c.mu.Unlock()
+	u, err := c.dyn.Resource(secretsGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	var data map[string][]byte
+	if err == nil {
+		data, err = secretData(u)
+	}
+	if err != nil {
+		err = fmt.Errorf("secret %s: %w", key, err)
+	}
+	if ctx.Err() == nil {
+		c.mu.Lock()
+		c.secrets[key] = cachedSecret{data, err, time.Now()}
+		c.mu.Unlock()
+	}
+	return data, err
+}
+
+func secretData(u *unstructured.Unstructured) (map[string][]byte, error) {
+	raw, _, err := unstructured.NestedStringMap(u.Object, "data")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for k, v := range raw {
+		b, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			return nil, fmt.Errorf("data %s is not base64", k)
+		}
+		out[k] = b
+	}
+	return out, nil
+}
+
+// Keychain is the credentials a pod pulls with: its image pull secrets and
+// its service account's (missing secrets are skipped, as the kubelet does).
+func (c *Cluster) Keychain(ctx context.Context, ns string, pullSecrets []string, serviceAccount string) (authn.Keychain, error) {
+	if serviceAccount == "" {
+		serviceAccount = "default"
+	}
+	names := append([]string(nil), pullSecrets...)
+	if sa, err := c.dyn.Resource(accountsGVR).Namespace(ns).Get(ctx, serviceAccount, metav1.GetOptions{}); err == nil {
+		list, _, _ := unstructured.NestedSlice(sa.Object, "imagePullSecrets")
+		for _, e := range list {
+			if m, ok := e.(map[string]any); ok {
+				if n, ok := m["name"].(string); ok {
+					names = append(names, n)
+				}
+			}
+		}
+	} else if !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("service account %s/%s: %w", ns, serviceAccount, err)
+	}
+	kc := &pullKeychain{}
+	for _, n := range names {
+		data, err := c.secret(ctx, ns, n)
+		if err != nil {
+			c.logger.Debug("pull secret skipped", "namespace", ns, "secret", n, "error", err)
+			continue
+		}
+		entries, err := parsePullSecret(ns+"/"+n, data)
+		if err != nil {
+			c.logger.Warn("pull secret unreadable", "error", err)
+			continue
+		}
+		kc.entries = append(kc.entries, entries...)
+	}
+	return kc, nil
+}
+
+// PublicKey reads a key authority's secret: its cosign.pub, or its only
+// entry (policy-controller's rule).
+func (c *Cluster) PublicKey(ctx context.Context, ref imagepolicy.SecretRef) (string, error) {
+	ns := ref.Namespace
+	if ns == "" {
+		ns = c.namespace
+	}
+	data, err := c.secret(ctx, ns, ref.Name)
+	if err != nil {
+		return "", err
+	}
+	if k, ok := data["cosign.pub"]; ok {
+		return string(k), nil
+	}
+	if len(data) != 1 {
+		keys := make([]string, 0, len(data))
+		for k := range data {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		return "", fmt.Errorf("secret %s/%s: want a cosign.pub entry or exactly one entry, got %v", ns, ref.Name, keys)
+	}
+	for _, v := range data {
+		return string(v), nil
+	}
+	return "", nil
+}
+
+// WatchPolicies watches the policy resources that exist in the cluster and
+// calls onChange with every policy document (JSON) at start and after each
+// change (changes within 200 ms are one call). It returns once the first
+// listing is done.
+func (c *Cluster) WatchPolicies(ctx context.Context, onChange func(docs [][]byte)) error {
+	// Plain shared informers over the dynamic client: the typed informer
+	// factories would link every API group into the binary (and its start).
+	var informers []cache.SharedIndexInformer
+	var dirty atomic.Bool
+	mark := func(any) { dirty.Store(true) }
+	for _, gvr := range PolicyResources {
+		if _, err := c.dyn.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+			if apierrors.IsNotFound(err) {
+				c.logger.Info("policy resource not installed; not watched", "resource", gvr.String())
+				continue
+			}
+			return fmt.Errorf("listing %s: %w", gvr.Resource, err)
+		}
+		res := c.dyn.Resource(gvr)
+		lw := &cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return res.List(ctx, o) },
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return res.Watch(ctx, o) },
+		}
+		inf := cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, 10*time.Minute, cache.Indexers{})
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc: mark, UpdateFunc: func(_, n any) { mark(n) }, DeleteFunc: mark,
+		}); err != nil {
+			return err
+		}
+		informers = append(informers, inf)
+		go inf.RunWithContext(ctx)
+	}
+	for _, inf := range informers {
+		if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+			return fmt.Errorf("watching policies: the first listing did not finish")
+		}
+	}
+	collect := func() [][]byte {
+		var docs [][]byte
+		for _, inf := range informers {
+			for _, o := range inf.GetStore().List() {
+				if u, ok := o.(*unstructured.Unstructured); ok {
+					b, err := json.Marshal(u.Object)
+					if err == nil {
+						docs = append(docs, b)
+					}
+				}
+			}
+		}
+		return docs
+	}
+	dirty.Store(false)
+	onChange(collect())
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if dirty.Swap(false) {
+					onChange(collect())
+				}
+			}
+		}
+	}()
+	return nil
+}

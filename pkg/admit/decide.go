@@ -1,0 +1,205 @@
+package admit
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"hallmark.dev/hallmark/pkg/check"
+	"hallmark.dev/hallmark/pkg/oci"
+)
+
+// decideImage checks one image reference against every policy matching it.
+func (e *Engine) decideImage(ctx context.Context, r Request, ref, budget string) ImageResult {
+	ir := ImageResult{Image: ref}
+	var matched []*compiledPolicy
+	for _, p := range e.policies {
+		if p.Matches(ref, r.Namespace, r.Kind, r.Labels) {
+			matched = append(matched, p)
+		}
+	}
+	if len(matched) == 0 {
+		return ir
+	}
+	all := func(result string, reason string) ImageResult {
+		for _, p := range matched {
+			ir.Policies = append(ir.Policies, PolicyResult{Policy: p.Name, Mode: string(p.Mode), Result: result, Reasons: []string{reason}})
+		}
+		return ir
+	}
+	clients := e.clients(r)
+	base, err := clients("")
+	if err != nil {
+		return all("fail", err.Error())
+	}
+	parsed, err := base.ParseReference(ref)
+	if err != nil {
+		return all("fail", err.Error())
+	}
+	digest, out := e.resolve(ctx, base, parsed, budget)
+	if out != nil {
+		if out.Undecided {
+			return all("undecided", out.Reason)
+		}
+		return all("fail", out.Reason)
+	}
+	ir.Digest = digest.DigestStr()
+	_, byDigest := parsed.(name.Digest)
+	ir.Policies = make([]PolicyResult, len(matched))
+	var wg sync.WaitGroup
+	for i, p := range matched {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ir.Policies[i] = e.decidePolicy(ctx, p, digest, byDigest, clients, budget)
+		}()
+	}
+	wg.Wait()
+	return ir
+}
+
+// decidePolicy: every requirement must be met by enough distinct signers.
+func (e *Engine) decidePolicy(ctx context.Context, p *compiledPolicy, d name.Digest, byDigest bool, clients func(string) (*oci.Client, error), budget string) PolicyResult {
+	pr := PolicyResult{Policy: p.Name, Mode: string(p.Mode), Result: "pass"}
+	if p.VerifyDigest && !p.MutateDigest && !byDigest {
+		pr.Result = "fail"
+		pr.Reasons = append(pr.Reasons, fmt.Sprintf("verifyDigest: want the image referenced by digest, got a tag (pin it: @%s)", d.DigestStr()))
+	}
+	for ri, auths := range p.reqs {
+		outs := make([]outcome, len(auths))
+		var wg sync.WaitGroup
+		for ai, a := range auths {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				outs[ai] = e.verify(ctx, a, d, clients, budget)
+			}()
+		}
+		wg.Wait()
+		need := p.Requirements[ri].Needed()
+		passed, undecided := 0, 0
+		var signers, reasons []string
+		for ai, o := range outs {
+			switch {
+			case o.Pass:
+				passed++
+				signers = append(signers, o.Signer)
+			case o.Undecided:
+				undecided++
+				reasons = append(reasons, fmt.Sprintf("authority %s: %s", authName(auths[ai], ai), o.Reason))
+			default:
+				reasons = append(reasons, fmt.Sprintf("authority %s: %s", authName(auths[ai], ai), o.Reason))
+			}
+		}
+		pr.Signers = append(pr.Signers, signers...)
+		if passed >= need {
+			continue
+		}
+		prefix := ""
+		if need > 1 || len(auths) > 1 {
+			prefix = fmt.Sprintf("want %d of %d authorities, got %d: ", need, len(auths), passed)
+		}
+		if len(p.reqs) > 1 {
+			prefix = fmt.Sprintf("requirement %d: ", ri) + prefix
+		}
+		if passed+undecided >= need && pr.Result != "fail" {
+			pr.Result = "undecided"
+		} else {
+			pr.Result = "fail"
+		}
+		for i := range reasons {
+			reasons[i] = prefix + reasons[i]
+		}
+		pr.Reasons = append(pr.Reasons, reasons...)
+	}
+	return pr
+}
+
+func authName(a *authority, i int) string {
+	if a.spec.Name != "" {
+		return a.spec.Name
+	}
+	return fmt.Sprintf("#%d", i)
+}
+
+// verify is one authority's outcome for digest: cached, or joined to the
+// verification already running, or run now (detached from ctx, bounded by
+// VerifyTimeout, so that it fills the cache even if ctx ends first).
+func (e *Engine) verify(ctx context.Context, a *authority, d name.Digest, clients func(string) (*oci.Client, error), budget string) outcome {
+	key := d.String() + "|" + a.key
+	out, hit, err := e.shared.cache.do(ctx, key, func() (outcome, time.Duration) {
+		e.shared.stats.Verifications.Add(1)
+		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.VerifyTimeout)
+		defer cancel()
+		out := a.check(vctx, clients, d, e.cfg.Check)
+		switch {
+		case out.Undecided:
+			return out, 0
+		case out.Pass:
+			return out, e.cfg.TTL
+		default:
+			return out, e.cfg.FailTTL
+		}
+	})
+	if hit {
+		e.shared.stats.CacheHits.Add(1)
+	}
+	if err != nil {
+		registry := d.RegistryStr()
+		if len(a.spec.Sources) > 0 {
+			if r, err := name.NewRepository(a.spec.Sources[0]); err == nil {
+				registry = r.RegistryStr()
+			}
+		}
+		return outcome{Undecided: true, Reason: fmt.Sprintf("verification did not finish in %s (registry %s slow)", budget, registry)}
+	}
+	return out
+}
+
+// resolve is ref's digest: a digest reference as is, a tag from the
+// registry (concurrent resolutions of one tag coalesce). A failure is the
+// outcome to report.
+func (e *Engine) resolve(ctx context.Context, c *oci.Client, ref name.Reference, budget string) (name.Digest, *outcome) {
+	if d, ok := ref.(name.Digest); ok {
+		return d, nil
+	}
+	ch := e.shared.resolves.DoChan(ref.String(), func() (any, error) {
+		e.shared.stats.Resolves.Add(1)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.VerifyTimeout)
+		defer cancel()
+		d, _, err := c.Resolve(rctx, ref)
+		return d, err
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			if oci.IsNotFound(res.Err) {
+				return name.Digest{}, &outcome{Reason: fmt.Sprintf("resolving the tag: %v: %s", check.ErrNoSuchImage, res.Err)}
+			}
+			o := classify(res.Err, ref.Context().RegistryStr())
+			o.Reason = "resolving the tag: " + o.Reason
+			return name.Digest{}, &o
+		}
+		return res.Val.(name.Digest), nil
+	case <-ctx.Done():
+		return name.Digest{}, &outcome{Undecided: true, Reason: fmt.Sprintf("resolving the tag did not finish in %s (registry %s slow)", budget, ref.Context().RegistryStr())}
+	}
+}
+
+// clients makes the request's registry clients: its credentials, and a
+// signature repository when an authority names one.
+func (e *Engine) clients(r Request) func(source string) (*oci.Client, error) {
+	return func(source string) (*oci.Client, error) {
+		opts := append([]oci.Option(nil), e.cfg.Registry...)
+		if r.Keychain != nil {
+			opts = append(opts, oci.WithKeychain(r.Keychain))
+		}
+		if source != "" {
+			opts = append(opts, oci.WithSignatureRepository(source))
+		}
+		return oci.New(opts...)
+	}
+}

@@ -1,0 +1,85 @@
+package imagepolicy
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Compile checks p and compiles its image patterns; Matches needs it.
+func (p *Policy) Compile() error {
+	if len(p.Images) == 0 {
+		return fmt.Errorf("%s: no image patterns (images / imageReferences): the policy would match nothing", p.Name)
+	}
+	switch p.Mode {
+	case Enforce, Warn:
+	default:
+		return fmt.Errorf("%s: mode %q; want enforce or warn", p.Name, p.Mode)
+	}
+	if len(p.Requirements) == 0 {
+		return fmt.Errorf("%s: no authorities: the policy would admit every image it matches", p.Name)
+	}
+	for i, r := range p.Requirements {
+		if len(r.Authorities) == 0 {
+			return fmt.Errorf("%s: requirement %d has no authorities", p.Name, i)
+		}
+		if r.Count < 0 || r.Count > len(r.Authorities) {
+			return fmt.Errorf("%s: count %d with %d authorities: want 1..%d", p.Name, r.Count, len(r.Authorities), len(r.Authorities))
+		}
+	}
+	p.images, p.skip = nil, nil
+	for _, g := range p.Images {
+		m, err := compileGlob(g, p.GlobStyle)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.Name, err)
+		}
+		p.images = append(p.images, m)
+	}
+	for _, g := range p.Skip {
+		m, err := compileGlob(g, p.GlobStyle)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.Name, err)
+		}
+		p.skip = append(p.skip, m)
+	}
+	return nil
+}
+
+// Matches reports whether the policy applies to image in a workload of
+// kind, with labels, in namespace.
+func (p *Policy) Matches(image, namespace, kind string, labels map[string]string) bool {
+	if p.Namespace != "" && p.Namespace != namespace {
+		return false
+	}
+	if len(p.Match) > 0 && !slices.ContainsFunc(p.Match, func(m Match) bool { return m.matches(kind, labels) }) {
+		return false
+	}
+	forms := ImageForms(image)
+	hit := false
+	for _, m := range p.images {
+		if m.match(forms) {
+			hit = true
+			break
+		}
+	}
+	if !hit {
+		return false
+	}
+	for _, m := range p.skip {
+		if m.match(forms) {
+			return false
+		}
+	}
+	return true
+}
+
+func (m Match) matches(kind string, labels map[string]string) bool {
+	if m.Kind != "" && m.Kind != kind {
+		return false
+	}
+	for k, v := range m.Labels {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
