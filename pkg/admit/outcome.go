@@ -61,6 +61,7 @@ func registryReason(re *oci.RegistryError) string {
 
 // oneLine folds a multi-line error (a candidate list) into one line.
 func oneLine(s string) string {
+	s = strings.ReplaceAll(s, ":\n  - ", ": ")
 	s = strings.ReplaceAll(s, "\n  - ", "; ")
 	return strings.ReplaceAll(s, "\n", "; ")
 }
