@@ -21,20 +21,33 @@ import (
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
 
 	"hallmark.dev/hallmark/internal/cli"
 	"hallmark.dev/hallmark/internal/hallmarktest"
+	"hallmark.dev/hallmark/internal/server/admission"
+	"hallmark.dev/hallmark/pkg/imagepolicy"
 )
 
 type manifests struct {
-	deployments  []*appsv1.Deployment
-	statefulSets []*appsv1.StatefulSet
-	services     []*corev1.Service
-	secrets      []*corev1.Secret
+	namespaces          []*corev1.Namespace
+	serviceAccounts     []*corev1.ServiceAccount
+	configMaps          []*corev1.ConfigMap
+	deployments         []*appsv1.Deployment
+	statefulSets        []*appsv1.StatefulSet
+	services            []*corev1.Service
+	secrets             []*corev1.Secret
+	clusterRoles        []*rbacv1.ClusterRole
+	clusterRoleBindings []*rbacv1.ClusterRoleBinding
+	mutatingWebhooks    []*admissionregistrationv1.MutatingWebhookConfiguration
+	validatingWebhooks  []*admissionregistrationv1.ValidatingWebhookConfiguration
+	crds                []*apiextensionsv1.CustomResourceDefinition
 }
 
 // load decodes every document of the kustomization in dir strictly into
@@ -56,44 +69,74 @@ func load(t *testing.T, dir string) *manifests {
 	}
 	m := &manifests{}
 	for _, res := range k.Resources {
-		b, err := os.ReadFile(filepath.Join(dir, res))
-		if err != nil {
-			t.Fatalf("kustomization names %s: %v", res, err)
-		}
-		for i, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(string(b), -1) {
-			var meta struct {
-				Kind string `json:"kind"`
-			}
-			if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
-				t.Fatalf("%s document %d: %v", res, i, err)
-			}
-			var obj any
-			switch meta.Kind {
-			case "Namespace":
-				obj = &corev1.Namespace{}
-			case "Secret":
-				s := &corev1.Secret{}
-				m.secrets, obj = append(m.secrets, s), s
-			case "Service":
-				s := &corev1.Service{}
-				m.services, obj = append(m.services, s), s
-			case "Deployment":
-				d := &appsv1.Deployment{}
-				m.deployments, obj = append(m.deployments, d), d
-			case "StatefulSet":
-				s := &appsv1.StatefulSet{}
-				m.statefulSets, obj = append(m.statefulSets, s), s
-			case "PodDisruptionBudget":
-				obj = &policyv1.PodDisruptionBudget{}
-			default:
-				t.Fatalf("%s document %d: kind %q is not checked here", res, i, meta.Kind)
-			}
-			if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
-				t.Fatalf("%s document %d (%s): %v", res, i, meta.Kind, err)
-			}
-		}
+		m.decodeFile(t, filepath.Join(dir, res))
 	}
 	return m
+}
+
+// decodeFile decodes every document of a manifest file strictly into its
+// Kubernetes type: an unknown or misspelt field, or a kind the test does
+// not know, fails.
+func (m *manifests) decodeFile(t *testing.T, file string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(string(b), -1) {
+		var meta struct {
+			Kind string `json:"kind"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+			t.Fatalf("%s document %d: %v", file, i, err)
+		}
+		var obj any
+		switch meta.Kind {
+		case "Namespace":
+			n := &corev1.Namespace{}
+			m.namespaces, obj = append(m.namespaces, n), n
+		case "ServiceAccount":
+			a := &corev1.ServiceAccount{}
+			m.serviceAccounts, obj = append(m.serviceAccounts, a), a
+		case "ConfigMap":
+			c := &corev1.ConfigMap{}
+			m.configMaps, obj = append(m.configMaps, c), c
+		case "Secret":
+			s := &corev1.Secret{}
+			m.secrets, obj = append(m.secrets, s), s
+		case "Service":
+			s := &corev1.Service{}
+			m.services, obj = append(m.services, s), s
+		case "Deployment":
+			d := &appsv1.Deployment{}
+			m.deployments, obj = append(m.deployments, d), d
+		case "StatefulSet":
+			s := &appsv1.StatefulSet{}
+			m.statefulSets, obj = append(m.statefulSets, s), s
+		case "PodDisruptionBudget":
+			obj = &policyv1.PodDisruptionBudget{}
+		case "ClusterRole":
+			r := &rbacv1.ClusterRole{}
+			m.clusterRoles, obj = append(m.clusterRoles, r), r
+		case "ClusterRoleBinding":
+			r := &rbacv1.ClusterRoleBinding{}
+			m.clusterRoleBindings, obj = append(m.clusterRoleBindings, r), r
+		case "MutatingWebhookConfiguration":
+			w := &admissionregistrationv1.MutatingWebhookConfiguration{}
+			m.mutatingWebhooks, obj = append(m.mutatingWebhooks, w), w
+		case "ValidatingWebhookConfiguration":
+			w := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+			m.validatingWebhooks, obj = append(m.validatingWebhooks, w), w
+		case "CustomResourceDefinition":
+			c := &apiextensionsv1.CustomResourceDefinition{}
+			m.crds, obj = append(m.crds, c), c
+		default:
+			t.Fatalf("%s document %d: kind %q is not checked here", file, i, meta.Kind)
+		}
+		if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+			t.Fatalf("%s document %d (%s): %v", file, i, meta.Kind, err)
+		}
+	}
 }
 
 func (m *manifests) secretKey(name, key string) bool {

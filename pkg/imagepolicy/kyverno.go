@@ -27,13 +27,20 @@ type KyvernoSpec struct {
 	Admission                        *bool           `json:"admission,omitempty"`
 	EmitWarning                      *bool           `json:"emitWarning,omitempty"`
 	UseServerSideApply               *bool           `json:"useServerSideApply,omitempty"`
-	WebhookConfiguration             json.RawMessage `json:"webhookConfiguration,omitempty"`
+	WebhookConfiguration             *KyvernoWebhook `json:"webhookConfiguration,omitempty"`
 	ValidationFailureActionOverrides json.RawMessage `json:"validationFailureActionOverrides,omitempty"`
 	ApplyRules                       string          `json:"applyRules,omitempty"`
 	GenerateExisting                 *bool           `json:"generateExisting,omitempty"`
 	MutateExistingOnPolicyUpdate     *bool           `json:"mutateExistingOnPolicyUpdate,omitempty"`
 	SchemaValidation                 *bool           `json:"schemaValidation,omitempty"`
 	Rules                            []KyvernoRule   `json:"rules"`
+}
+
+// KyvernoWebhook is spec.webhookConfiguration.
+type KyvernoWebhook struct {
+	FailurePolicy   string          `json:"failurePolicy,omitempty"`
+	TimeoutSeconds  *int            `json:"timeoutSeconds,omitempty"`
+	MatchConditions json.RawMessage `json:"matchConditions,omitempty"`
 }
 
 type KyvernoRule struct {
@@ -181,12 +188,16 @@ func FromKyverno(k *KyvernoPolicy) ([]*Policy, error) {
 		return nil, fmt.Errorf("%s: spec.validationFailureAction %q; want Enforce or Audit", base, k.Spec.ValidationFailureAction)
 	}
 	failOpen := false
-	switch k.Spec.FailurePolicy {
+	fp := k.Spec.FailurePolicy
+	if w := k.Spec.WebhookConfiguration; w != nil && w.FailurePolicy != "" {
+		fp = w.FailurePolicy
+	}
+	switch fp {
 	case "", "Fail":
 	case "Ignore":
 		failOpen = true
 	default:
-		return nil, fmt.Errorf("%s: spec.failurePolicy %q; want Fail or Ignore", base, k.Spec.FailurePolicy)
+		return nil, fmt.Errorf("%s: failurePolicy %q; want Fail or Ignore", base, fp)
 	}
 	var out []*Policy
 	for ri, rule := range k.Spec.Rules {
@@ -420,6 +431,9 @@ func kyvernoEntry(e KyvernoAttestor, ew string) ([]Authority, error) {
 			}
 			a.Key = &Key{SecretRef: &SecretRef{Name: name, Namespace: ns}, HashAlgorithm: k.SignatureAlgorithm}
 			return []Authority{a}, nil
+		}
+		if strings.Contains(k.PublicKeys, "{{") {
+			return nil, fmt.Errorf("%s.keys.publicKeys %q: Kyverno variables (context, ConfigMaps) are not supported; give the key inline or as k8s://NAMESPACE/SECRET", ew, k.PublicKeys)
 		}
 		blocks := splitPEM(k.PublicKeys)
 		if len(blocks) == 0 {

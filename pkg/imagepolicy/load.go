@@ -16,6 +16,8 @@ const (
 	cipAPI     = "policy.sigstore.dev/v1beta1"
 	cipAPIv1a1 = "policy.sigstore.dev/v1alpha1"
 	kyvernoAPI = "kyverno.io/v1"
+	// kyvernoV2beta1 is read as v1: its verifyImages rules are the same.
+	kyvernoV2beta1 = "kyverno.io/v2beta1"
 )
 
 // LoadPaths reads every policy in the files and directories given (YAML
@@ -110,7 +112,7 @@ func ParseDocument(doc []byte) ([]*Policy, error) {
 			return nil, err
 		}
 		return []*Policy{p}, nil
-	case (head.Kind == "ClusterPolicy" || head.Kind == "Policy") && head.APIVersion == kyvernoAPI:
+	case (head.Kind == "ClusterPolicy" || head.Kind == "Policy") && (head.APIVersion == kyvernoAPI || head.APIVersion == kyvernoV2beta1):
 		var k KyvernoPolicy
 		if err := yaml.UnmarshalStrict(doc, &k); err != nil {
 			return nil, fmt.Errorf("%s: %w", head.Kind, err)
