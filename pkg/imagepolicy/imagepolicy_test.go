@@ -78,10 +78,10 @@ spec:
 		t.Errorf("defaults: mutate %v mode %s", cip.MutateDigest, cip.Mode)
 	}
 	for image, want := range map[string]bool{
-		"ghcr.io/org/app:v1":             true,
+		"ghcr.io/org/app:v1":              true,
 		"ghcr.io/org/app@sha256:" + hex64: true,
-		"ghcr.io/org/team/app:v1":        false, // * stays in its segment
-		"ghcr.io/other/app:v1":           false,
+		"ghcr.io/org/team/app:v1":         false, // * stays in its segment
+		"ghcr.io/other/app:v1":            false,
 	} {
 		if got := cip.Matches(image, "default", "Pod", nil); got != want {
 			t.Errorf("glob ghcr.io/org/* on %s: %v, want %v", image, got, want)
@@ -167,9 +167,9 @@ spec: {images: [{glob: "*"}]}`, "no authorities"},
 kind: ClusterImagePolicy
 metadata: {name: p}
 spec: {images: [{glob: "*"}], authorities: [{static: {action: pass}, attestations: [{name: a, predicateType: vuln}]}]}`, "static authority takes no attestations"},
-		"count above entries": {strings.Replace(strings.Replace(kyvDoc, "IMAGES", `["x/*"]`, 1), "- entries:", "- count: 3\n        entries:", 1), "count 3 with 1 entries"},
+		"count above entries":   {strings.Replace(strings.Replace(kyvDoc, "IMAGES", `["x/*"]`, 1), "- entries:", "- count: 3\n        entries:", 1), "count 3 with 1 entries"},
 		"mutateDigest in Audit": {strings.Replace(strings.Replace(strings.Replace(kyvDoc, "IMAGES", `["x/*"]`, 1), "Enforce", "Audit", 1), "attestors:", "mutateDigest: true\n      attestors:", 1), "mutateDigest must be false"},
-		"not a policy": {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", `kind "ConfigMap" (v1) is not a policy`},
+		"not a policy":          {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", `kind "ConfigMap" (v1) is not a policy`},
 	} {
 		k := strings.ReplaceAll(c.doc, "KIND", "ClusterPolicy")
 		_, err := Parse("p.yaml", []byte(k))
