@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,6 +28,8 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"hallmark.dev/hallmark/internal/cli"
@@ -135,6 +138,46 @@ func (m *manifests) decodeFile(t *testing.T, file string) {
 		}
 		if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
 			t.Fatalf("%s document %d (%s): %v", file, i, meta.Kind, err)
+		}
+		// Go's JSON decoding matches field names regardless of case; the
+		// apiserver does not. A field that comes back from the typed object
+		// under another case was misspelt.
+		var orig, round any
+		b, _ := yaml.Marshal(obj)
+		if err := yaml.Unmarshal([]byte(doc), &orig); err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(b, &round); err != nil {
+			t.Fatal(err)
+		}
+		checkCase(t, fmt.Sprintf("%s document %d (%s)", file, i, meta.Kind), "", orig, round)
+	}
+}
+
+// checkCase fails for every field of orig that round holds under a name
+// differing only in case.
+func checkCase(t *testing.T, where, path string, orig, round any) {
+	t.Helper()
+	switch o := orig.(type) {
+	case map[string]any:
+		r, _ := round.(map[string]any)
+		for k, v := range o {
+			if rv, ok := r[k]; ok {
+				checkCase(t, where, path+"."+k, v, rv)
+				continue
+			}
+			for rk := range r {
+				if strings.EqualFold(rk, k) {
+					t.Errorf("%s: field %s.%s is spelt %s", where, path, k, rk)
+				}
+			}
+		}
+	case []any:
+		r, _ := round.([]any)
+		for i, v := range o {
+			if i < len(r) {
+				checkCase(t, where, fmt.Sprintf("%s[%d]", path, i), v, r[i])
+			}
 		}
 	}
 }
@@ -309,4 +352,379 @@ func TestLogManifests(t *testing.T) {
 	case <-time.After(time.Duration(*d.Spec.Template.Spec.TerminationGracePeriodSeconds) * time.Second):
 		t.Fatal("the frontend did not drain within the pod's termination grace period")
 	}
+}
+
+// TestAdmissionManifests decodes what `kubectl apply -f deploy/` installs
+// (and the optional Kyverno CRDs) strictly, and checks that the webhook
+// configurations reach the server, that the server's command line is one
+// `hallmark admission serve` accepts, that its account may do what the
+// server does, and that the example policy loads.
+func TestAdmissionManifests(t *testing.T) {
+	m := &manifests{}
+	kyverno, err := filepath.Glob("kyverno-crds/*.yaml")
+	if err != nil || len(kyverno) == 0 {
+		t.Fatalf("no kyverno-crds/*.yaml: %v", err)
+	}
+	for _, f := range append([]string{"admission.yaml", "crd-clusterimagepolicies.yaml"}, kyverno...) {
+		m.decodeFile(t, f)
+	}
+	if len(m.namespaces) != 1 || len(m.deployments) != 1 || len(m.services) != 1 {
+		t.Fatalf("want one Namespace, Deployment and Service, got %d, %d and %d", len(m.namespaces), len(m.deployments), len(m.services))
+	}
+	ns, d, svc := m.namespaces[0], m.deployments[0], m.services[0]
+	if ns.Labels[includeLabel] != "false" {
+		t.Errorf("namespace %s: want label %s=false (the webhook must not judge its own namespace), got %q", ns.Name, includeLabel, ns.Labels[includeLabel])
+	}
+	for kind, names := range map[string][]string{
+		"Deployment": {d.Namespace}, "Service": {svc.Namespace},
+		"ServiceAccount": namespacesOf(m.serviceAccounts), "ConfigMap": namespacesOf(m.configMaps),
+	} {
+		for _, n := range names {
+			if n != ns.Name {
+				t.Errorf("a %s is in namespace %q, not %s", kind, n, ns.Name)
+			}
+		}
+	}
+
+	// The server: its pod, and its command line against the CLI's own flags.
+	spec := &d.Spec.Template.Spec
+	checkPod(t, m, "deployment "+d.Name, d.Spec.Template.Labels, spec)
+	if len(spec.Containers) != 1 {
+		t.Fatalf("deployment %s: want one container, got %d", d.Name, len(spec.Containers))
+	}
+	c := spec.Containers[0]
+	if len(c.Args) < 2 || c.Args[0] != "admission" || c.Args[1] != "serve" {
+		t.Fatalf("deployment %s runs %v, not admission serve", d.Name, c.Args)
+	}
+	var help bytes.Buffer
+	if code := cli.Run(context.Background(), []string{"admission", "serve", "--help"}, strings.NewReader(""), &help, &help); code != 0 {
+		t.Fatalf("admission serve --help exited %d:\n%s", code, &help)
+	}
+	for _, a := range c.Args {
+		name, ok := strings.CutPrefix(a, "--")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(name, "=")
+		if !regexp.MustCompile(`(?m)^\s+(?:-\w, )?--` + regexp.QuoteMeta(name) + `(?:[\s\[=]|$)`).MatchString(help.String()) {
+			t.Errorf("deployment %s: admission serve has no flag --%s", d.Name, name)
+		}
+	}
+	addrPort := portOf(t, argValue(c.Args, "addr"))
+	if p, ok := containerPort(&c, strconv.Itoa(int(addrPort))); !ok || p.ContainerPort != addrPort {
+		t.Errorf("--addr %s is not a container port", argValue(c.Args, "addr"))
+	}
+	if metrics := argValue(c.Args, "metrics-addr"); metrics != "" {
+		if p, ok := containerPort(&c, strconv.Itoa(int(portOf(t, metrics)))); !ok || p.Name != "metrics" {
+			t.Errorf("--metrics-addr %s is not the container port named metrics", metrics)
+		}
+	}
+	for _, p := range []*corev1.Probe{c.ReadinessProbe, c.LivenessProbe} {
+		if p == nil || p.HTTPGet == nil {
+			t.Fatalf("deployment %s: want HTTP readiness and liveness probes", d.Name)
+		}
+		cp, ok := containerPort(&c, p.HTTPGet.Port.String())
+		if !ok || cp.ContainerPort != addrPort || p.HTTPGet.Scheme != corev1.URISchemeHTTPS {
+			t.Errorf("deployment %s: probe %s on port %s (%s): want the HTTPS port of --addr, %d", d.Name, p.HTTPGet.Path, p.HTTPGet.Port.String(), p.HTTPGet.Scheme, addrPort)
+		}
+	}
+	if self, patch := argValue(c.Args, "self-signed-for"), argValue(c.Args, "patch-webhooks"); self != "" && patch != "" {
+		if r := d.Spec.Replicas; r == nil || *r != 1 {
+			t.Errorf("deployment %s: with --self-signed-for and --patch-webhooks each replica writes its own CA; want replicas: 1", d.Name)
+		}
+		if want := svc.Name + "." + svc.Namespace + ".svc"; !slices.Contains(strings.Split(self, ","), want) {
+			t.Errorf("--self-signed-for %s does not name the Service as the apiserver calls it, %s", self, want)
+		}
+		for _, w := range m.mutatingWebhooks {
+			if w.Name != patch {
+				t.Errorf("--patch-webhooks %s does not name the mutating webhook configuration %s", patch, w.Name)
+			}
+		}
+		for _, w := range m.validatingWebhooks {
+			if w.Name != patch {
+				t.Errorf("--patch-webhooks %s does not name the validating webhook configuration %s", patch, w.Name)
+			}
+		}
+	}
+
+	// The policies: --policies is a mounted ConfigMap whose files load.
+	policies := argValue(c.Args, "policies")
+	var policyMap *corev1.ConfigMap
+	for _, vm := range c.VolumeMounts {
+		if vm.MountPath != policies {
+			continue
+		}
+		for _, v := range spec.Volumes {
+			if v.Name == vm.Name && v.ConfigMap != nil {
+				for _, cm := range m.configMaps {
+					if cm.Name == v.ConfigMap.Name {
+						policyMap = cm
+					}
+				}
+			}
+		}
+	}
+	if policyMap == nil || len(policyMap.Data) == 0 {
+		t.Fatalf("--policies %s is not a mounted ConfigMap of the manifests with policy files", policies)
+	}
+	for key, data := range policyMap.Data {
+		ps, err := imagepolicy.Parse(key, []byte(data))
+		if err != nil {
+			t.Errorf("configmap %s key %s: %v", policyMap.Name, key, err)
+		}
+		for _, p := range ps {
+			t.Logf("configmap %s: policy %s", policyMap.Name, p.Name)
+		}
+	}
+	for _, v := range spec.Volumes {
+		if v.ConfigMap == nil || (v.ConfigMap.Optional != nil && *v.ConfigMap.Optional) {
+			continue
+		}
+		if !slices.ContainsFunc(m.configMaps, func(cm *corev1.ConfigMap) bool { return cm.Name == v.ConfigMap.Name }) {
+			t.Errorf("volume %s names configmap %s, which the manifests do not define (nor mark optional)", v.Name, v.ConfigMap.Name)
+		}
+	}
+
+	// The webhooks reach the server, in time, and only in opted-in namespaces.
+	type hook struct {
+		config, name, wantPath string
+		cc                     admissionregistrationv1.WebhookClientConfig
+		timeout                *int32
+		failure                *admissionregistrationv1.FailurePolicyType
+		selector               *metav1.LabelSelector
+		rules                  []admissionregistrationv1.RuleWithOperations
+		versions               []string
+	}
+	var hooks []hook
+	for _, w := range m.mutatingWebhooks {
+		for _, h := range w.Webhooks {
+			hooks = append(hooks, hook{"mutating " + w.Name, h.Name, "/mutate", h.ClientConfig, h.TimeoutSeconds, h.FailurePolicy, h.NamespaceSelector, h.Rules, h.AdmissionReviewVersions})
+		}
+	}
+	for _, w := range m.validatingWebhooks {
+		for _, h := range w.Webhooks {
+			hooks = append(hooks, hook{"validating " + w.Name, h.Name, "/validate", h.ClientConfig, h.TimeoutSeconds, h.FailurePolicy, h.NamespaceSelector, h.Rules, h.AdmissionReviewVersions})
+		}
+	}
+	if len(m.mutatingWebhooks) != 1 || len(m.validatingWebhooks) != 1 || len(hooks) != 2 {
+		t.Fatalf("want one mutating and one validating configuration of one webhook each, got %d", len(hooks))
+	}
+	for _, h := range hooks {
+		where := h.config + " " + h.name
+		s := h.cc.Service
+		if s == nil || h.cc.URL != nil {
+			t.Errorf("%s: want clientConfig.service, not a URL", where)
+			continue
+		}
+		if s.Name != svc.Name || s.Namespace != svc.Namespace {
+			t.Errorf("%s: calls service %s/%s, not %s/%s", where, s.Namespace, s.Name, svc.Namespace, svc.Name)
+		}
+		port := int32(443)
+		if s.Port != nil {
+			port = *s.Port
+		}
+		var target string
+		for _, p := range svc.Spec.Ports {
+			if p.Port == port {
+				target = p.TargetPort.String()
+			}
+		}
+		if cp, ok := containerPort(&c, target); !ok || cp.ContainerPort != addrPort {
+			t.Errorf("%s: service port %d does not reach the webhooks' --addr port %d", where, port, addrPort)
+		}
+		if s.Path == nil || *s.Path != h.wantPath {
+			t.Errorf("%s: path %v, want %s", where, s.Path, h.wantPath)
+		}
+		if len(h.cc.CABundle) != 0 {
+			t.Errorf("%s: a caBundle in the manifest would be overwritten by --patch-webhooks and restored by every apply", where)
+		}
+		if h.timeout == nil || *h.timeout > 15 {
+			t.Errorf("%s: timeoutSeconds %v; want at most 15 (every admission waits that long for a slow registry)", where, h.timeout)
+		}
+		if h.failure == nil || *h.failure != admissionregistrationv1.Fail {
+			t.Errorf("%s: failurePolicy %v; want Fail", where, h.failure)
+		}
+		if !slices.Contains(h.versions, "v1") {
+			t.Errorf("%s: admissionReviewVersions %v; the server answers v1", where, h.versions)
+		}
+		if !requiresInclude(h.selector) {
+			t.Errorf("%s: namespaceSelector %v does not require %s=true", where, h.selector, includeLabel)
+		}
+		if sel, err := metav1.LabelSelectorAsSelector(h.selector); err != nil || sel.Matches(labels.Set(ns.Labels)) {
+			t.Errorf("%s: namespaceSelector selects the webhook's own namespace %s (%v)", where, ns.Name, err)
+		}
+		pods := false
+		for _, r := range h.rules {
+			pods = pods || slices.Contains(r.APIGroups, "") && slices.Contains(r.Resources, "pods") && slices.Contains(r.Operations, admissionregistrationv1.Create)
+		}
+		if !pods {
+			t.Errorf("%s: its rules do not send pod creations", where)
+		}
+	}
+
+	// The server's account may do what the server does, and no more on the
+	// webhook configurations.
+	if len(m.clusterRoles) != 1 {
+		t.Fatalf("want one ClusterRole, got %d", len(m.clusterRoles))
+	}
+	role := m.clusterRoles[0]
+	if !slices.ContainsFunc(m.serviceAccounts, func(a *corev1.ServiceAccount) bool { return a.Name == spec.ServiceAccountName }) {
+		t.Errorf("deployment %s: serviceAccountName %q is not defined", d.Name, spec.ServiceAccountName)
+	}
+	bound := false
+	for _, b := range m.clusterRoleBindings {
+		if b.RoleRef.Kind != "ClusterRole" || b.RoleRef.Name != role.Name || b.RoleRef.APIGroup != rbacv1.GroupName {
+			continue
+		}
+		for _, s := range b.Subjects {
+			bound = bound || s.Kind == rbacv1.ServiceAccountKind && s.Name == spec.ServiceAccountName && s.Namespace == d.Namespace
+		}
+	}
+	if !bound {
+		t.Errorf("service account %s/%s is not bound to clusterrole %s", d.Namespace, spec.ServiceAccountName, role.Name)
+	}
+	grants := func(group, resource, verb, name string) bool {
+		for _, r := range role.Rules {
+			if slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, resource) && slices.Contains(r.Verbs, verb) &&
+				(len(r.ResourceNames) == 0 || slices.Contains(r.ResourceNames, name)) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, gvr := range admission.PolicyResources {
+		for _, verb := range []string{"get", "list", "watch"} {
+			if !grants(gvr.Group, gvr.Resource, verb, "") {
+				t.Errorf("clusterrole %s: no %s on %s, which the server watches", role.Name, verb, gvr.GroupResource())
+			}
+		}
+	}
+	for _, res := range []string{"secrets", "serviceaccounts"} {
+		if !grants("", res, "get", "any") {
+			t.Errorf("clusterrole %s: no get on %s (key secrets, image pull secrets)", role.Name, res)
+		}
+	}
+	for _, res := range []string{"validatingwebhookconfigurations", "mutatingwebhookconfigurations"} {
+		for _, verb := range []string{"get", "update"} {
+			if !grants(admissionregistrationv1.GroupName, res, verb, "hallmark-admission") {
+				t.Errorf("clusterrole %s: no %s on %s hallmark-admission", role.Name, verb, res)
+			}
+		}
+		for _, r := range role.Rules {
+			if slices.Contains(r.APIGroups, admissionregistrationv1.GroupName) && (slices.Contains(r.Resources, res) || slices.Contains(r.Resources, "*")) &&
+				!slices.Equal(r.ResourceNames, []string{"hallmark-admission"}) {
+				t.Errorf("clusterrole %s: %s granted beyond resourceNames [hallmark-admission]: %v", role.Name, res, r.ResourceNames)
+			}
+		}
+	}
+
+	// Every policy resource the server watches has a CRD here serving the
+	// version it reads, stored in exactly one version.
+	for _, crd := range m.crds {
+		storage := 0
+		for _, v := range crd.Spec.Versions {
+			if v.Storage {
+				storage++
+			}
+			if v.Schema == nil || v.Schema.OpenAPIV3Schema == nil || v.Schema.OpenAPIV3Schema.Type != "object" {
+				t.Errorf("crd %s %s: no object schema", crd.Name, v.Name)
+			}
+			if v.Subresources == nil || v.Subresources.Status == nil {
+				t.Errorf("crd %s %s: no status subresource", crd.Name, v.Name)
+			}
+		}
+		if storage != 1 || crd.Name != crd.Spec.Names.Plural+"."+crd.Spec.Group {
+			t.Errorf("crd %s: %d storage versions; names %s.%s", crd.Name, storage, crd.Spec.Names.Plural, crd.Spec.Group)
+		}
+	}
+	for _, gvr := range admission.PolicyResources {
+		served := false
+		for _, crd := range m.crds {
+			for _, v := range crd.Spec.Versions {
+				served = served || crd.Spec.Group == gvr.Group && crd.Spec.Names.Plural == gvr.Resource && v.Name == gvr.Version && v.Served
+			}
+		}
+		if !served {
+			t.Errorf("no CRD serves %s, which the server watches", gvr)
+		}
+	}
+	for _, crd := range m.crds {
+		if crd.Spec.Group != "policy.sigstore.dev" {
+			continue
+		}
+		n := crd.Spec.Names
+		if crd.Spec.Scope != apiextensionsv1.ClusterScoped || n.Kind != "ClusterImagePolicy" || !slices.Equal(n.ShortNames, []string{"cip"}) {
+			t.Errorf("crd %s: scope %s kind %s shortNames %v; want policy-controller's", crd.Name, crd.Spec.Scope, n.Kind, n.ShortNames)
+		}
+		for _, v := range crd.Spec.Versions {
+			if want := v.Name == "v1alpha1"; v.Storage != want || !v.Served || !slices.Contains([]string{"v1alpha1", "v1beta1"}, v.Name) {
+				t.Errorf("crd %s: version %s served %v storage %v; want policy-controller's (v1alpha1 stored, v1beta1 served)", crd.Name, v.Name, v.Served, v.Storage)
+			}
+			if s := v.Schema.OpenAPIV3Schema.Properties["spec"]; !slices.Equal(s.Required, []string{"images"}) {
+				t.Errorf("crd %s %s: spec requires %v, want [images]", crd.Name, v.Name, s.Required)
+			}
+		}
+	}
+}
+
+const includeLabel = "policy.sigstore.dev/include"
+
+// requiresInclude reports whether a namespace selector selects only
+// namespaces labelled include=true.
+func requiresInclude(s *metav1.LabelSelector) bool {
+	if s == nil {
+		return false
+	}
+	if s.MatchLabels[includeLabel] == "true" {
+		return true
+	}
+	for _, e := range s.MatchExpressions {
+		if e.Key == includeLabel && e.Operator == metav1.LabelSelectorOpIn && slices.Equal(e.Values, []string{"true"}) {
+			return true
+		}
+	}
+	return false
+}
+
+func namespacesOf[T interface{ GetNamespace() string }](objs []T) []string {
+	var out []string
+	for _, o := range objs {
+		out = append(out, o.GetNamespace())
+	}
+	return out
+}
+
+// argValue is the value of --name in args, written --name=value or
+// --name value.
+func argValue(args []string, name string) string {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+			return v
+		}
+		if a == "--"+name && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// portOf is the port of a listen address such as ":8443".
+func portOf(t *testing.T, addr string) int32 {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	if err != nil || n == 0 {
+		t.Fatalf("listen address %q: no port", addr)
+	}
+	return int32(n)
+}
+
+// containerPort finds a container port by name or number.
+func containerPort(c *corev1.Container, ref string) (corev1.ContainerPort, bool) {
+	for _, p := range c.Ports {
+		if p.Name == ref || strconv.Itoa(int(p.ContainerPort)) == ref {
+			return p, true
+		}
+	}
+	return corev1.ContainerPort{}, false
 }
