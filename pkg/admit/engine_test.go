@@ -33,7 +33,9 @@ type signer struct {
 	s   *sign.Signer
 }
 
-func newSigner(t *testing.T) *signer {
+func newSigner(t *testing.T) *signer { return newSignerTB(t) }
+
+func newSignerTB(t testing.TB) *signer {
 	t.Helper()
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	s, err := sign.New(k)
@@ -51,7 +53,9 @@ func (s *signer) pem(indent string) string {
 }
 
 // sign signs d in format (both when "").
-func (s *signer) sign(t *testing.T, d name.Digest, formats ...verify.Format) {
+func (s *signer) sign(t *testing.T, d name.Digest, formats ...verify.Format) { s.signTB(t, d, formats...) }
+
+func (s *signer) signTB(t testing.TB, d name.Digest, formats ...verify.Format) {
 	t.Helper()
 	c, _ := oci.New()
 	_, desc, err := c.Resolve(t.Context(), d)
@@ -86,6 +90,10 @@ func (s *signer) attest(t *testing.T, d name.Digest, predicateType, predicate st
 }
 
 func engine(t *testing.T, policyYAML string, mod ...func(*admit.Config)) *admit.Engine {
+	return engineTB(t, policyYAML, mod...)
+}
+
+func engineTB(t testing.TB, policyYAML string, mod ...func(*admit.Config)) *admit.Engine {
 	t.Helper()
 	ps, err := imagepolicy.Parse("test.yaml", []byte(policyYAML))
 	if err != nil {
