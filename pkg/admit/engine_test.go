@@ -53,7 +53,9 @@ func (s *signer) pem(indent string) string {
 }
 
 // sign signs d in format (both when "").
-func (s *signer) sign(t *testing.T, d name.Digest, formats ...verify.Format) { s.signTB(t, d, formats...) }
+func (s *signer) sign(t *testing.T, d name.Digest, formats ...verify.Format) {
+	s.signTB(t, d, formats...)
+}
 
 func (s *signer) signTB(t testing.TB, d name.Digest, formats ...verify.Format) {
 	t.Helper()
