@@ -145,6 +145,7 @@ func TestAdmissionKubernetes(t *testing.T) {
 	mustHM(t, 0, pw, "sign", "--key", otherKey, wrong)
 	mustHM(t, 0, nil, "sign", "--identity-token", tok, "--signing-config", st.path(stack.SigningConfigFile), "--trusted-root", tr, keyless)
 	reg := strings.TrimPrefix(st.svc.Registry, "http://")
+	private := hallmarktest.BasicAuthRegistry(t, reg, "puller", "s3cret")
 	pubPEM := strings.TrimSpace(mustRead(t, pub))
 	indent := func(s, pad string) string { return strings.ReplaceAll(s, "\n", "\n"+pad) }
 
@@ -153,7 +154,7 @@ func TestAdmissionKubernetes(t *testing.T) {
 kind: ClusterImagePolicy
 metadata: {name: release}
 spec:
-  images: [{glob: "%[1]s/app*"}]
+  images: [{glob: "%[1]s/app*"}, {glob: "%[4]s/app*"}]
   authorities:
   - name: release-key
     key:
@@ -181,7 +182,7 @@ spec:
     key:
       data: |
         %[2]s
-`, reg, indent(pubPEM, "        "), st.svc.OIDC))
+`, reg, indent(pubPEM, "        "), st.svc.OIDC, private))
 	writeFile(t, filepath.Join(policies, "kyverno.yaml"), fmt.Sprintf(`apiVersion: kyverno.io/v1
 kind: ClusterPolicy
 metadata: {name: kyv}
@@ -324,6 +325,40 @@ spec:
 			_, err := create(strings.Replace(pod("again", "enforced", blocked), "metadata: {", "metadata: {generateName: again-, ", 1))
 			return err == nil
 		})
+	})
+	t.Run("a private registry: the pod's pull secrets and its service account's", func(t *testing.T) {
+		d := kube.MustRun(t, "", "get", "pod", "signed", "-n", "enforced", "-o", "jsonpath={.spec.containers[0].image}")
+		img := private + "/app@" + d[strings.LastIndex(d, "@")+1:]
+		// Without credentials the registry answers 401: that is said, not "unsigned".
+		out, err := create(pod("private-anon", "enforced", img))
+		if err == nil {
+			t.Fatal("created without credentials")
+		}
+		wantContains(t, out, "401 Unauthorized")
+		if strings.Contains(out, "no signatures") {
+			t.Errorf("a registry refusing credentials reported as unsigned:\n%s", out)
+		}
+		kube.MustRun(t, "", "create", "secret", "docker-registry", "regcred", "-n", "enforced", "--docker-server="+private,
+			"--docker-username=puller", "--docker-password=s3cret")
+		withSecret := strings.Replace(pod("private", "enforced", img), "spec:\n", "spec:\n  imagePullSecrets: [{name: regcred}]\n", 1)
+		if out, err := create(withSecret); err != nil {
+			t.Fatalf("with the pod's pull secret: %v %s", err, out)
+		}
+		kube.MustRun(t, "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: builder, namespace: enforced}\nimagePullSecrets: [{name: regcred}]\n", "apply", "-f", "-")
+		// Another image, so that the cache does not answer for the first.
+		second := st.pushImage(t, "app:sa", "pulled with the service account's secret")
+		mustHM(t, 0, pw, "sign", "--key", key, second)
+		viaSA := strings.Replace(pod("private-sa", "enforced", private+"/app:sa"), "spec:\n", "spec:\n  serviceAccountName: builder\n", 1)
+		if out, err := create(strings.Replace(pod("private-sa-anon", "enforced", private+"/app:sa"), "spec:\n", "spec:\n  serviceAccountName: nobody\n", 1)); err == nil || !strings.Contains(out, "401") {
+			t.Fatalf("a service account without pull secrets: %v %s", err, out)
+		}
+		if out, err := create(viaSA); err != nil {
+			t.Fatalf("with the service account's pull secret: %v %s", err, out)
+		}
+		// The mutating webhook resolved the tag with the same credentials.
+		if img := kube.MustRun(t, "", "get", "pod", "private-sa", "-n", "enforced", "-o", "jsonpath={.spec.containers[0].image}"); !strings.HasPrefix(img, private+"/app:sa@sha256:") {
+			t.Errorf("image %q not pinned through the private registry", img)
+		}
 	})
 	t.Run("the install manifests are accepted by the apiserver", func(t *testing.T) {
 		// A server-side dry run of a namespace does not create it for the

@@ -95,3 +95,24 @@ func DripRegistry(t testing.TB, upstream, dripPath string, interval time.Duratio
 	t.Cleanup(func() { close(done); srv.Close() })
 	return srv.Listener.Addr().String()
 }
+
+// BasicAuthRegistry forwards to the registry at upstream only requests
+// carrying user and password (basic auth); the rest get 401 with a Basic
+// challenge, as a private registry answers.
+func BasicAuthRegistry(t testing.TB, upstream, user, password string) string {
+	t.Helper()
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: upstream})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="hallmark-test"`)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+			return
+		}
+		r.Header.Del("Authorization")
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}

@@ -82,12 +82,22 @@ func splitRegistryKey(k string) (host, p string) {
 	return host, strings.Trim(p, "/")
 }
 
+// hostMatches matches a host against a pattern label by label, as the
+// kubelet does: as many labels, each a glob ("*.example.com" is one level).
 func hostMatches(pattern, host string) bool {
 	if pattern == host {
 		return true
 	}
-	ok, _ := path.Match(pattern, host) // *.example.com: one level, as the kubelet
-	return ok && !strings.Contains(strings.TrimPrefix(host, strings.SplitN(host, ".", 2)[0]), "*")
+	pl, hl := strings.Split(pattern, "."), strings.Split(host, ".")
+	if len(pl) != len(hl) {
+		return false
+	}
+	for i := range pl {
+		if ok, _ := path.Match(pl[i], hl[i]); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func (k *pullKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
