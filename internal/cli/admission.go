@@ -42,6 +42,7 @@ type admissionServeOptions struct {
 	kubeconfig    string
 	namespace     string
 	timeout       time.Duration
+	crdPoll       time.Duration
 }
 
 func (a *app) admissionServeCommand() *cobra.Command {
@@ -81,6 +82,7 @@ With --self-signed-for, a serving certificate is made at start and, with
 	fl.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: the pod's service account when in a cluster)")
 	fl.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "hallmark-system"), "namespace of key secrets named without one")
 	fl.DurationVar(&o.timeout, "webhook-timeout", 10*time.Second, "the webhooks' timeoutSeconds, for requests that do not carry ?timeout=")
+	fl.DurationVar(&o.crdPoll, "crd-poll", 30*time.Second, "with --watch, how often policy resources whose CRD is not installed are looked for")
 	return cmd
 }
 
@@ -102,6 +104,7 @@ func (a *app) admissionServe(ctx context.Context, o *admissionServeOptions) erro
 		if cluster, err = admission.Connect(o.kubeconfig, o.namespace, logger); err != nil {
 			return err
 		}
+		cluster.CRDPoll = o.crdPoll
 	} else if o.watch && len(o.admit.policies) == 0 {
 		return fmt.Errorf("%w: --watch without --policies needs a cluster (--kubeconfig, or run in one)", errUsage)
 	}

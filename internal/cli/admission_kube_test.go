@@ -213,7 +213,8 @@ spec:
 	ln.Close()
 	kube.MustRun(t, strings.ReplaceAll(webhookConfigs, "URL", "https://"+addr), "apply", "-f", "-")
 	adm := startAdmissionAt(t, addr, "--policies", policies, "--kubeconfig", kube.Kubeconfig, "--watch", "--trusted-root", tr,
-		"--self-signed-for", "127.0.0.1", "--patch-webhooks", "hallmark-admission", "--no-match", "allow")
+		"--self-signed-for", "127.0.0.1", "--patch-webhooks", "hallmark-admission", "--no-match", "allow",
+		"--crd-poll", "1s") // Kyverno's CRDs come later in this test
 	kube.MustRun(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: enforced, labels: {policy.sigstore.dev/include: \"true\"}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: free}\n", "apply", "-f", "-")
 
 	create := func(doc string) (string, error) {
@@ -359,6 +360,35 @@ spec:
 		if img := kube.MustRun(t, "", "get", "pod", "private-sa", "-n", "enforced", "-o", "jsonpath={.spec.containers[0].image}"); !strings.HasPrefix(img, private+"/app:sa@sha256:") {
 			t.Errorf("image %q not pinned through the private registry", img)
 		}
+	})
+	t.Run("a policy resource installed after the server started is watched", func(t *testing.T) {
+		kube.MustRun(t, "", "apply", "-f", filepath.Join(repoRootDir(t), "deploy", "kyverno-crds"))
+		late := st.pushImage(t, "late:v1", "late")
+		waitFor(t, 20*time.Second, "the Kyverno CRD", func() bool {
+			_, _, err := kube.Run("", "get", "clusterpolicies.kyverno.io")
+			return err == nil
+		})
+		kube.MustRun(t, fmt.Sprintf(`apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: late}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: signed
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    verifyImages:
+    - imageReferences: ["%s/late*"]
+      attestors:
+      - entries:
+        - keys:
+            publicKeys: |-
+              %s
+            rekor: {url: "%s", ignoreTlog: true}
+`, reg, indent(pubPEM, "              "), st.svc.Rekor), "apply", "-f", "-")
+		waitFor(t, 30*time.Second, "the Kyverno resource to apply", func() bool {
+			out, err := create(strings.Replace(pod("late", "enforced", late), "metadata: {", "metadata: {generateName: late-, ", 1))
+			return err != nil && strings.Contains(out, "ClusterPolicy/late/signed")
+		})
 	})
 	t.Run("the install manifests are accepted by the apiserver", func(t *testing.T) {
 		// A server-side dry run of a namespace does not create it for the

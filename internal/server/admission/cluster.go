@@ -43,6 +43,9 @@ type Cluster struct {
 	dyn       dynamic.Interface
 	namespace string // where key secrets without a namespace are
 	logger    *slog.Logger
+	// CRDPoll is how often a policy resource that is not installed is
+	// looked for (default 30 s).
+	CRDPoll time.Duration
 
 	mu      sync.Mutex
 	secrets map[string]cachedSecret
@@ -81,7 +84,7 @@ func Connect(kubeconfig, namespace string, logger *slog.Logger) (*Cluster, error
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Cluster{dyn: dyn, namespace: namespace, logger: logger, secrets: map[string]cachedSecret{}}, nil
+	return &Cluster{dyn: dyn, namespace: namespace, logger: logger, secrets: map[string]cachedSecret{}, CRDPoll: 30 * time.Second}, nil
 }
 
 func (c *Cluster) secret(ctx context.Context, ns, name string) (map[string][]byte, error) {
@@ -190,70 +193,112 @@ func (c *Cluster) PublicKey(ctx context.Context, ref imagepolicy.SecretRef) (str
 
 // WatchPolicies watches the policy resources that exist in the cluster and
 // calls onChange with every policy document (JSON) at start and after each
-// change (changes within 200 ms are one call). It returns once the first
-// listing is done.
+// change (changes within 200 ms are one call). A resource whose CRD is not
+// installed yet is looked for again every c.CRDPoll, and watched from when it
+// appears. It returns once the first listing is done.
 func (c *Cluster) WatchPolicies(ctx context.Context, onChange func(docs [][]byte)) error {
-	// Plain shared informers over the dynamic client: the typed informer
-	// factories would link every API group into the binary (and its start).
-	var informers []cache.SharedIndexInformer
-	var dirty atomic.Bool
-	mark := func(any) { dirty.Store(true) }
+	w := &policyWatch{c: c}
+	var missing []schema.GroupVersionResource
 	for _, gvr := range PolicyResources {
-		if _, err := c.dyn.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
-			if apierrors.IsNotFound(err) {
-				c.logger.Info("policy resource not installed; not watched", "resource", gvr.String())
-				continue
-			}
-			return fmt.Errorf("listing %s: %w", gvr.Resource, err)
-		}
-		res := c.dyn.Resource(gvr)
-		lw := &cache.ListWatch{
-			ListWithContextFunc:  func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return res.List(ctx, o) },
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return res.Watch(ctx, o) },
-		}
-		inf := cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, 10*time.Minute, cache.Indexers{})
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc: mark, UpdateFunc: func(_, n any) { mark(n) }, DeleteFunc: mark,
-		}); err != nil {
+		ok, err := w.start(ctx, gvr)
+		if err != nil {
 			return err
 		}
-		informers = append(informers, inf)
-		go inf.RunWithContext(ctx)
+		if !ok {
+			c.logger.Info("policy resource not installed yet; looked for again", "resource", gvr.String(), "every", c.CRDPoll)
+			missing = append(missing, gvr)
+		}
 	}
-	for _, inf := range informers {
+	for _, inf := range w.list() {
 		if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
 			return fmt.Errorf("watching policies: the first listing did not finish")
 		}
 	}
-	collect := func() [][]byte {
-		var docs [][]byte
-		for _, inf := range informers {
-			for _, o := range inf.GetStore().List() {
-				if u, ok := o.(*unstructured.Unstructured); ok {
-					b, err := json.Marshal(u.Object)
-					if err == nil {
-						docs = append(docs, b)
-					}
-				}
-			}
-		}
-		return docs
-	}
-	dirty.Store(false)
-	onChange(collect())
+	w.dirty.Store(false)
+	onChange(w.collect())
 	go func() {
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		poll := time.NewTicker(c.CRDPoll)
+		defer poll.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
-				if dirty.Swap(false) {
-					onChange(collect())
+			case <-poll.C:
+				var still []schema.GroupVersionResource
+				for _, gvr := range missing {
+					if ok, err := w.start(ctx, gvr); err != nil || !ok {
+						still = append(still, gvr)
+					} else {
+						c.logger.Info("policy resource installed; now watched", "resource", gvr.String())
+					}
+				}
+				missing = still
+			case <-tick.C:
+				if w.dirty.Swap(false) {
+					onChange(w.collect())
 				}
 			}
 		}
 	}()
 	return nil
+}
+
+// policyWatch is the informers of the policy resources being watched.
+type policyWatch struct {
+	c         *Cluster
+	mu        sync.Mutex
+	informers []cache.SharedIndexInformer
+	dirty     atomic.Bool
+}
+
+// start watches gvr; false when the resource is not installed. Plain shared
+// informers over the dynamic client: the typed informer factories would
+// link every API group into the binary (and its start).
+func (w *policyWatch) start(ctx context.Context, gvr schema.GroupVersionResource) (bool, error) {
+	res := w.c.dyn.Resource(gvr)
+	if _, err := res.List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("listing %s: %w", gvr.Resource, err)
+	}
+	lw := &cache.ListWatch{
+		ListWithContextFunc:  func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return res.List(ctx, o) },
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return res.Watch(ctx, o) },
+	}
+	inf := cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, 10*time.Minute, cache.Indexers{})
+	mark := func(any) { w.dirty.Store(true) }
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: mark, UpdateFunc: func(_, n any) { mark(n) }, DeleteFunc: mark,
+	}); err != nil {
+		return false, err
+	}
+	w.mu.Lock()
+	w.informers = append(w.informers, inf)
+	w.mu.Unlock()
+	go inf.RunWithContext(ctx)
+	return true, nil
+}
+
+func (w *policyWatch) list() []cache.SharedIndexInformer {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]cache.SharedIndexInformer(nil), w.informers...)
+}
+
+// collect is every watched policy object as JSON.
+func (w *policyWatch) collect() [][]byte {
+	var docs [][]byte
+	for _, inf := range w.list() {
+		for _, o := range inf.GetStore().List() {
+			if u, ok := o.(*unstructured.Unstructured); ok {
+				if b, err := json.Marshal(u.Object); err == nil {
+					docs = append(docs, b)
+				}
+			}
+		}
+	}
+	return docs
 }
