@@ -227,7 +227,7 @@ func logFromPEM(p string) (trust.Log, error) {
 func (a *authority) check(ctx context.Context, clients func(source string) (*oci.Client, error), digest name.Digest, o check.Options) outcome {
 	if s := a.spec.Static; s != nil {
 		if s.Pass {
-			return outcome{Pass: true, Signer: "static pass"}
+			return outcome{Pass: true, Signer: "static pass", Match: &authorityMatch{Static: true}}
 		}
 		msg := s.Message
 		if msg == "" {
@@ -254,6 +254,7 @@ func (a *authority) check(ctx context.Context, clients func(source string) (*oci
 		}
 		return a.signaturesOutcome(rep)
 	}
+	match := &authorityMatch{Attestations: map[string][]matchAttestation{}}
 	for _, at := range a.atts {
 		rep, err := check.Attestations(ctx, c, a.verifier, digest, verify.AttestationPolicy{PredicateType: at.spec.PredicateType}, o)
 		if err != nil {
@@ -261,44 +262,66 @@ func (a *authority) check(ctx context.Context, clients func(source string) (*oci
 			out.Reason = fmt.Sprintf("attestation %s (%s): %s", at.spec.Name, at.spec.PredicateType, out.Reason)
 			return out
 		}
-		if out := a.judgeAttestations(ctx, at, rep); !out.Pass {
+		out, passed := a.judgeAttestations(ctx, at, rep)
+		if !out.Pass {
 			return out
 		}
+		for _, att := range passed {
+			sum := sha256.Sum256(att.Statement)
+			match.Attestations[at.spec.Name] = append(match.Attestations[at.spec.Name], matchAttestation{
+				matchSignature: signatureOf(att.Result), PredicateType: att.PredicateType, Digest: "sha256:" + hex.EncodeToString(sum[:])})
+		}
 	}
-	return outcome{Pass: true, Signer: a.signer}
+	return outcome{Pass: true, Signer: a.signer, Match: match}
+}
+
+// signatureOf is a verified signature as spec.policy reads it.
+func signatureOf(r *verify.Result) matchSignature {
+	if r == nil || r.Certificate == nil {
+		return matchSignature{}
+	}
+	x := r.Certificate.Extensions
+	return matchSignature{Subject: r.Certificate.Subject, Issuer: x.Issuer, GithubWorkflowTrigger: x.GithubWorkflowTrigger,
+		GithubWorkflowSHA: x.GithubWorkflowSHA, GithubWorkflowName: x.GithubWorkflowName, GithubWorkflowRepo: x.GithubWorkflowRepository,
+		GithubWorkflowRef: x.GithubWorkflowRef}
 }
 
 func (a *authority) signaturesOutcome(rep *check.Report) outcome {
 	want := map[string]verify.Format{"bundle": verify.FormatBundle, "legacy": verify.FormatLegacy}[a.spec.SignatureFormat]
+	match := &authorityMatch{}
 	for _, r := range rep.Results {
 		if want == "" || r.Format == want {
-			return outcome{Pass: true, Signer: a.signer}
+			match.Signatures = append(match.Signatures, signatureOf(r))
 		}
+	}
+	if len(match.Signatures) > 0 {
+		return outcome{Pass: true, Signer: a.signer, Match: match}
 	}
 	return outcome{Reason: fmt.Sprintf("signatureFormat: want %s, got %d verified signature(s) only in the other format", a.spec.SignatureFormat, len(rep.Results))}
 }
 
 // judgeAttestations passes when at least one verified attestation of the
 // type satisfies the policy (every one, with RequireAll); the reason names
-// what did not.
-func (a *authority) judgeAttestations(ctx context.Context, at attestationCheck, rep *check.AttestationReport) outcome {
+// what did not. passed are the attestations that satisfied it.
+func (a *authority) judgeAttestations(ctx context.Context, at attestationCheck, rep *check.AttestationReport) (outcome, []*verify.Attestation) {
 	if at.judge == nil {
-		return outcome{Pass: true, Signer: a.signer}
+		return outcome{Pass: true, Signer: a.signer}, rep.Attestations
 	}
 	var errs []error
+	var passed []*verify.Attestation
 	for i, att := range rep.Attestations {
 		err := at.judge(ctx, att.Statement)
 		switch {
-		case err == nil && !at.spec.RequireAll:
-			return outcome{Pass: true, Signer: a.signer}
 		case err != nil && at.spec.RequireAll:
-			return outcome{Reason: fmt.Sprintf("attestation %s (%s): every verified attestation must satisfy the policy; number %d of %d does not: %s", at.spec.Name, at.spec.PredicateType, i+1, len(rep.Attestations), oneLine(err.Error()))}
+			return outcome{Reason: fmt.Sprintf("attestation %s (%s): every verified attestation must satisfy the policy; number %d of %d does not: %s", at.spec.Name, at.spec.PredicateType, i+1, len(rep.Attestations), oneLine(err.Error()))}, nil
 		case err != nil:
 			errs = append(errs, err)
+		default:
+			passed = append(passed, att)
 		}
 	}
-	if at.spec.RequireAll {
-		return outcome{Pass: true, Signer: a.signer}
+	if len(passed) > 0 {
+		return outcome{Pass: true, Signer: a.signer}, passed
 	}
-	return outcome{Reason: fmt.Sprintf("attestation %s (%s): %d verified, none satisfied the policy: %s", at.spec.Name, at.spec.PredicateType, len(rep.Attestations), oneLine(errors.Join(errs...).Error()))}
+	return outcome{Reason: fmt.Sprintf("attestation %s (%s): %d verified, none satisfied the policy: %s", at.spec.Name, at.spec.PredicateType, len(rep.Attestations), oneLine(errors.Join(errs...).Error()))}, nil
 }

@@ -2,6 +2,7 @@ package admit
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -54,7 +55,7 @@ func (e *Engine) decideImage(ctx context.Context, r Request, ref, budget string)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ir.Policies[i] = e.decidePolicy(ctx, p, digest, byDigest, clients, budget)
+			ir.Policies[i] = e.decidePolicy(ctx, r, p, digest, byDigest, clients, budget)
 		}()
 	}
 	wg.Wait()
@@ -62,12 +63,13 @@ func (e *Engine) decideImage(ctx context.Context, r Request, ref, budget string)
 }
 
 // decidePolicy: every requirement must be met by enough distinct signers.
-func (e *Engine) decidePolicy(ctx context.Context, p *compiledPolicy, d name.Digest, byDigest bool, clients func(string) (*oci.Client, error), budget string) PolicyResult {
+func (e *Engine) decidePolicy(ctx context.Context, r Request, p *compiledPolicy, d name.Digest, byDigest bool, clients func(string) (*oci.Client, error), budget string) PolicyResult {
 	pr := PolicyResult{Policy: p.Name, Mode: string(p.Mode), Result: "pass"}
 	if p.VerifyDigest && !p.MutateDigest && !byDigest {
 		pr.Result = "fail"
 		pr.Reasons = append(pr.Reasons, fmt.Sprintf("verifyDigest: want the image referenced by digest, got a tag (pin it: @%s)", d.DigestStr()))
 	}
+	matches := map[string]*authorityMatch{}
 	for ri, auths := range p.reqs {
 		outs := make([]outcome, len(auths))
 		var wg sync.WaitGroup
@@ -87,6 +89,7 @@ func (e *Engine) decidePolicy(ctx context.Context, p *compiledPolicy, d name.Dig
 			case o.Pass:
 				passed++
 				signers = append(signers, o.Signer)
+				matches[authName(auths[ai], ai)] = o.Match
 			case o.Undecided:
 				undecided++
 				reasons = append(reasons, fmt.Sprintf("authority %s: %s", authName(auths[ai], ai), o.Reason))
@@ -115,7 +118,39 @@ func (e *Engine) decidePolicy(ctx context.Context, p *compiledPolicy, d name.Dig
 		}
 		pr.Reasons = append(pr.Reasons, reasons...)
 	}
+	if p.result != nil && pr.Result == "pass" {
+		if err := p.judgeResult(ctx, r, matches); err != nil {
+			pr.Result = "fail"
+			pr.Reasons = append(pr.Reasons, "spec.policy: "+oneLine(err.Error()))
+		}
+	}
 	return pr
+}
+
+// judgeResult evaluates spec.policy over what the authorities that passed
+// found (and the workload, when the policy asks for it).
+func (p *compiledPolicy) judgeResult(ctx context.Context, r Request, matches map[string]*authorityMatch) error {
+	in := map[string]any{"authorityMatches": matches}
+	if rp := p.ResultPolicy; (rp.IncludeSpec || rp.IncludeObjectMeta || rp.IncludeTypeMeta) && len(r.Object) > 0 {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(r.Object, &obj); err != nil {
+			return fmt.Errorf("the workload is not JSON: %w", err)
+		}
+		if rp.IncludeSpec {
+			in["spec"] = obj["spec"]
+		}
+		if rp.IncludeObjectMeta {
+			in["metadata"] = obj["metadata"]
+		}
+		if rp.IncludeTypeMeta {
+			in["typemeta"] = map[string]json.RawMessage{"kind": obj["kind"], "apiVersion": obj["apiVersion"]}
+		}
+	}
+	doc, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return p.result.Evaluate(ctx, doc)
 }
 
 func authName(a *authority, i int) string {

@@ -17,6 +17,7 @@ import (
 	"hallmark.dev/hallmark/pkg/check"
 	"hallmark.dev/hallmark/pkg/imagepolicy"
 	"hallmark.dev/hallmark/pkg/oci"
+	"hallmark.dev/hallmark/pkg/policy"
 	"hallmark.dev/hallmark/pkg/trust"
 )
 
@@ -85,7 +86,8 @@ type Stats struct {
 
 type compiledPolicy struct {
 	*imagepolicy.Policy
-	reqs [][]*authority
+	reqs   [][]*authority
+	result policy.Policy // spec.policy, compiled; nil without one
 }
 
 // New compiles the policies: every key, identity, trust root, glob and
@@ -156,6 +158,12 @@ func (e *Engine) compilePolicy(p *imagepolicy.Policy) (*compiledPolicy, error) {
 		return nil, err
 	}
 	cp := &compiledPolicy{Policy: p}
+	if rp := p.ResultPolicy; rp != nil {
+		var err error
+		if cp.result, err = policy.Compile(p.Name+" spec.policy", rp.Type, []byte(rp.Data), policy.PolicyController); err != nil {
+			return nil, err
+		}
+	}
 	for ri, r := range p.Requirements {
 		var auths []*authority
 		seen := map[string]bool{}
@@ -203,7 +211,10 @@ type Request struct {
 	Namespace string
 	Kind      string
 	Labels    map[string]string // the workload's labels
-	Images    []Image
+	// Object is the workload as JSON, for policies that read its spec,
+	// metadata or type (spec.policy's include*); may be nil.
+	Object []byte
+	Images []Image
 	// Keychain gives registry credentials (the pod's pull secrets); nil is
 	// anonymous.
 	Keychain authn.Keychain

@@ -2,6 +2,7 @@ package admit_test
 
 import (
 	"crypto/x509"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -201,4 +202,74 @@ func TestDocumentedPolicyControllerExamples(t *testing.T) {
 		wantAllowed(t, decide(t, e, good.String()))
 		wantDenied(t, decide(t, e, bad.String()), "custom-match-predicate", "isCompliant")
 	})
+}
+
+// TestSpecPolicy: a ClusterImagePolicy's spec.policy judges what the
+// authorities that passed found: the documented typemeta example (cip-05:
+// only Pods), and two signers required through authorityMatches (as the
+// documented cip-12 does with CUE, and in Rego).
+func TestSpecPolicy(t *testing.T) {
+	w := newWorld(t)
+	t.Run("typemeta", func(t *testing.T) {
+		e := example(t, w, "cip-05-static-pass-cip-policy-typemeta.yaml", nil, "ghcr.io/sigstore", w.reg)
+		img := w.reg + "/timestamp-server@sha256:" + strings.Repeat("f", 64)
+		for kind, allowed := range map[string]bool{"Pod": true, "Deployment": false} {
+			obj := fmt.Sprintf(`{"apiVersion":"v1","kind":%q,"metadata":{"name":"x"},"spec":{}}`, kind)
+			d := e.Decide(t.Context(), admit.Request{Kind: kind, Object: []byte(obj), Images: []admit.Image{{Path: "/x", Ref: img}}})
+			if d.Allowed != allowed {
+				t.Errorf("%s: allowed %v (%v)", kind, d.Allowed, d.Denials)
+			}
+			if !allowed && !strings.Contains(strings.Join(d.Denials, ""), "spec.policy") {
+				t.Errorf("%s: denial %q does not name spec.policy", kind, d.Denials)
+			}
+		}
+	})
+	a, b := newSigner(t), newSigner(t)
+	one := hallmarktest.PushImage(t, w.reg, "two:one", "one")
+	both := hallmarktest.PushImage(t, w.reg, "two:both", "both")
+	a.sign(t, one)
+	a.sign(t, both)
+	b.sign(t, both)
+	for lang, pol := range map[string]string{
+		"cue": `
+      package sigstore
+      import "list"
+      authorityMatches: {
+        first!: signatures: list.MinItems(1)
+        second!: signatures: list.MinItems(1)
+      }`,
+		"rego": `
+      package sigstore
+      isCompliant[response] {
+        n := count({name | input.authorityMatches[name].signatures[_]})
+        response := {"result": n >= 2, "error": sprintf("%d of 2 signers", [n]), "warning": ""}
+      }`,
+	} {
+		t.Run("two signers, "+lang, func(t *testing.T) {
+			doc := fmt.Sprintf(`apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: two-signers}
+spec:
+  images: [{glob: "%s/two*"}]
+  authorities:
+  - name: first
+    key: {data: %q}
+  - name: second
+    key: {data: %q}
+  policy:
+    type: %s
+    data: |%s
+`, w.reg, a.pem(""), b.pem(""), lang, pol)
+			ps, err := imagepolicy.Parse("p.yaml", []byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := admit.New(admit.Config{Policies: ps})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantAllowed(t, decide(t, e, both.String()))
+			wantDenied(t, decide(t, e, one.String()), "spec.policy")
+		})
+	}
 }

@@ -23,6 +23,34 @@ type outcome struct {
 	Reason string
 	// Signer names who signed, for a pass (key fingerprint or identity).
 	Signer string
+	// Match is what a pass found, as a ClusterImagePolicy's spec.policy
+	// reads it.
+	Match *authorityMatch
+}
+
+// authorityMatch is policy-controller's record of an authority that
+// passed: the signatures and attestations that verified.
+type authorityMatch struct {
+	Signatures   []matchSignature              `json:"signatures"`
+	Attestations map[string][]matchAttestation `json:"attestations"`
+	Static       bool                          `json:"static"`
+}
+
+type matchSignature struct {
+	ID                    string `json:"id,omitempty"`
+	Subject               string `json:"subject,omitempty"`
+	Issuer                string `json:"issuer,omitempty"`
+	GithubWorkflowTrigger string `json:"githubWorkflowTrigger,omitempty"`
+	GithubWorkflowSHA     string `json:"githubWorkflowSha,omitempty"`
+	GithubWorkflowName    string `json:"githubWorkflowName,omitempty"`
+	GithubWorkflowRepo    string `json:"githubWorkflowRepo,omitempty"`
+	GithubWorkflowRef     string `json:"githubWorkflowRef,omitempty"`
+}
+
+type matchAttestation struct {
+	matchSignature
+	PredicateType string `json:"predicateType"`
+	Digest        string `json:"digest"`
 }
 
 // classify turns a verification error into an outcome: registry failures

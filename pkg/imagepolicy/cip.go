@@ -147,8 +147,12 @@ func FromClusterImagePolicy(c *ClusterImagePolicy) (*Policy, error) {
 	default:
 		return nil, fmt.Errorf("%s: spec.mode %q; want enforce or warn", where, c.Spec.Mode)
 	}
-	if c.Spec.Policy != nil {
-		return nil, fmt.Errorf("%s: spec.policy (a policy over the authorities' results) is not supported; put the policy on an authority's attestations", where)
+	if pol := c.Spec.Policy; pol != nil {
+		rp, err := resultPolicy(pol, where+": spec.policy")
+		if err != nil {
+			return nil, err
+		}
+		p.ResultPolicy = rp
 	}
 	for i, im := range c.Spec.Images {
 		if im.Glob == "" {
@@ -209,6 +213,24 @@ func FromClusterImagePolicy(c *ClusterImagePolicy) (*Policy, error) {
 	}
 	p.Requirements = []Requirement{req}
 	return p, p.Compile()
+}
+
+func resultPolicy(pol *CIPPolicy, where string) (*ResultPolicy, error) {
+	t := strings.ToLower(pol.Type)
+	if t != "rego" && t != "cue" {
+		return nil, fmt.Errorf("%s.type %q; want rego or cue", where, pol.Type)
+	}
+	if len(pol.Remote) > 0 || len(pol.ConfigMapRef) > 0 {
+		return nil, fmt.Errorf("%s: only inline data is supported (remote and configMapRef are fetched by policy-controller; Hallmark fetches nothing at admission)", where)
+	}
+	if pol.FetchConfigFile != nil && *pol.FetchConfigFile {
+		return nil, fmt.Errorf("%s.fetchConfigFile: reading the image's config file is not supported", where)
+	}
+	if pol.Data == "" {
+		return nil, fmt.Errorf("%s.data is empty", where)
+	}
+	b := func(p *bool) bool { return p != nil && *p }
+	return &ResultPolicy{Type: t, Data: pol.Data, IncludeSpec: b(pol.IncludeSpec), IncludeObjectMeta: b(pol.IncludeObjectMeta), IncludeTypeMeta: b(pol.IncludeTypeMeta)}, nil
 }
 
 func cipAuthority(a CIPAuthority, aw string) (Authority, error) {
@@ -336,6 +358,9 @@ func cipAuthority(a CIPAuthority, aw string) (Authority, error) {
 			}
 			if pol.Data == "" {
 				return out, fmt.Errorf("%s.policy.data is empty", atw)
+			}
+			if pol.FetchConfigFile != nil || pol.IncludeSpec != nil || pol.IncludeObjectMeta != nil || pol.IncludeTypeMeta != nil {
+				return out, fmt.Errorf("%s.policy: fetchConfigFile and include* are only for spec.policy", atw)
 			}
 			x.PolicyType, x.Policy = strings.ToLower(pol.Type), pol.Data
 		}

@@ -34,6 +34,9 @@ func ToClusterImagePolicies(p *Policy, name string) (out []*ClusterImagePolicy, 
 	if p.VerifyDigest && !p.MutateDigest {
 		notes = append(notes, "verifyDigest (images must be pinned by digest) has no ClusterImagePolicy equivalent: dropped")
 	}
+	if p.ResultPolicy != nil && len(p.Requirements) > 1 {
+		return nil, nil, fmt.Errorf("%s: a spec.policy over several requirements cannot be split into ClusterImagePolicies", p.Name)
+	}
 	match, err := cipMatch(p.Match)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", p.Name, err)
@@ -46,6 +49,19 @@ func ToClusterImagePolicies(p *Policy, name string) (out []*ClusterImagePolicy, 
 		}
 		if p.Mode == Warn {
 			c.Spec.Mode = "warn"
+		}
+		if rp := p.ResultPolicy; rp != nil {
+			t := true
+			c.Spec.Policy = &CIPPolicy{Type: rp.Type, Data: rp.Data}
+			if rp.IncludeSpec {
+				c.Spec.Policy.IncludeSpec = &t
+			}
+			if rp.IncludeObjectMeta {
+				c.Spec.Policy.IncludeObjectMeta = &t
+			}
+			if rp.IncludeTypeMeta {
+				c.Spec.Policy.IncludeTypeMeta = &t
+			}
 		}
 		ann := map[string]string{}
 		if n := r.Needed(); n != 1 {
@@ -194,6 +210,9 @@ func cipName(n string, i int) string {
 // with one verifyImages rule.
 func ToKyverno(p *Policy, name string) (*KyvernoPolicy, []string, error) {
 	var notes []string
+	if p.ResultPolicy != nil {
+		return nil, nil, fmt.Errorf("%s: spec.policy (a %s policy over the authorities' results) has no Kyverno equivalent", p.Name, p.ResultPolicy.Type)
+	}
 	k := &KyvernoPolicy{APIVersion: kyvernoAPI, Kind: "ClusterPolicy", Metadata: metav1.ObjectMeta{Name: name}}
 	if p.Namespace != "" {
 		k.Kind, k.Metadata.Namespace = "Policy", p.Namespace

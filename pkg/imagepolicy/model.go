@@ -47,8 +47,23 @@ type Policy struct {
 	FailOpen bool `json:"failOpen,omitempty"`
 	// Requirements must all be met.
 	Requirements []Requirement `json:"requirements"`
+	// ResultPolicy, when set, judges what the authorities found once they
+	// are met (a ClusterImagePolicy's spec.policy).
+	ResultPolicy *ResultPolicy `json:"resultPolicy,omitempty"`
 
 	images, skip []matcher
+}
+
+// ResultPolicy is a Rego (package sigstore, rule isCompliant) or CUE
+// policy over {"authorityMatches": {AUTHORITY: {"signatures": [...],
+// "attestations": {NAME: [...]}, "static": bool}}} and, when asked, the
+// workload's spec, metadata and type (policy-controller's input).
+type ResultPolicy struct {
+	Type              string `json:"type"`
+	Data              string `json:"data"`
+	IncludeSpec       bool   `json:"includeSpec,omitempty"`
+	IncludeObjectMeta bool   `json:"includeObjectMeta,omitempty"`
+	IncludeTypeMeta   bool   `json:"includeTypeMeta,omitempty"`
 }
 
 // Match is a workload kind ("Pod", "Deployment", ...; "" is any) and
