@@ -11,11 +11,11 @@ import (
 // refused with an error naming the field and why.
 func TestDocumentedExamplesLoad(t *testing.T) {
 	refused := map[string]string{
-		"cip-01-key-kms.yaml":                         "key.kms: KMS keys are not supported",
-		"cip-07-static-pass-docs-fragment.yaml":       `apiVersion "" kind ""`,
-		"cip-10-warn-docs.yaml":                       "keyless.identities: at least one identity",
-		"cip-12-cip-level-policy-docs.yaml":           "spec.authorities[2].keyless.identities: at least one identity",
-		"kyv-04-attestors-count.yaml":                 "Kyverno variables (context, ConfigMaps) are not supported",
+		"cip-01-key-kms.yaml":                   "key.kms: KMS keys are not supported",
+		"cip-07-static-pass-docs-fragment.yaml": `apiVersion "" kind ""`,
+		"cip-10-warn-docs.yaml":                 "keyless.identities: at least one identity",
+		"cip-12-cip-level-policy-docs.yaml":     "spec.authorities[2].keyless.identities: at least one identity",
+		"kyv-04-attestors-count.yaml":           "Kyverno variables (context, ConfigMaps) are not supported",
 	}
 	files, _ := filepath.Glob("testdata/examples/*.yaml")
 	if len(files) < 20 {
