@@ -126,7 +126,16 @@ func (a *app) admissionServe(ctx context.Context, o *admissionServeOptions) erro
 		return fmt.Errorf("%w: no policies: give --policies (files or directories), or --watch in a cluster", errUsage)
 	}
 	cfg.Policies = files
-	base, err := admit.New(cfg)
+	base, err := admit.New(cfg) // the files must load: a typo fails the start
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	// From now on (reloads, cluster resources) a policy that does not load
+	// is logged and denies what it names; the others stay in force.
+	cfg.OnInvalid = func(p *imagepolicy.Policy, err error) {
+		logger.Error("policy not loaded; it denies the images it names until fixed", "policy", p.Name, "source", p.Source, "error", err)
+	}
+	base, err = admit.New(cfg)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
@@ -195,6 +204,9 @@ type reloader struct {
 	mu      sync.Mutex
 	fileSet []*imagepolicy.Policy
 	cluster []*imagepolicy.Policy
+	// building is held from snapshot to Store, so that an older set is
+	// never stored after a newer one.
+	building sync.Mutex
 }
 
 func (r *reloader) start(ctx context.Context, cluster *admission.Cluster) error {
@@ -204,8 +216,8 @@ func (r *reloader) start(ctx context.Context, cluster *admission.Cluster) error 
 			for _, d := range docs {
 				got, err := imagepolicy.ParseDocument(d)
 				if err != nil {
-					r.logger.Error("cluster policy not loaded", "error", err)
-					continue
+					r.logger.Error("cluster policy not loaded; it denies the images it names until fixed", "error", err)
+					got = imagepolicy.Unreadable(d, err)
 				}
 				for _, p := range got {
 					p.Source = "cluster"
@@ -224,10 +236,26 @@ func (r *reloader) start(ctx context.Context, cluster *admission.Cluster) error 
 	if len(r.files) > 0 {
 		go r.pollFiles(ctx)
 	}
+	// Keys held in Secrets are read when policies compile: rebuilding each
+	// minute brings a rotated key in (secrets are re-read after 30 s).
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				r.rebuild()
+			}
+		}
+	}()
 	return nil
 }
 
 func (r *reloader) rebuild() {
+	r.building.Lock()
+	defer r.building.Unlock()
 	r.mu.Lock()
 	ps := append(append([]*imagepolicy.Policy(nil), r.fileSet...), r.cluster...)
 	r.mu.Unlock()
@@ -237,7 +265,7 @@ func (r *reloader) rebuild() {
 		return
 	}
 	r.current.Store(e)
-	r.logger.Info("policies loaded", "count", len(e.Policies()))
+	r.logger.Debug("policies loaded", "count", len(e.Policies()))
 }
 
 // pollFiles re-reads the policy files when a modification time changes.

@@ -27,7 +27,8 @@ func (e *Engine) decideImage(ctx context.Context, r Request, ref, budget string)
 	}
 	all := func(result string, reason string) ImageResult {
 		for _, p := range matched {
-			ir.Policies = append(ir.Policies, PolicyResult{Policy: p.Name, Mode: string(p.Mode), Result: result, Reasons: []string{reason}})
+			ir.Policies = append(ir.Policies, PolicyResult{Policy: p.Name, Mode: string(p.Mode), Result: result, Reasons: []string{reason},
+				mutateDigest: p.MutateDigest, failOpen: p.FailOpen})
 		}
 		return ir
 	}
@@ -64,7 +65,11 @@ func (e *Engine) decideImage(ctx context.Context, r Request, ref, budget string)
 
 // decidePolicy: every requirement must be met by enough distinct signers.
 func (e *Engine) decidePolicy(ctx context.Context, r Request, p *compiledPolicy, d name.Digest, byDigest bool, clients func(string) (*oci.Client, error), budget string) PolicyResult {
-	pr := PolicyResult{Policy: p.Name, Mode: string(p.Mode), Result: "pass"}
+	pr := PolicyResult{Policy: p.Name, Mode: string(p.Mode), Result: "pass", mutateDigest: p.MutateDigest, failOpen: p.FailOpen}
+	if p.broken != nil {
+		pr.Result, pr.Reasons = "fail", []string{"the policy did not load, so it denies what it names: " + oneLine(p.broken.Error())}
+		return pr
+	}
 	if p.VerifyDigest && !p.MutateDigest && !byDigest {
 		pr.Result = "fail"
 		pr.Reasons = append(pr.Reasons, fmt.Sprintf("verifyDigest: want the image referenced by digest, got a tag (pin it: @%s)", d.DigestStr()))

@@ -88,6 +88,7 @@ type compiledPolicy struct {
 	*imagepolicy.Policy
 	reqs   [][]*authority
 	result policy.Policy // spec.policy, compiled; nil without one
+	broken error         // the policy did not load: it denies what it matches
 }
 
 // New compiles the policies: every key, identity, trust root, glob and
@@ -136,24 +137,57 @@ func (e *Engine) WithPolicies(ps []*imagepolicy.Policy) (*Engine, error) {
 }
 
 func (e *Engine) compile() error {
-	var kept []*imagepolicy.Policy
+	names := map[string]string{}
 	for _, p := range e.cfg.Policies {
-		cp, err := e.compilePolicy(p)
-		if err != nil {
+		if prev, dup := names[p.Name]; dup {
+			err := fmt.Errorf("%s is defined twice (%s and %s)", p.Name, prev, p.Source)
 			if e.cfg.OnInvalid == nil {
 				return err
 			}
 			e.cfg.OnInvalid(p, err)
 			continue
 		}
+		names[p.Name] = p.Source
+		cp, err := e.compilePolicy(p)
+		if p.Invalid != nil {
+			cp, err = nil, p.Invalid
+		}
+		if err != nil {
+			if e.cfg.OnInvalid == nil {
+				return err
+			}
+			e.cfg.OnInvalid(p, err)
+			// A policy that does not load still guards what it names: it
+			// denies the images its patterns match, saying why, rather than
+			// leaving them to looser policies or to no-match.
+			if cp = brokenPolicy(p, err); cp == nil {
+				continue
+			}
+		}
 		e.policies = append(e.policies, cp)
-		kept = append(kept, p)
 	}
-	e.cfg.Policies = kept
 	return nil
 }
 
-func (e *Engine) compilePolicy(p *imagepolicy.Policy) (*compiledPolicy, error) {
+// brokenPolicy is p, which failed to load with err, as a policy denying
+// what it matches; nil when even its patterns do not compile.
+func brokenPolicy(p *imagepolicy.Policy, err error) *compiledPolicy {
+	c := *p
+	c.Requirements, c.ResultPolicy = nil, nil
+	if c.Mode != imagepolicy.Warn {
+		c.Mode = imagepolicy.Enforce
+	}
+	if c.CompileMatch() != nil {
+		return nil
+	}
+	return &compiledPolicy{Policy: &c, broken: err}
+}
+
+func (e *Engine) compilePolicy(orig *imagepolicy.Policy) (*compiledPolicy, error) {
+	// A copy: the policies of a running engine are matched concurrently,
+	// and a reload compiles the same ones again.
+	c := *orig
+	p := &c
 	if err := p.Compile(); err != nil {
 		return nil, err
 	}
@@ -249,6 +283,8 @@ type PolicyResult struct {
 	Result  string   `json:"result"`
 	Signers []string `json:"signers,omitempty"`
 	Reasons []string `json:"reasons,omitempty"`
+
+	mutateDigest, failOpen bool
 }
 
 // Decide answers r inside ctx's deadline: every image is checked against
@@ -302,8 +338,7 @@ func (e *Engine) explain(d *Decision, ir ImageResult) {
 	}
 	mutate := false
 	for _, pr := range ir.Policies {
-		p := e.policy(pr.Policy)
-		if p != nil && p.MutateDigest {
+		if pr.mutateDigest {
 			mutate = true
 		}
 		if pr.Result == "pass" {
@@ -319,7 +354,7 @@ func (e *Engine) explain(d *Decision, ir ImageResult) {
 		switch {
 		case pr.Mode == string(imagepolicy.Warn):
 			d.Warnings = append(d.Warnings, "(warn mode) "+msg)
-		case pr.Result == "undecided" && p != nil && p.FailOpen:
+		case pr.Result == "undecided" && pr.failOpen:
 			d.Warnings = append(d.Warnings, "(fail-open) allowed without a verdict: "+msg)
 		default:
 			d.Allowed = false
@@ -333,15 +368,6 @@ func (e *Engine) explain(d *Decision, ir ImageResult) {
 			}
 		}
 	}
-}
-
-func (e *Engine) policy(name string) *compiledPolicy {
-	for _, p := range e.policies {
-		if p.Name == name {
-			return p
-		}
-	}
-	return nil
 }
 
 func parseRef(s string) name.Reference {

@@ -94,36 +94,72 @@ func normalizeGlob(p string) string {
 	return "index.docker.io/" + p
 }
 
-// ImageForms are the strings an image reference is matched as: as written,
-// and normalized with its registry and (for Docker Hub) library/.
+// ImageForms are the strings an image reference is matched as: as
+// written (its registry host in canonical form: lower case, no trailing
+// dot, no :443, Docker Hub's other names as index.docker.io), normalized
+// with its registry and (for Docker Hub) library/, Kyverno's docker.io
+// spellings, the repository alone, and for repo:tag@digest (what the
+// mutating webhook writes) the repo:tag forms too, so that a pattern naming
+// a tag still matches after pinning.
 func ImageForms(image string) []string {
-	forms := []string{image}
+	image = canonicalHost(image)
+	var forms []string
+	add := func(f string) {
+		for _, x := range forms {
+			if x == f {
+				return
+			}
+		}
+		forms = append(forms, f)
+	}
+	add(image)
+	full := func(r name.Reference) {
+		n := r.Context().Name()
+		switch r := r.(type) {
+		case name.Tag:
+			n += ":" + r.TagStr()
+		case name.Digest:
+			n += "@" + r.DigestStr()
+		}
+		add(n)
+		// Docker Hub is also written docker.io, and Kyverno matches it
+		// without library/.
+		if rest, ok := strings.CutPrefix(n, name.DefaultRegistry+"/"); ok {
+			add("docker.io/" + rest)
+			if short, ok := strings.CutPrefix(rest, "library/"); ok {
+				add("docker.io/" + short)
+			}
+		}
+		add(r.Context().Name()) // a pattern without tag or digest matches the repository
+	}
 	ref, err := name.ParseReference(image, name.WeakValidation)
 	if err != nil {
 		return forms
 	}
-	full := ref.Context().Name()
-	switch r := ref.(type) {
-	case name.Tag:
-		full += ":" + r.TagStr()
-	case name.Digest:
-		full += "@" + r.DigestStr()
-	}
-	if full != image {
-		forms = append(forms, full)
-	}
-	// Docker Hub is also written docker.io, and Kyverno matches it
-	// without library/.
-	if strings.HasPrefix(full, name.DefaultRegistry+"/") {
-		rest := strings.TrimPrefix(full, name.DefaultRegistry+"/")
-		forms = append(forms, "docker.io/"+rest)
-		if strings.HasPrefix(rest, "library/") {
-			forms = append(forms, "docker.io/"+strings.TrimPrefix(rest, "library/"))
+	full(ref)
+	if base, _, ok := strings.Cut(image, "@"); ok && strings.Contains(base[strings.LastIndex(base, "/")+1:], ":") {
+		if tag, err := name.NewTag(base, name.WeakValidation); err == nil {
+			add(base)
+			full(tag)
 		}
 	}
-	// A pattern without tag or digest matches the repository.
-	forms = append(forms, ref.Context().Name())
 	return forms
+}
+
+// canonicalHost writes the registry host of image in one spelling.
+func canonicalHost(image string) string {
+	host, rest, ok := strings.Cut(image, "/")
+	if !ok || !(strings.ContainsAny(host, ".:") || strings.EqualFold(host, "localhost")) {
+		return image
+	}
+	h := strings.ToLower(host)
+	h = strings.TrimSuffix(h, ":443")
+	h = strings.TrimSuffix(h, ".")
+	switch h {
+	case "docker.io", "registry-1.docker.io", "registry.hub.docker.com":
+		h = name.DefaultRegistry
+	}
+	return h + "/" + rest
 }
 
 func (m matcher) match(forms []string) bool {

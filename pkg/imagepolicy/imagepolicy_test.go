@@ -222,3 +222,42 @@ func TestConvert(t *testing.T) {
 		t.Error("a Kyverno Policy applies in its own namespace only")
 	}
 }
+
+// TestImageForms: a pattern naming a tag still matches once the tag is
+// pinned (repo:tag@digest), and other spellings of a registry are the
+// registry.
+func TestImageForms(t *testing.T) {
+	load := func(doc string) *Policy {
+		t.Helper()
+		ps, err := Parse("t.yaml", []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps[0]
+	}
+	kyv := load(strings.Replace(strings.Replace(kyvDoc, "IMAGES", `["ghcr.io/org/app:v1", "ghcr.io/org/*:prod", "docker.io/nginx*"]`, 1), "KIND", "ClusterPolicy", 1))
+	cip := load(`apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: p}
+spec: {images: [{glob: "ghcr.io/org/app:v1"}, {glob: "ghcr.io/org/**"}, {glob: "nginx"}], authorities: [{static: {action: pass}}]}
+`)
+	pinned := "@sha256:" + hex64
+	for _, img := range []string{
+		"ghcr.io/org/app:v1" + pinned, "ghcr.io/org/team/app:prod" + pinned,
+		"GHCR.IO/org/app:v1", "ghcr.io:443/org/app:v1", "ghcr.io./org/app:v1" + pinned,
+		"registry-1.docker.io/library/nginx", "docker.io/nginx" + pinned,
+	} {
+		if !kyv.Matches(img, "team", "Pod", nil) {
+			t.Errorf("Kyverno policy does not match %s", img)
+		}
+		if strings.Contains(img, "prod") {
+			continue // a ClusterImagePolicy * stays in its segment
+		}
+		if !cip.Matches(img, "team", "Pod", nil) {
+			t.Errorf("ClusterImagePolicy does not match %s", img)
+		}
+	}
+	if kyv.Matches("ghcr.io/org/app:v2"+pinned, "team", "Pod", nil) {
+		t.Error("a pinned v2 matched the v1 pattern")
+	}
+}

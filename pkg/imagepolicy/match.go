@@ -26,21 +26,30 @@ func (p *Policy) Compile() error {
 			return fmt.Errorf("%s: count %d with %d authorities: want 1..%d", p.Name, r.Count, len(r.Authorities), len(r.Authorities))
 		}
 	}
-	p.images, p.skip = nil, nil
+	return p.CompileMatch()
+}
+
+// CompileMatch compiles only the image patterns: enough for Matches.
+func (p *Policy) CompileMatch() error {
+	var images, skip []matcher
 	for _, g := range p.Images {
 		m, err := compileGlob(g, p.GlobStyle)
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.Name, err)
 		}
-		p.images = append(p.images, m)
+		images = append(images, m)
 	}
 	for _, g := range p.Skip {
 		m, err := compileGlob(g, p.GlobStyle)
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.Name, err)
 		}
-		p.skip = append(p.skip, m)
+		skip = append(skip, m)
 	}
+	if len(images) == 0 {
+		return fmt.Errorf("%s: no image patterns", p.Name)
+	}
+	p.images, p.skip = images, skip
 	return nil
 }
 

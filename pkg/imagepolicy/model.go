@@ -50,6 +50,9 @@ type Policy struct {
 	// ResultPolicy, when set, judges what the authorities found once they
 	// are met (a ClusterImagePolicy's spec.policy).
 	ResultPolicy *ResultPolicy `json:"resultPolicy,omitempty"`
+	// Invalid is why the policy did not load (see Unreadable): it then
+	// only names the images it was meant to guard.
+	Invalid error `json:"-"`
 
 	images, skip []matcher
 }
