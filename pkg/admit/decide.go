@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"hallmark.dev/hallmark/pkg/check"
+	"hallmark.dev/hallmark/pkg/imagepolicy"
 	"hallmark.dev/hallmark/pkg/oci"
 )
 
@@ -41,6 +42,24 @@ func (e *Engine) decideImage(ctx context.Context, r Request, ref, budget string)
 	if err != nil {
 		return all("fail", err.Error())
 	}
+	_, byDigest := parsed.(name.Digest)
+	if r.RequireDigest && !byDigest {
+		// The validating webhook: a tag that a pinning policy matches
+		// should have been pinned by the mutating webhook; judging what
+		// the tag points to now would not be judging what will run.
+		var rest []*compiledPolicy
+		for _, p := range matched {
+			if p.MutateDigest && p.Mode == imagepolicy.Enforce {
+				ir.Policies = append(ir.Policies, PolicyResult{Policy: p.Name, Mode: string(p.Mode), Result: "fail", mutateDigest: true, failOpen: p.FailOpen,
+					Reasons: []string{"want the image pinned to a digest by the mutating webhook, got a tag: is the mutating webhook registered, and could it reach the registry?"}})
+				continue
+			}
+			rest = append(rest, p)
+		}
+		if matched = rest; len(matched) == 0 {
+			return ir
+		}
+	}
 	digest, out := e.resolve(ctx, base, parsed, budget)
 	if out != nil {
 		if out.Undecided {
@@ -49,17 +68,17 @@ func (e *Engine) decideImage(ctx context.Context, r Request, ref, budget string)
 		return all("fail", out.Reason)
 	}
 	ir.Digest = digest.DigestStr()
-	_, byDigest := parsed.(name.Digest)
-	ir.Policies = make([]PolicyResult, len(matched))
+	results := make([]PolicyResult, len(matched))
 	var wg sync.WaitGroup
 	for i, p := range matched {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ir.Policies[i] = e.decidePolicy(ctx, r, p, digest, byDigest, clients, budget)
+			results[i] = e.decidePolicy(ctx, r, p, digest, byDigest, clients, budget)
 		}()
 	}
 	wg.Wait()
+	ir.Policies = append(ir.Policies, results...)
 	return ir
 }
 

@@ -252,6 +252,11 @@ type Request struct {
 	// Keychain gives registry credentials (the pod's pull secrets); nil is
 	// anonymous.
 	Keychain authn.Keychain
+	// RequireDigest: images an enforcing policy pins (MutateDigest) must
+	// arrive pinned — the validating webhook's rule, since the mutating
+	// webhook ran first: a tag it could not pin is not admitted on the
+	// strength of a digest the tag pointed to a moment ago.
+	RequireDigest bool
 }
 
 // Decision is the answer to a Request.

@@ -261,3 +261,15 @@ spec: {images: [{glob: "ghcr.io/org/app:v1"}, {glob: "ghcr.io/org/**"}, {glob: "
 		t.Error("a pinned v2 matched the v1 pattern")
 	}
 }
+
+// TestDocumentSeparators: a "---" line with a comment still separates
+// documents (a policy after it is not merged away).
+func TestDocumentSeparators(t *testing.T) {
+	doc := "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: a}\nspec: {images: [{glob: \"a/**\"}], authorities: [{static: {action: pass}}]}\n" +
+		"--- # the strict one\n" +
+		"apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: b}\nspec: {images: [{glob: \"b/**\"}], authorities: [{static: {action: fail}}]}\n---\n# only a comment\n"
+	ps, err := Parse("two.yaml", []byte(doc))
+	if err != nil || len(ps) != 2 || ps[1].Name != "ClusterImagePolicy/b" {
+		t.Fatalf("%v %d policies", err, len(ps))
+	}
+}

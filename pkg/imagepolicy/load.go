@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -128,35 +129,26 @@ func ParseDocument(doc []byte) ([]*Policy, error) {
 	return nil, fmt.Errorf("kind %q (%s) is not a policy: want ClusterImagePolicy or a Kyverno ClusterPolicy/Policy", head.Kind, head.APIVersion)
 }
 
-// splitDocuments splits YAML on "---" lines, dropping empty documents.
+// splitDocuments splits a YAML stream into its documents ("---" lines,
+// with or without a comment after them), dropping empty ones.
 func splitDocuments(data []byte) [][]byte {
 	var docs [][]byte
-	var cur bytes.Buffer
-	flush := func() {
-		if strings.TrimSpace(stripComments(cur.String())) != "" {
-			docs = append(docs, append([]byte(nil), cur.Bytes()...))
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for {
+		doc, err := r.Read()
+		if err != nil {
+			return docs
 		}
-		cur.Reset()
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "---") && strings.TrimSpace(strings.TrimPrefix(line, "---")) == "" {
-			flush()
-			continue
+		if strings.TrimSpace(stripComments(string(doc))) != "" {
+			docs = append(docs, doc)
 		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
 	}
-	flush()
-	return docs
 }
 
 func stripComments(s string) string {
 	var b strings.Builder
 	for _, l := range strings.Split(s, "\n") {
-		if t := strings.TrimSpace(l); !strings.HasPrefix(t, "#") {
+		if t := strings.TrimSpace(l); !strings.HasPrefix(t, "#") && t != "---" && !strings.HasPrefix(t, "--- #") {
 			b.WriteString(t)
 		}
 	}

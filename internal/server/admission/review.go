@@ -81,7 +81,7 @@ func (rv *Reviewer) respond(ctx context.Context, req *admissionv1.AdmissionReque
 	if w.Deleting {
 		return allow
 	}
-	ar := admit.Request{Namespace: req.Namespace, Kind: req.Kind.Kind, Labels: w.Labels, Object: obj}
+	ar := admit.Request{Namespace: req.Namespace, Kind: req.Kind.Kind, Labels: w.Labels, Object: obj, RequireDigest: mode == Validate}
 	for _, im := range w.Images {
 		ar.Images = append(ar.Images, admit.Image{Path: im.Path, Ref: im.Image})
 	}

@@ -186,3 +186,23 @@ func TestMutatePatch(t *testing.T) {
 		t.Errorf("patch for a digest reference: %s", out.Response.Patch)
 	}
 }
+
+// TestImageVolumesAndPinning: an image volume is judged like a container;
+// on the validating path a tag a pinning policy matches must have been
+// pinned by the mutating webhook.
+func TestImageVolumesAndPinning(t *testing.T) {
+	rv := &Reviewer{Engine: func() *admit.Engine { return staticEngine(t) }}
+	spec := map[string]any{
+		"containers": []map[string]string{{"name": "app", "image": "registry.example/pass/app" + digest}},
+		"volumes":    []map[string]any{{"name": "payload", "image": map[string]string{"reference": "registry.example/fail/payload" + digest}}},
+	}
+	out, _ := rv.Review(t.Context(), review("Pod", "CREATE", "", map[string]any{"spec": spec}), Validate)
+	if out.Response.Allowed || !strings.Contains(out.Response.Result.Message, "fail/payload") {
+		t.Errorf("image volume: %+v", out.Response)
+	}
+	tag := map[string]any{"spec": podSpecWith("registry.example/pass/app:v1")}
+	out, _ = rv.Review(t.Context(), review("Pod", "CREATE", "", tag), Validate)
+	if out.Response.Allowed || !strings.Contains(out.Response.Result.Message, "pinned to a digest by the mutating webhook") {
+		t.Errorf("an unpinned tag on the validating path: %+v", out.Response)
+	}
+}

@@ -28,6 +28,14 @@ type podSpec struct {
 		Name string `json:"name"`
 	} `json:"imagePullSecrets"`
 	ServiceAccountName string `json:"serviceAccountName"`
+	// Volumes of type image (the ImageVolume feature) mount an image's
+	// files: they are images to judge too.
+	Volumes []struct {
+		Name  string `json:"name"`
+		Image *struct {
+			Reference string `json:"reference"`
+		} `json:"image"`
+	} `json:"volumes"`
 }
 
 type container struct {
@@ -73,7 +81,7 @@ func readWorkload(kind string, obj []byte) (w workload, ok bool, err error) {
 		node = m[seg]
 	}
 	if node == nil {
-		return w, true, nil
+		return w, true, nil // no pod spec: nothing to judge
 	}
 	raw, _ := json.Marshal(node)
 	if err := json.Unmarshal(raw, &w.Spec); err != nil {
@@ -86,6 +94,11 @@ func readWorkload(kind string, obj []byte) (w workload, ok bool, err error) {
 	}{{"containers", w.Spec.Containers}, {"initContainers", w.Spec.InitContainers}, {"ephemeralContainers", w.Spec.EphemeralContainers}} {
 		for i, c := range list.cs {
 			w.Images = append(w.Images, imageAt{Path: fmt.Sprintf("%s/%s/%d/image", prefix, list.field, i), Image: c.Image, Container: c.Name})
+		}
+	}
+	for i, v := range w.Spec.Volumes {
+		if v.Image != nil && v.Image.Reference != "" {
+			w.Images = append(w.Images, imageAt{Path: fmt.Sprintf("%s/volumes/%d/image/reference", prefix, i), Image: v.Image.Reference, Container: "volume " + v.Name})
 		}
 	}
 	return w, true, nil
