@@ -43,6 +43,12 @@ type operand struct {
 
 var innermost = regexp.MustCompile(`\{\{([^{}]*)\}\}`)
 
+var leadingName = regexp.MustCompile(`^[A-Za-z_@$][A-Za-z0-9_]*`)
+
+// reservedRoots are Kyverno's variables that are not the predicate.
+var reservedRoots = map[string]bool{"request": true, "images": true, "element": true, "elementIndex": true,
+	"serviceAccountName": true, "serviceAccountNamespace": true, "target": true, "@": true, "$": true}
+
 var operators = []string{"Equals", "NotEquals", "In", "NotIn", "AnyIn", "AllIn", "AnyNotIn", "AllNotIn",
 	"GreaterThan", "GreaterThanOrEquals", "LessThan", "LessThanOrEquals"}
 
@@ -105,10 +111,16 @@ func compileOperand(s string) (operand, error) {
 		return operand{literal: s, text: s}, nil
 	}
 	// Check what can be checked before substitution: the innermost
-	// expressions.
+	// expressions, and that they read the predicate (Kyverno's request,
+	// images and context variables are not the attestation's: reading them
+	// from the predicate would compare nulls and hold).
 	for _, m := range innermost.FindAllStringSubmatch(s, -1) {
-		if _, err := jmespath.Compile(strings.TrimSpace(m[1]), functions...); err != nil {
-			return operand{}, fmt.Errorf("JMESPath %q: %w", strings.TrimSpace(m[1]), err)
+		expr := strings.TrimSpace(m[1])
+		if _, err := jmespath.Compile(expr, functions...); err != nil {
+			return operand{}, fmt.Errorf("JMESPath %q: %w", expr, err)
+		}
+		if root := leadingName.FindString(expr); reservedRoots[root] {
+			return operand{}, fmt.Errorf("{{ %s }}: Kyverno's %s variables are not supported; conditions read the attestation's predicate", expr, root)
 		}
 	}
 	return operand{text: s, vars: true}, nil

@@ -28,7 +28,7 @@ func (e *Engine) decideImage(ctx context.Context, r Request, ref, budget string)
 	}
 	all := func(result string, reason string) ImageResult {
 		for _, p := range matched {
-			ir.Policies = append(ir.Policies, PolicyResult{Policy: p.Name, Mode: string(p.Mode), Result: result, Reasons: []string{reason},
+			ir.Policies = append(ir.Policies, PolicyResult{Policy: p.Name, Mode: string(p.ModeIn(r.Namespace)), Result: result, Reasons: []string{reason},
 				mutateDigest: p.MutateDigest, failOpen: p.FailOpen})
 		}
 		return ir
@@ -49,8 +49,8 @@ func (e *Engine) decideImage(ctx context.Context, r Request, ref, budget string)
 		// the tag points to now would not be judging what will run.
 		var rest []*compiledPolicy
 		for _, p := range matched {
-			if p.MutateDigest && p.Mode == imagepolicy.Enforce {
-				ir.Policies = append(ir.Policies, PolicyResult{Policy: p.Name, Mode: string(p.Mode), Result: "fail", mutateDigest: true, failOpen: p.FailOpen,
+			if p.MutateDigest && p.ModeIn(r.Namespace) == imagepolicy.Enforce {
+				ir.Policies = append(ir.Policies, PolicyResult{Policy: p.Name, Mode: string(imagepolicy.Enforce), Result: "fail", mutateDigest: true, failOpen: p.FailOpen,
 					Reasons: []string{"want the image pinned to a digest by the mutating webhook, got a tag: is the mutating webhook registered, and could it reach the registry?"}})
 				continue
 			}
@@ -84,7 +84,7 @@ func (e *Engine) decideImage(ctx context.Context, r Request, ref, budget string)
 
 // decidePolicy: every requirement must be met by enough distinct signers.
 func (e *Engine) decidePolicy(ctx context.Context, r Request, p *compiledPolicy, d name.Digest, byDigest bool, clients func(string) (*oci.Client, error), budget string) PolicyResult {
-	pr := PolicyResult{Policy: p.Name, Mode: string(p.Mode), Result: "pass", mutateDigest: p.MutateDigest, failOpen: p.FailOpen}
+	pr := PolicyResult{Policy: p.Name, Mode: string(p.ModeIn(r.Namespace)), Result: "pass", mutateDigest: p.MutateDigest, failOpen: p.FailOpen}
 	if p.broken != nil {
 		pr.Result, pr.Reasons = "fail", []string{"the policy did not load, so it denies what it names: " + oneLine(p.broken.Error())}
 		return pr

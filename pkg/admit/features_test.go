@@ -142,3 +142,35 @@ spec:
 		t.Errorf("mutateDigest: %+v", dec)
 	}
 }
+
+// TestConditionVariables: a condition reading Kyverno's request, images or
+// context variables is refused at load (read from the predicate it would
+// compare nulls and hold).
+func TestConditionVariables(t *testing.T) {
+	s := newSigner(t)
+	for _, v := range []string{"{{ request.object.metadata.labels.release }}", "{{ images.containers.app.tag }}", "{{ element.name }}"} {
+		doc := fmt.Sprintf(`apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: k}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: r
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    verifyImages:
+    - imageReferences: ["x/*"]
+      attestations:
+      - type: https://example.com/Build/v1
+        attestors: [{entries: [{keys: {publicKeys: %q, rekor: {url: "https://rekor.invalid", ignoreTlog: true}}}]}]
+        conditions:
+        - all: [{key: "{{ buildDefinition.externalParameters.ref }}", operator: Equals, value: %q}]
+`, s.pem(""), v)
+		ps, err := imagepolicy.Parse("k.yaml", []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admit.New(admit.Config{Policies: ps}); err == nil || !strings.Contains(err.Error(), "variables are not supported") {
+			t.Errorf("%s: %v", v, err)
+		}
+	}
+}

@@ -15,7 +15,7 @@ func TestDocumentedExamplesLoad(t *testing.T) {
 		"cip-07-static-pass-docs-fragment.yaml": `apiVersion "" kind ""`,
 		"cip-10-warn-docs.yaml":                 "keyless.identities: at least one identity",
 		"cip-12-cip-level-policy-docs.yaml":     "spec.authorities[2].keyless.identities: at least one identity",
-		"kyv-04-attestors-count.yaml":           "Kyverno variables (context, ConfigMaps) are not supported",
+		"kyv-04-attestors-count.yaml":           ".context: not supported with verifyImages",
 	}
 	files, _ := filepath.Glob("testdata/examples/*.yaml")
 	if len(files) < 20 {
@@ -271,5 +271,41 @@ func TestDocumentSeparators(t *testing.T) {
 	ps, err := Parse("two.yaml", []byte(doc))
 	if err != nil || len(ps) != 2 || ps[1].Name != "ClusterImagePolicy/b" {
 		t.Fatalf("%v %d policies", err, len(ps))
+	}
+}
+
+// TestKyvernoNamespaces: match and exclude namespaces, and the failure
+// action overridden per namespace.
+func TestKyvernoNamespaces(t *testing.T) {
+	doc := strings.NewReplacer("IMAGES", `["x/*"]`, "KIND", "ClusterPolicy",
+		"validationFailureAction: Enforce", "validationFailureAction: Audit\n  validationFailureActionOverrides: [{action: Enforce, namespaces: [prod, \"prod-*\"]}]",
+		"match: {any: [{resources: {kinds: [Pod]}}]}", "match: {any: [{resources: {kinds: [Pod], namespaces: [\"prod*\", dev]}}]}\n    exclude: {any: [{resources: {namespaces: [prod-legacy]}}]}").Replace(kyvDoc)
+	ps, err := Parse("k.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ps[0]
+	for ns, want := range map[string]bool{"prod": true, "prod-eu": true, "dev": true, "prod-legacy": false, "kube-system": false} {
+		if got := p.Matches("x/app", ns, "Pod", nil); got != want {
+			t.Errorf("namespace %s: matches %v, want %v", ns, got, want)
+		}
+	}
+	for ns, want := range map[string]Mode{"prod": Enforce, "prod-eu": Enforce, "dev": Warn} {
+		if got := p.ModeIn(ns); got != want {
+			t.Errorf("mode in %s: %s, want %s", ns, got, want)
+		}
+	}
+	for name, c := range map[string]struct{ from, to, want string }{
+		"validate.deny":        {"attestors:", "validate: {deny: {conditions: {any: []}}}\n      attestors:", ".validate: deny conditions"},
+		"match by name":        {"kinds: [Pod]", "kinds: [Pod], names: [web]", "resources.names"},
+		"exclude by subject":   {"match: {any: [{resources: {kinds: [Pod]}}]}", "match: {any: [{resources: {kinds: [Pod]}}]}\n    exclude: {any: [{subjects: [{kind: User, name: x}]}]}", "subjects"},
+		"preconditions":        {"match: {any: [{resources: {kinds: [Pod]}}]}", "match: {any: [{resources: {kinds: [Pod]}}]}\n    preconditions: {all: []}", ".preconditions: not supported"},
+		"registry credentials": {"attestors:", "imageRegistryCredentials: {secrets: [regcred]}\n      attestors:", "imageRegistryCredentials"},
+	} {
+		d := strings.NewReplacer("IMAGES", `["x/*"]`, "KIND", "ClusterPolicy").Replace(kyvDoc)
+		d = strings.Replace(d, c.from, c.to, 1)
+		if _, err := Parse("k.yaml", []byte(d)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want an error saying %q", name, err, c.want)
+		}
 	}
 }

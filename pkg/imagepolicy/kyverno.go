@@ -20,20 +20,27 @@ type KyvernoPolicy struct {
 }
 
 type KyvernoSpec struct {
-	ValidationFailureAction          string          `json:"validationFailureAction,omitempty"`
-	WebhookTimeoutSeconds            *int            `json:"webhookTimeoutSeconds,omitempty"`
-	FailurePolicy                    string          `json:"failurePolicy,omitempty"`
-	Background                       *bool           `json:"background,omitempty"`
-	Admission                        *bool           `json:"admission,omitempty"`
-	EmitWarning                      *bool           `json:"emitWarning,omitempty"`
-	UseServerSideApply               *bool           `json:"useServerSideApply,omitempty"`
-	WebhookConfiguration             *KyvernoWebhook `json:"webhookConfiguration,omitempty"`
-	ValidationFailureActionOverrides json.RawMessage `json:"validationFailureActionOverrides,omitempty"`
-	ApplyRules                       string          `json:"applyRules,omitempty"`
-	GenerateExisting                 *bool           `json:"generateExisting,omitempty"`
-	MutateExistingOnPolicyUpdate     *bool           `json:"mutateExistingOnPolicyUpdate,omitempty"`
-	SchemaValidation                 *bool           `json:"schemaValidation,omitempty"`
-	Rules                            []KyvernoRule   `json:"rules"`
+	ValidationFailureAction          string            `json:"validationFailureAction,omitempty"`
+	WebhookTimeoutSeconds            *int              `json:"webhookTimeoutSeconds,omitempty"`
+	FailurePolicy                    string            `json:"failurePolicy,omitempty"`
+	Background                       *bool             `json:"background,omitempty"`
+	Admission                        *bool             `json:"admission,omitempty"`
+	EmitWarning                      *bool             `json:"emitWarning,omitempty"`
+	UseServerSideApply               *bool             `json:"useServerSideApply,omitempty"`
+	WebhookConfiguration             *KyvernoWebhook   `json:"webhookConfiguration,omitempty"`
+	ValidationFailureActionOverrides []KyvernoOverride `json:"validationFailureActionOverrides,omitempty"`
+	ApplyRules                       string            `json:"applyRules,omitempty"`
+	GenerateExisting                 *bool             `json:"generateExisting,omitempty"`
+	MutateExistingOnPolicyUpdate     *bool             `json:"mutateExistingOnPolicyUpdate,omitempty"`
+	SchemaValidation                 *bool             `json:"schemaValidation,omitempty"`
+	Rules                            []KyvernoRule     `json:"rules"`
+}
+
+// KyvernoOverride is one of spec.validationFailureActionOverrides.
+type KyvernoOverride struct {
+	Action            string                `json:"action"`
+	Namespaces        []string              `json:"namespaces,omitempty"`
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 }
 
 // KyvernoWebhook is spec.webhookConfiguration.
@@ -55,6 +62,10 @@ type KyvernoRule struct {
 	Context                json.RawMessage `json:"context,omitempty"`
 	Preconditions          json.RawMessage `json:"preconditions,omitempty"`
 	SkipBackgroundRequests *bool           `json:"skipBackgroundRequests,omitempty"`
+	CELPreconditions       json.RawMessage `json:"celPreconditions,omitempty"`
+	// Where images are in custom resources: Hallmark judges workloads.
+	ImageExtractors  json.RawMessage `json:"imageExtractors,omitempty"`
+	ReportProperties json.RawMessage `json:"reportProperties,omitempty"`
 }
 
 // KyvernoMatch is a rule's match or exclude block.
@@ -97,8 +108,9 @@ type KyvernoVerify struct {
 	ImageRegistryCredentials json.RawMessage      `json:"imageRegistryCredentials,omitempty"`
 	Validate                 json.RawMessage      `json:"validate,omitempty"`
 	// Deprecated single-image fields.
-	Image string `json:"image,omitempty"`
-	Key   string `json:"key,omitempty"`
+	Image       string `json:"image,omitempty"`
+	Key         string `json:"key,omitempty"`
+	CosignOCI11 bool   `json:"cosignOCI11,omitempty"` // both layouts are always read
 }
 
 type KyvernoAttestorSet struct {
@@ -107,12 +119,13 @@ type KyvernoAttestorSet struct {
 }
 
 type KyvernoAttestor struct {
-	Keys         *KyvernoKeys      `json:"keys,omitempty"`
-	Certificates *KyvernoCerts     `json:"certificates,omitempty"`
-	Keyless      *KyvernoKeyless   `json:"keyless,omitempty"`
-	Attestor     json.RawMessage   `json:"attestor,omitempty"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
-	Repository   string            `json:"repository,omitempty"`
+	Keys               *KyvernoKeys      `json:"keys,omitempty"`
+	Certificates       *KyvernoCerts     `json:"certificates,omitempty"`
+	Keyless            *KyvernoKeyless   `json:"keyless,omitempty"`
+	Attestor           json.RawMessage   `json:"attestor,omitempty"`
+	Annotations        map[string]string `json:"annotations,omitempty"`
+	Repository         string            `json:"repository,omitempty"`
+	SignatureAlgorithm string            `json:"signatureAlgorithm,omitempty"` // Kyverno's CRD defaults it (sha256)
 }
 
 type KyvernoKeys struct {
@@ -199,6 +212,21 @@ func FromKyverno(k *KyvernoPolicy) ([]*Policy, error) {
 	default:
 		return nil, fmt.Errorf("%s: failurePolicy %q; want Fail or Ignore", base, fp)
 	}
+	var overrides []ModeOverride
+	for i, o := range k.Spec.ValidationFailureActionOverrides {
+		ow := fmt.Sprintf("%s: spec.validationFailureActionOverrides[%d]", base, i)
+		if o.NamespaceSelector != nil {
+			return nil, fmt.Errorf("%s.namespaceSelector is not supported (name the namespaces)", ow)
+		}
+		m, err := kyvernoAction(o.Action, ow+".action")
+		if err != nil {
+			return nil, err
+		}
+		overrides = append(overrides, ModeOverride{Namespaces: o.Namespaces, Mode: m})
+	}
+	if k.Spec.Admission != nil && !*k.Spec.Admission {
+		return nil, nil // background scans only: nothing for admission
+	}
 	var out []*Policy
 	for ri, rule := range k.Spec.Rules {
 		if len(rule.VerifyImages) == 0 {
@@ -208,7 +236,19 @@ func FromKyverno(k *KyvernoPolicy) ([]*Policy, error) {
 		if rule.Name == "" {
 			return nil, fmt.Errorf("%s: spec.rules[%d].name is required", base, ri)
 		}
-		match, err := kyvernoMatch(rule.Match, rw+".match")
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"context", len(rule.Context) > 0}, {"preconditions", len(rule.Preconditions) > 0}, {"celPreconditions", len(rule.CELPreconditions) > 0}} {
+			if f.set {
+				return nil, fmt.Errorf("%s.%s: not supported with verifyImages (Hallmark evaluates no Kyverno variables outside an attestation's predicate); a policy it cannot read fully is refused rather than enforced in part", rw, f.name)
+			}
+		}
+		match, namespaces, err := kyvernoMatch(rule.Match, rw+".match")
+		if err != nil {
+			return nil, err
+		}
+		excludeNS, err := kyvernoExclude(rule.Exclude, rw+".exclude")
 		if err != nil {
 			return nil, err
 		}
@@ -219,21 +259,23 @@ func FromKyverno(k *KyvernoPolicy) ([]*Policy, error) {
 				name += fmt.Sprintf("/%d", vi)
 			}
 			p := &Policy{Name: name, GlobStyle: KyvernoGlob, Mode: mode, FailOpen: failOpen, Match: match,
-				VerifyDigest: boolOr(v.VerifyDigest, true)}
+				VerifyDigest: boolOr(v.VerifyDigest, true), Namespaces: namespaces, ExcludeNamespaces: excludeNS, ModeOverrides: overrides}
+			if len(v.Validate) > 0 {
+				return nil, fmt.Errorf("%s.validate: deny conditions over the verified images are not supported; a policy it cannot read fully is refused rather than enforced in part", vw)
+			}
+			if len(v.ImageRegistryCredentials) > 0 {
+				return nil, fmt.Errorf("%s.imageRegistryCredentials: not supported (Hallmark reads registries with the pod's pull secrets and its service account's)", vw)
+			}
 			if k.Kind == "Policy" {
 				p.Namespace = k.Metadata.Namespace
 				if p.Namespace == "" {
 					p.Namespace = "default"
 				}
 			}
-			switch strings.ToLower(v.FailureAction) {
-			case "":
-			case "enforce":
-				p.Mode = Enforce
-			case "audit":
-				p.Mode = Warn
-			default:
-				return nil, fmt.Errorf("%s.failureAction %q; want Enforce or Audit", vw, v.FailureAction)
+			if v.FailureAction != "" {
+				if p.Mode, err = kyvernoAction(v.FailureAction, vw+".failureAction"); err != nil {
+					return nil, err
+				}
 			}
 			// Kyverno refuses mutateDigest in Audit; its default (true) is
 			// taken as false there, as a warn-mode policy must not change
@@ -313,42 +355,103 @@ func boolOr(b *bool, def bool) bool {
 	return *b
 }
 
-// kyvernoMatch reads the kinds (and labels) a rule matches; a rule on Pod
-// also covers the workloads that make pods, as Kyverno's auto-generation does.
-func kyvernoMatch(m *KyvernoMatch, where string) ([]Match, error) {
+// kyvernoAction reads Enforce or Audit (either case).
+func kyvernoAction(a, where string) (Mode, error) {
+	switch strings.ToLower(a) {
+	case "enforce":
+		return Enforce, nil
+	case "audit":
+		return Warn, nil
+	}
+	return "", fmt.Errorf("%s %q; want Enforce or Audit", where, a)
+}
+
+// kyvernoMatch reads the kinds (and labels) and namespaces a rule matches;
+// a rule on Pod also covers the workloads that make pods, as Kyverno's
+// auto-generation does (not when it selects by labels, which Kyverno does
+// not carry over). Criteria Hallmark cannot judge are refused by name.
+func kyvernoMatch(m *KyvernoMatch, where string) (out []Match, namespaces []string, err error) {
 	if m == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
-	var rs []*KyvernoResources
-	if m.Resources != nil {
-		rs = append(rs, m.Resources)
+	filters, err := kyvernoFilters(m, where)
+	if err != nil {
+		return nil, nil, err
 	}
-	for _, f := range append(append([]KyvernoFilter(nil), m.Any...), m.All...) {
-		if f.Resources != nil {
-			rs = append(rs, f.Resources)
+	allNS := false
+	for _, r := range filters {
+		if len(r.Namespaces) == 0 {
+			allNS = true
 		}
-	}
-	var out []Match
-	for _, r := range rs {
+		namespaces = append(namespaces, r.Namespaces...)
 		var labels map[string]string
 		if r.Selector != nil {
 			if len(r.Selector.MatchExpressions) > 0 {
-				return nil, fmt.Errorf("%s: selector.matchExpressions is not supported (use matchLabels)", where)
+				return nil, nil, fmt.Errorf("%s: selector.matchExpressions is not supported (use matchLabels)", where)
 			}
 			labels = r.Selector.MatchLabels
 		}
 		for _, k := range r.Kinds {
 			k = k[strings.LastIndex(k, "/")+1:] // "apps/v1/Deployment" → Deployment
-			if k == "Pod" {
+			if k == "Pod" && labels == nil {
 				for _, w := range workloadKinds {
-					out = append(out, Match{Kind: w, Labels: labels})
+					out = append(out, Match{Kind: w})
 				}
 				continue
 			}
 			out = append(out, Match{Kind: k, Labels: labels})
 		}
 	}
-	return out, nil
+	if allNS {
+		namespaces = nil
+	}
+	return out, namespaces, nil
+}
+
+// kyvernoExclude reads the namespaces a rule's exclude block names; any
+// other exclusion criterion is refused.
+func kyvernoExclude(m *KyvernoMatch, where string) ([]string, error) {
+	if m == nil {
+		return nil, nil
+	}
+	filters, err := kyvernoFilters(m, where)
+	if err != nil {
+		return nil, err
+	}
+	var ns []string
+	for _, r := range filters {
+		if len(r.Kinds) > 0 || r.Selector != nil || len(r.Namespaces) == 0 {
+			return nil, fmt.Errorf("%s: only exclusions by namespace are supported", where)
+		}
+		ns = append(ns, r.Namespaces...)
+	}
+	return ns, nil
+}
+
+// kyvernoFilters are the resource filters of a match or exclude block; a
+// filter on anything but kinds, namespaces and labels is refused.
+func kyvernoFilters(m *KyvernoMatch, where string) ([]*KyvernoResources, error) {
+	var rs []*KyvernoResources
+	if m.Resources != nil {
+		rs = append(rs, m.Resources)
+	}
+	if len(m.All) > 1 {
+		return nil, fmt.Errorf("%s.all: several filters that must all hold are not supported (use any, or one filter)", where)
+	}
+	for i, f := range append(append([]KyvernoFilter(nil), m.Any...), m.All...) {
+		if len(f.Subjects) > 0 || len(f.Roles) > 0 || len(f.ClusterRoles) > 0 {
+			return nil, fmt.Errorf("%s: filter %d: subjects, roles and clusterRoles are not supported", where, i)
+		}
+		if f.Resources != nil {
+			rs = append(rs, f.Resources)
+		}
+	}
+	for _, r := range rs {
+		if len(r.Names) > 0 || r.Name != "" || r.NamespaceSelector != nil || len(r.Operations) > 0 || len(r.Annotations) > 0 {
+			return nil, fmt.Errorf("%s: resources.names, name, namespaceSelector, operations and annotations are not supported (kinds, namespaces and selector.matchLabels are)", where)
+		}
+	}
+	return rs, nil
 }
 
 // kyvernoAttestors turns an attestor set into a requirement: count entries

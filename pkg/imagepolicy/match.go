@@ -2,6 +2,7 @@ package imagepolicy
 
 import (
 	"fmt"
+	"path"
 	"slices"
 )
 
@@ -59,6 +60,12 @@ func (p *Policy) Matches(image, namespace, kind string, labels map[string]string
 	if p.Namespace != "" && p.Namespace != namespace {
 		return false
 	}
+	if len(p.Namespaces) > 0 && !namespaceIn(namespace, p.Namespaces) {
+		return false
+	}
+	if namespaceIn(namespace, p.ExcludeNamespaces) {
+		return false
+	}
 	if len(p.Match) > 0 && !slices.ContainsFunc(p.Match, func(m Match) bool { return m.matches(kind, labels) }) {
 		return false
 	}
@@ -91,4 +98,15 @@ func (m Match) matches(kind string, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// namespaceIn reports whether ns matches one of the patterns (Kyverno's
+// wildcards: * and ?).
+func namespaceIn(ns string, patterns []string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, ns); ok || p == ns {
+			return true
+		}
+	}
+	return false
 }

@@ -27,6 +27,14 @@ type Policy struct {
 	// Namespace limits a namespaced policy (Kyverno Policy) to one
 	// namespace; "" applies everywhere.
 	Namespace string `json:"namespace,omitempty"`
+	// Namespaces limits the policy to these namespaces (wildcards; empty
+	// is all); ExcludeNamespaces takes namespaces out again.
+	Namespaces        []string `json:"namespaces,omitempty"`
+	ExcludeNamespaces []string `json:"excludeNamespaces,omitempty"`
+	// ModeOverrides change Mode in some namespaces (Kyverno's
+	// validationFailureActionOverrides); the first that names the
+	// namespace wins.
+	ModeOverrides []ModeOverride `json:"modeOverrides,omitempty"`
 	// Images are the globs an image must match (at least one); Skip the
 	// globs that exclude it again.
 	Images    []string  `json:"images"`
@@ -55,6 +63,22 @@ type Policy struct {
 	Invalid error `json:"-"`
 
 	images, skip []matcher
+}
+
+// ModeOverride is the mode in some namespaces (wildcards).
+type ModeOverride struct {
+	Namespaces []string `json:"namespaces"`
+	Mode       Mode     `json:"mode"`
+}
+
+// ModeIn is the policy's mode in namespace ns.
+func (p *Policy) ModeIn(ns string) Mode {
+	for _, o := range p.ModeOverrides {
+		if namespaceIn(ns, o.Namespaces) {
+			return o.Mode
+		}
+	}
+	return p.Mode
 }
 
 // ResultPolicy is a Rego (package sigstore, rule isCompliant) or CUE
