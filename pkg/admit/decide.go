@@ -108,10 +108,12 @@ func (e *Engine) decidePolicy(ctx context.Context, r Request, p *compiledPolicy,
 		need := p.Requirements[ri].Needed()
 		passed, undecided := 0, 0
 		var signers, reasons []string
+		var identities [][]string
 		for ai, o := range outs {
 			switch {
 			case o.Pass:
 				passed++
+				identities = append(identities, o.identities())
 				signers = append(signers, o.Signer)
 				matches[authName(auths[ai], ai)] = o.Match
 			case o.Undecided:
@@ -122,6 +124,12 @@ func (e *Engine) decidePolicy(ctx context.Context, r Request, p *compiledPolicy,
 			}
 		}
 		pr.Signers = append(pr.Signers, signers...)
+		// N of M is N signers: authorities one person's signature
+		// satisfies twice count once.
+		if distinct := distinctSigners(identities); need > 1 && distinct < passed {
+			reasons = append(reasons, fmt.Sprintf("%d authorities passed, but on signatures of %d distinct signer(s)", passed, distinct))
+			passed = distinct
+		}
 		if passed >= need {
 			continue
 		}
@@ -261,4 +269,32 @@ func (e *Engine) clients(r Request) func(source string) (*oci.Client, error) {
 		}
 		return oci.New(opts...)
 	}
+}
+
+// distinctSigners is how many of the passing authorities can each be
+// credited to a different signer (a maximum matching of authorities to the
+// identities that satisfied them).
+func distinctSigners(identities [][]string) int {
+	owner := map[string]int{} // identity -> authority credited with it
+	var try func(a int, seen map[string]bool) bool
+	try = func(a int, seen map[string]bool) bool {
+		for _, id := range identities[a] {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			if o, taken := owner[id]; !taken || try(o, seen) {
+				owner[id] = a
+				return true
+			}
+		}
+		return false
+	}
+	n := 0
+	for a := range identities {
+		if try(a, map[string]bool{}) {
+			n++
+		}
+	}
+	return n
 }

@@ -273,3 +273,36 @@ spec:
 		})
 	}
 }
+
+// TestDistinctSigners: N of M counts people, not authorities: one
+// signature that satisfies two keyless authorities is one signer.
+func TestDistinctSigners(t *testing.T) {
+	w := newWorld(t)
+	const issuer = "https://issuer.example"
+	alice := hallmarktest.PushImage(t, w.reg, "n:alice", "alice")
+	w.keyless(t, "alice@corp.example", issuer).sign(t, alice)
+	both := hallmarktest.PushImage(t, w.reg, "n:both", "both")
+	w.keyless(t, "alice@corp.example", issuer).sign(t, both)
+	w.keyless(t, "bob@corp.example", issuer).sign(t, both)
+	doc := fmt.Sprintf(`apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: two, annotations: {hallmark.dev/count: "2"}}
+spec:
+  images: [{glob: "%s/n*"}]
+  authorities:
+  - name: anyone-at-corp
+    keyless: {identities: [{issuer: %q, subjectRegExp: '@corp\.example$'}]}
+  - name: alice
+    keyless: {identities: [{issuer: %q, subject: alice@corp.example}]}
+`, w.reg, issuer, issuer)
+	ps, err := imagepolicy.Parse("p.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := admit.New(admit.Config{Policies: ps, TrustRoots: map[string]*trust.Material{"": w.trust}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDenied(t, decide(t, e, alice.String()), "2 authorities passed, but on signatures of 1 distinct signer")
+	wantAllowed(t, decide(t, e, both.String()))
+}

@@ -93,3 +93,30 @@ func oneLine(s string) string {
 	s = strings.ReplaceAll(s, "\n  - ", "; ")
 	return strings.ReplaceAll(s, "\n", "; ")
 }
+
+// identities are who satisfied a passing authority: each verified
+// certificate's subject and issuer, or the key.
+func (o outcome) identities() []string {
+	var ids []string
+	if m := o.Match; m != nil {
+		if m.Static {
+			return []string{"static " + o.Signer}
+		}
+		for _, s := range m.Signatures {
+			if s.Subject != "" {
+				ids = append(ids, s.Subject+" ("+s.Issuer+")")
+			}
+		}
+		for _, atts := range m.Attestations {
+			for _, a := range atts {
+				if a.Subject != "" {
+					ids = append(ids, a.Subject+" ("+a.Issuer+")")
+				}
+			}
+		}
+	}
+	if len(ids) == 0 {
+		ids = []string{o.Signer} // a key
+	}
+	return ids
+}
