@@ -48,13 +48,22 @@ type Cluster struct {
 	CRDPoll time.Duration
 
 	mu      sync.Mutex
-	secrets map[string]cachedSecret
+	objects map[string]cachedObject
 }
 
-type cachedSecret struct {
-	data map[string][]byte
-	err  error
-	at   time.Time
+type cachedObject struct {
+	obj *unstructured.Unstructured
+	err error
+	at  time.Time
+}
+
+// ttl: an object is reused for secretTTL, its absence for 5 s (a secret
+// created just before its pod is seen at once).
+func (o cachedObject) ttl() time.Duration {
+	if o.err != nil {
+		return 5 * time.Second
+	}
+	return secretTTL
 }
 
 // secretTTL is how long a secret read is reused: pods of one rollout ask
@@ -84,31 +93,39 @@ func Connect(kubeconfig, namespace string, logger *slog.Logger) (*Cluster, error
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Cluster{dyn: dyn, namespace: namespace, logger: logger, secrets: map[string]cachedSecret{}, CRDPoll: 30 * time.Second}, nil
+	return &Cluster{dyn: dyn, namespace: namespace, logger: logger, objects: map[string]cachedObject{}, CRDPoll: 30 * time.Second}, nil
+}
+
+// get reads an object, reusing a read younger than secretTTL (pods of one
+// rollout ask for the same secrets and service account many times a
+// second, through a client limited to 50 requests a second).
+func (c *Cluster) get(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) (*unstructured.Unstructured, error) {
+	key := gvr.Resource + "/" + ns + "/" + name
+	c.mu.Lock()
+	if s, ok := c.objects[key]; ok && time.Since(s.at) < s.ttl() {
+		c.mu.Unlock()
+		return s.obj, s.err
+	}
+	c.mu.Unlock()
+	u, err := c.dyn.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	if ctx.Err() == nil && (err == nil || apierrors.IsNotFound(err)) {
+		c.mu.Lock()
+		c.objects[key] = cachedObject{u, err, time.Now()}
+		c.mu.Unlock()
+	}
+	return u, err
 }
 
 func (c *Cluster) secret(ctx context.Context, ns, name string) (map[string][]byte, error) {
-	key := ns + "/" + name
-	c.mu.Lock()
-	if s, ok := c.secrets[key]; ok && time.Since(s.at) < secretTTL {
-		c.mu.Unlock()
-		return s.data, s.err
-	}
-	c.mu.Unlock()
-	u, err := c.dyn.Resource(secretsGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	u, err := c.get(ctx, secretsGVR, ns, name)
 	var data map[string][]byte
 	if err == nil {
 		data, err = secretData(u)
 	}
 	if err != nil {
-		err = fmt.Errorf("secret %s: %w", key, err)
+		return nil, fmt.Errorf("secret %s/%s: %w", ns, name, err)
 	}
-	if ctx.Err() == nil {
-		c.mu.Lock()
-		c.secrets[key] = cachedSecret{data, err, time.Now()}
-		c.mu.Unlock()
-	}
-	return data, err
+	return data, nil
 }
 
 func secretData(u *unstructured.Unstructured) (map[string][]byte, error) {
@@ -134,7 +151,7 @@ func (c *Cluster) Keychain(ctx context.Context, ns string, pullSecrets []string,
 		serviceAccount = "default"
 	}
 	names := append([]string(nil), pullSecrets...)
-	if sa, err := c.dyn.Resource(accountsGVR).Namespace(ns).Get(ctx, serviceAccount, metav1.GetOptions{}); err == nil {
+	if sa, err := c.get(ctx, accountsGVR, ns, serviceAccount); err == nil {
 		list, _, _ := unstructured.NestedSlice(sa.Object, "imagePullSecrets")
 		for _, e := range list {
 			if m, ok := e.(map[string]any); ok {
