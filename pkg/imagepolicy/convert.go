@@ -41,10 +41,26 @@ func ToClusterImagePolicies(p *Policy, name string) (out []*ClusterImagePolicy, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", p.Name, err)
 	}
-	for ri, r := range p.Requirements {
+	// Every matching ClusterImagePolicy must pass: a requirement that needs
+	// all of its authorities is one policy per authority, which
+	// policy-controller enforces too (it ignores hallmark.dev/count).
+	var reqs []Requirement
+	for _, r := range p.Requirements {
+		if n := len(r.Authorities); n > 1 && r.Needed() == n && p.ResultPolicy == nil {
+			for _, a := range r.Authorities {
+				reqs = append(reqs, Requirement{Count: 1, Authorities: []Authority{a}})
+			}
+			continue
+		}
+		if n := r.Needed(); n > 1 {
+			notes = append(notes, fmt.Sprintf("%d of %d authorities: hallmark.dev/count says it to Hallmark; policy-controller ignores the annotation (any one authority passes there; say it with spec.policy for both)", n, len(r.Authorities)))
+		}
+		reqs = append(reqs, r)
+	}
+	for ri, r := range reqs {
 		c := &ClusterImagePolicy{APIVersion: cipAPI, Kind: "ClusterImagePolicy",
 			Metadata: metav1.ObjectMeta{Name: name}, Spec: CIPSpec{Images: globs, Match: match}}
-		if len(p.Requirements) > 1 {
+		if len(reqs) > 1 {
 			c.Metadata.Name = fmt.Sprintf("%s-%d", name, ri)
 		}
 		if p.Mode == Warn {
@@ -80,6 +96,9 @@ func ToClusterImagePolicies(p *Policy, name string) (out []*ClusterImagePolicy, 
 			ca, err := toCIPAuthority(a, ai)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", p.Name, err)
+			}
+			if ca.CTLog != nil && ca.CTLog.URL == "" && ca.CTLog.TrustRootRef == "" {
+				notes = append(notes, fmt.Sprintf("authority %s checks a transparency log: Hallmark reads ctlog: {} as that, under its --trusted-root; policy-controller needs ctlog.url or trustRootRef", ca.Name))
 			}
 			c.Spec.Authorities = append(c.Spec.Authorities, ca)
 		}

@@ -309,3 +309,22 @@ func TestKyvernoNamespaces(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertAllOf: a Kyverno set whose every entry must pass becomes one
+// ClusterImagePolicy per entry (matching policies are ANDed, which
+// policy-controller enforces too), not an annotation it would ignore.
+func TestConvertAllOf(t *testing.T) {
+	doc := strings.NewReplacer("IMAGES", `["x/*"]`, "KIND", "ClusterPolicy").Replace(kyvDoc) +
+		"        - keyless: {subject: a@example.com, issuer: https://issuer.example, rekor: {url: https://rekor.example}}\n"
+	ps, err := Parse("k.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cips, _, err := ToClusterImagePolicies(ps[0], "both")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cips) != 2 || len(cips[0].Spec.Authorities) != 1 || cips[0].Metadata.Annotations[AnnotationCount] != "" {
+		t.Fatalf("want two single-authority policies, got %d: %+v", len(cips), cips)
+	}
+}
