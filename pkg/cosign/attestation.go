@@ -124,7 +124,12 @@ func ParseAttestationStatement(b []byte) (*AttestationStatement, error) {
 		case "_type":
 			dst = &st.Type
 		case "subject":
-			dst = &st.Subject
+			subs, err := parseSubjects(v)
+			if err != nil {
+				return nil, err
+			}
+			st.Subject = subs
+			continue
 		case "predicateType":
 			dst = &st.PredicateType
 		case "predicate":
@@ -156,4 +161,35 @@ func ParseAttestationStatement(b []byte) (*AttestationStatement, error) {
 		return nil, errors.New("statement has no predicateType")
 	}
 	return &AttestationStatement{Type: st.Type, Subject: st.Subject, PredicateType: st.PredicateType}, nil
+}
+
+// parseSubjects reads the subject list with its keys matched exactly too:
+// a subject carrying "Digest" beside "digest" would show the subject check
+// one digest and a policy another.
+func parseSubjects(v json.RawMessage) ([]Subject, error) {
+	var raw []map[string]json.RawMessage
+	if err := json.Unmarshal(v, &raw); err != nil {
+		return nil, fmt.Errorf("statement subject: %w", err)
+	}
+	out := make([]Subject, len(raw))
+	for i, m := range raw {
+		for k := range m {
+			for _, known := range []string{"name", "digest"} {
+				if k != known && strings.EqualFold(k, known) {
+					return nil, fmt.Errorf("statement subject %d has a key %q: in-toto keys are case-sensitive (want %q)", i, k, known)
+				}
+			}
+		}
+		if n, ok := m["name"]; ok {
+			if err := json.Unmarshal(n, &out[i].Name); err != nil {
+				return nil, fmt.Errorf("statement subject %d name: %w", i, err)
+			}
+		}
+		if d, ok := m["digest"]; ok {
+			if err := json.Unmarshal(d, &out[i].Digest); err != nil {
+				return nil, fmt.Errorf("statement subject %d digest: %w", i, err)
+			}
+		}
+	}
+	return out, nil
 }

@@ -102,6 +102,8 @@ func TestAttestationStatementKeysAreExact(t *testing.T) {
 		`{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}],"predicateType":"A","PREDICATETYPE":"B","predicate":{}}`,
 		`{"_type":"https://in-toto.io/Statement/v1","Subject":[{"digest":{"sha256":"cd"}}],"subject":[{"digest":{"sha256":"ab"}}],"predicateType":"A"}`,
 		`{"_TYPE":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}],"predicateType":"A"}`,
+		`{"_type":"https://in-toto.io/Statement/v1","subject":[{"Digest":{"sha256":"cd"},"digest":{"sha256":"ab"}}],"predicateType":"A"}`,
+		`{"_type":"https://in-toto.io/Statement/v1","subject":[{"NAME":"x","digest":{"sha256":"ab"}}],"predicateType":"A"}`,
 	} {
 		if _, err := ParseAttestationStatement([]byte(bad)); err == nil || !strings.Contains(err.Error(), "case-sensitive") {
 			t.Errorf("%s: %v", bad, err)
