@@ -27,6 +27,7 @@ type attestOptions struct {
 	newBundleFormat bool
 	bundlePath      string
 	maxPredicate    int64
+	noUpload        bool
 	log             logFlags
 	keyless         keylessFlags
 	registry        registryFlags
@@ -63,11 +64,12 @@ sign is), logged when a log is configured, and stored: as a Sigstore bundle refe
 	f.BoolVar(&o.newBundleFormat, "new-bundle-format", true, "store a Sigstore bundle as an OCI referrer (false: cosign v2 .att tag)")
 	f.StringVar(&o.bundlePath, "bundle", "", "also write the bundle to this file (bundle format)")
 	f.Int64Var(&o.maxPredicate, "max-predicate-size", defaultMaxPredicate, "largest predicate accepted, in bytes")
+	f.BoolVar(&o.noUpload, "no-upload", false, "sign (and log) the attestation but do not store it: print it on standard output (the bundle, or with --new-bundle-format=false the DSSE envelope)")
 	o.log.add(cmd)
 	o.keyless.add(cmd)
 	o.registry.add(cmd)
 	notYet(cmd, append(hardwareKeyFlags, stringFlag("certificate", "attaching a certificate to a key attestation"),
-		stringFlag("certificate-chain", "attaching a certificate chain"), boolFlag("no-upload", "attesting without storing"))...)
+		stringFlag("certificate-chain", "attaching a certificate chain"))...)
 	return cmd
 }
 
@@ -149,6 +151,20 @@ func (a *app) attest(ctx context.Context, o *attestOptions, images []string) err
 			if statement, err = attest.NewStatement(d.Context().Name(), hex, predicateType, predicate); err != nil {
 				return err
 			}
+		}
+		if o.noUpload {
+			out, err := signer.SignAttestation(ctx, d, format, statement, predicateType)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, string(out))
+			a.infof("Attested %s (%s, %s format); not stored (--no-upload)", d, predicateType, format)
+			if o.bundlePath != "" && format == verify.FormatBundle {
+				if err := os.WriteFile(o.bundlePath, out, 0o644); err != nil {
+					return err
+				}
+			}
+			continue
 		}
 		res, err := signer.AttestImage(ctx, c, d, desc, format, statement, predicateType, o.replace)
 		if err != nil {

@@ -78,3 +78,27 @@ func sameJSONLines(a, b []string) bool {
 	na, nb := norm(a), norm(b)
 	return na != nil && reflect.DeepEqual(na, nb)
 }
+
+// TestAttestNoUpload: --no-upload signs and prints the attestation (the
+// bundle, or the DSSE envelope) and stores nothing.
+func TestAttestNoUpload(t *testing.T) {
+	reg := hallmarktest.EmbeddedRegistry(t, "")
+	key, pub := shared(t)
+	img := hallmarktest.PushImage(t, reg.Host, "noup/app:v1", "no upload").String()
+	r := mustHM(t, 0, pw, "attest", "--no-upload", "--key", key, "--type", "vuln", "--predicate", predicatePath(t, "vuln"), img)
+	var b struct {
+		MediaType    string          `json:"mediaType"`
+		DSSEEnvelope json.RawMessage `json:"dsseEnvelope"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &b); err != nil || !strings.Contains(b.MediaType, "sigstore.bundle") || len(b.DSSEEnvelope) == 0 {
+		t.Fatalf("--no-upload printed %q (%v)", r.stdout, err)
+	}
+	r = mustHM(t, 0, pw, "attest", "--no-upload", "--new-bundle-format=false", "--key", key, "--type", "vuln", "--predicate", predicatePath(t, "vuln"), img)
+	var env struct {
+		PayloadType string `json:"payloadType"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &env); err != nil || env.PayloadType != "application/vnd.in-toto+json" {
+		t.Fatalf("--no-upload (legacy) printed %q (%v)", r.stdout, err)
+	}
+	mustHM(t, exitNoSignatures, nil, "verify-attestation", "--key", pub, "--insecure-ignore-tlog", "--type", "vuln", img)
+}

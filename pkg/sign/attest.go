@@ -56,6 +56,23 @@ func (s *Signer) AttestImage(ctx context.Context, c *oci.Client, d name.Digest, 
 	return nil, fmt.Errorf("unknown attestation format %q", format)
 }
 
+// SignAttestation signs and logs statement about d as AttestImage does,
+// checks it verifies, and returns it without storing it: the bundle JSON
+// (bundle format) or the DSSE envelope as a legacy .att layer holds it
+// (cosign's attest --no-upload).
+func (s *Signer) SignAttestation(ctx context.Context, d name.Digest, format Format, statement []byte, predicateType string) ([]byte, error) {
+	policy := verify.AttestationPolicy{Digest: d.DigestStr(), PredicateType: predicateType}
+	switch format {
+	case verify.FormatBundle:
+		_, raw, err := s.attestationBundle(ctx, statement, policy)
+		return raw, err
+	case verify.FormatLegacy:
+		env, _, err := s.legacyAttestation(ctx, statement, predicateType, policy)
+		return env, err
+	}
+	return nil, fmt.Errorf("unknown attestation format %q", format)
+}
+
 // AttestBlob signs statement (whose subject is data's SHA-256) and returns
 // its v0.3 bundle.
 func (s *Signer) AttestBlob(ctx context.Context, statement []byte, blobSHA256 []byte, predicateType string) ([]byte, error) {
