@@ -131,3 +131,30 @@ func TestBlobAttestationInterop(t *testing.T) {
 	mustHM(t, exitNoMatchingSig, nil, "verify-blob-attestation", "--key", coPub, "--type", "vuln", "--bundle", coBundle, "--insecure-ignore-tlog", blob)
 	mustHM(t, exitNoMatchingSig, nil, "verify-blob-attestation", "--key", hmPub, "--type", "slsaprovenance1", "--bundle", coBundle, "--insecure-ignore-tlog", blob)
 }
+
+// TestBlobAttestationLegacyOutputs: attest-blob --new-bundle-format=false
+// writes cosign v2's outputs — the DSSE envelope (standard output or
+// --output-signature), the statement, a legacy bundle — and the envelope
+// verifies with both tools; cosign v2 style outputs of cosign verify with
+// Hallmark.
+func TestBlobAttestationLegacyOutputs(t *testing.T) {
+	co := newCosignPeer(t)
+	hmKey, hmPub := shared(t)
+	dir := t.TempDir()
+	blob, other := filepath.Join(dir, "app.tar"), filepath.Join(dir, "other.tar")
+	writeFile(t, blob, "the release artifact")
+	writeFile(t, other, "something else")
+	pred := predicatePath(t, "vuln")
+	env, st, legacy := filepath.Join(dir, "env.json"), filepath.Join(dir, "statement.json"), filepath.Join(dir, "legacy.bundle")
+	mustHM(t, 0, pw, "attest-blob", "--key", hmKey, "--type", "vuln", "--predicate", pred, "--new-bundle-format=false",
+		"--output-signature", env, "--output-attestation", st, "--bundle", legacy, blob)
+	wantContains(t, mustRead(t, st), `"predicateType":"https://cosign.sigstore.dev/attestation/vuln/v1"`)
+	wantContains(t, mustRead(t, legacy), `"base64Signature"`)
+	r := mustHM(t, 0, pw, "attest-blob", "--key", hmKey, "--type", "vuln", "--predicate", pred, "--new-bundle-format=false", blob)
+	wantContains(t, r.stdout, `"payloadType":"application/vnd.in-toto+json"`)
+	mustHM(t, 0, nil, "verify-blob-attestation", "--key", hmPub, "--type", "vuln", "--signature", env, "--insecure-ignore-tlog", blob)
+	mustHM(t, exitNoMatchingSig, nil, "verify-blob-attestation", "--key", hmPub, "--type", "vuln", "--signature", env, "--insecure-ignore-tlog", other)
+	co.must("verify-blob-attestation", "--key", hmPub, "--type", "vuln", "--signature", env, "--insecure-ignore-tlog", "--new-bundle-format=false", blob)
+	co.mustFail("verify-blob-attestation", "--key", hmPub, "--type", "vuln", "--signature", env, "--insecure-ignore-tlog", "--new-bundle-format=false", other)
+	mustHM(t, exitUsage, pw, "attest-blob", "--key", hmKey, "--type", "vuln", "--predicate", pred, "--output-signature", env, "--bundle", legacy, blob)
+}

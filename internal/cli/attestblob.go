@@ -14,11 +14,13 @@ import (
 
 	"hallmark.dev/hallmark/pkg/attest"
 	"hallmark.dev/hallmark/pkg/cosign"
+	"hallmark.dev/hallmark/pkg/sign"
 	"hallmark.dev/hallmark/pkg/verify"
 )
 
 type attestBlobOptions struct {
 	keyPath, predicate, statement, typ, bundlePath, hash string
+	outSignature, outAttestation, outCertificate         string
 	newBundleFormat, yes                                 bool
 	maxPredicate                                         int64
 	log                                                  logFlags
@@ -43,22 +45,24 @@ as a Sigstore bundle to --bundle.`,
 	f.StringVar(&o.typ, "type", "custom", "predicate type: "+strings.Join(attest.ShortTypes(), ", ")+", or a URI")
 	f.StringVar(&o.bundlePath, "bundle", "", "write the Sigstore bundle to this file")
 	f.StringVar(&o.hash, "hash", "", "the file's SHA-256 in hex, instead of reading the file")
-	f.BoolVar(&o.newBundleFormat, "new-bundle-format", true, "write a Sigstore bundle (cosign v2's outputs are not supported)")
+	f.BoolVar(&o.newBundleFormat, "new-bundle-format", true, "write a Sigstore bundle (false: cosign v2's outputs: the DSSE envelope on standard output or --output-signature, a legacy --bundle)")
+	f.StringVar(&o.outSignature, "output-signature", "", "--new-bundle-format=false: write the DSSE envelope here instead of standard output")
+	f.StringVar(&o.outAttestation, "output-attestation", "", "--new-bundle-format=false: write the signed in-toto statement here")
+	f.StringVar(&o.outCertificate, "output-certificate", "", "--new-bundle-format=false: write the signing certificate (PEM) here (keyless)")
 	f.BoolVarP(&o.yes, "yes", "y", false, "accepted for cosign compatibility")
 	f.Int64Var(&o.maxPredicate, "max-predicate-size", defaultMaxPredicate, "largest predicate accepted, in bytes")
 	o.log.add(cmd)
 	o.keyless.add(cmd)
-	notYet(cmd, append(hardwareKeyFlags, stringFlag("output-signature", "cosign v2's envelope output"),
-		stringFlag("output-attestation", "cosign v2's statement output"), stringFlag("output-certificate", "cosign v2's certificate output"))...)
+	notYet(cmd, hardwareKeyFlags...)
 	return cmd
 }
 
 func (a *app) attestBlob(ctx context.Context, o *attestBlobOptions, arg string) error {
-	if !o.newBundleFormat {
-		return fmt.Errorf("%w: --new-bundle-format=false (cosign v2's blob attestation outputs) is not supported yet: the bundle carries everything", errUsage)
-	}
-	if o.bundlePath == "" {
+	if o.newBundleFormat && o.bundlePath == "" {
 		return fmt.Errorf("%w: give --bundle FILE to say where the attestation goes", errUsage)
+	}
+	if o.newBundleFormat && (o.outSignature != "" || o.outAttestation != "" || o.outCertificate != "") {
+		return fmt.Errorf("%w: --output-signature, --output-attestation and --output-certificate are cosign v2's outputs: give --new-bundle-format=false with them (a bundle carries everything)", errUsage)
 	}
 	if (o.predicate == "") == (o.statement == "") {
 		return fmt.Errorf("%w: give exactly one of --predicate FILE and --statement FILE", errUsage)
@@ -117,10 +121,44 @@ func (a *app) attestBlob(ctx context.Context, o *attestBlobOptions, arg string) 
 	if err != nil {
 		return err
 	}
-	if err := writeFileMode(o.bundlePath, b, 0o600, true); err != nil {
+	if o.newBundleFormat {
+		if err := writeFileMode(o.bundlePath, b, 0o600, true); err != nil {
+			return err
+		}
+		a.infof("Wrote bundle to file %s", o.bundlePath)
+		return nil
+	}
+	return a.legacyAttestationOutputs(o, b, statement)
+}
+
+// legacyAttestationOutputs writes cosign v2's outputs of attest-blob.
+func (a *app) legacyAttestationOutputs(o *attestBlobOptions, bundleJSON, statement []byte) error {
+	b, err := cosign.ParseBundle(bundleJSON)
+	if err != nil {
 		return err
 	}
-	a.infof("Wrote bundle to file %s", o.bundlePath)
+	env, legacy, certPEM, err := sign.LegacyAttestationOutputs(b)
+	if err != nil {
+		return err
+	}
+	if o.outCertificate != "" && certPEM == nil {
+		return fmt.Errorf("%w: --output-certificate: a key-signed attestation has no certificate", errUsage)
+	}
+	for _, out := range []struct {
+		path, what string
+		data       []byte
+	}{{o.bundlePath, "legacy bundle", legacy}, {o.outSignature, "DSSE envelope", env}, {o.outAttestation, "statement", statement}, {o.outCertificate, "certificate", certPEM}} {
+		if out.path == "" {
+			continue
+		}
+		if err := writeFileMode(out.path, out.data, 0o600, true); err != nil {
+			return err
+		}
+		a.infof("Wrote the %s to %s", out.what, out.path)
+	}
+	if o.outSignature == "" {
+		fmt.Fprintln(a.stdout, string(env))
+	}
 	return nil
 }
 

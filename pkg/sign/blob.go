@@ -10,6 +10,7 @@ import (
 
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/keys"
+	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/verify"
 )
 
@@ -72,4 +73,37 @@ func LegacyBlobBundle(b *cosign.Bundle) ([]byte, error) {
 		}
 	}
 	return json.Marshal(out)
+}
+
+// LegacyAttestationOutputs are cosign v2's outputs of attest-blob
+// --new-bundle-format=false for a DSSE bundle: the envelope JSON (its
+// "signature"), the legacy blob bundle (the envelope base64-encoded as the
+// signature, the certificate, the log entry's SET) and the certificate PEM
+// (nil for a key).
+func LegacyAttestationOutputs(b *cosign.Bundle) (envelope, legacyBundle, certPEM []byte, err error) {
+	env := b.GetDsseEnvelope()
+	if env == nil || len(env.GetSignatures()) != 1 {
+		return nil, nil, nil, fmt.Errorf("not an attestation bundle (a DSSE envelope with one signature)")
+	}
+	if envelope, err = rekor.MarshalDSSEEnvelope(env.GetPayloadType(), env.GetPayload(), env.GetSignatures()[0].GetSig()); err != nil {
+		return nil, nil, nil, err
+	}
+	out := cosign.LocalSignedPayload{Base64Signature: base64.StdEncoding.EncodeToString(envelope)}
+	if c := b.GetVerificationMaterial().GetCertificate(); c != nil {
+		certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.GetRawBytes()})
+		out.Cert = base64.StdEncoding.EncodeToString(certPEM)
+	}
+	if tles := b.GetVerificationMaterial().GetTlogEntries(); len(tles) > 0 {
+		rb, err := legacyRekorBundle(tles[0])
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if out.RekorBundle, _, err = cosign.ParseRekorBundle(rb); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if legacyBundle, err = json.Marshal(out); err != nil {
+		return nil, nil, nil, err
+	}
+	return envelope, legacyBundle, certPEM, nil
 }
