@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -81,7 +80,7 @@ func (p *regoPolicy) Name() string { return p.file }
 func (p *regoPolicy) Evaluate(ctx context.Context, statement []byte) error {
 	// Straight from JSON to OPA's values (numbers kept exact), without a
 	// Go map in between: an SBOM predicate is megabytes.
-	input, err := ast.ValueFromReader(bytes.NewReader(statement))
+	input, err := jsonValue(statement)
 	if err != nil {
 		return fmt.Errorf("policy %s: the statement is not JSON: %w", p.file, err)
 	}
