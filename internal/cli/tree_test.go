@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"hallmark.dev/hallmark/pkg/cosign"
+	"hallmark.dev/hallmark/pkg/oci"
 	"reflect"
 	"slices"
 	"strings"
@@ -101,4 +103,35 @@ func TestAttestNoUpload(t *testing.T) {
 		t.Fatalf("--no-upload (legacy) printed %q (%v)", r.stdout, err)
 	}
 	mustHM(t, exitNoSignatures, nil, "verify-attestation", "--key", pub, "--insecure-ignore-tlog", "--type", "vuln", img)
+}
+
+// TestReplaceReadsStatements: --replace drops an earlier attestation of the
+// same type even when its layer lacks the predicateType annotation (cosign
+// reads the statement), and keeps the other types.
+func TestReplaceReadsStatements(t *testing.T) {
+	reg := hallmarktest.EmbeddedRegistry(t, "")
+	key, _ := shared(t)
+	img := hallmarktest.PushImage(t, reg.Host, "replace/app:v1", "replace")
+	attest := func(typ string, extra ...string) string {
+		args := append([]string{"attest", "--key", key, "--type", typ, "--predicate", predicatePath(t, typ), "--new-bundle-format=false"}, extra...)
+		return mustHM(t, 0, pw, append(args, img.String())...).stdout
+	}
+	env := attest("vuln", "--no-upload")
+	c, _ := oci.New()
+	if err := c.AppendAttestation(t.Context(), img, []byte(strings.TrimSpace(env)), map[string]string{}, false); err != nil {
+		t.Fatal(err)
+	}
+	attest("cyclonedx")
+	attest("vuln", "--replace")
+	layers, _, err := c.AttestationLayers(t.Context(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, l := range layers {
+		types = append(types, l.Annotations[cosign.PredicateTypeAnnotation])
+	}
+	if len(layers) != 2 || !slices.Contains(types, "https://cosign.sigstore.dev/attestation/vuln/v1") || !slices.Contains(types, "https://cyclonedx.org/bom") {
+		t.Fatalf("after --replace: %d layers of types %q; want the new vuln one and the cyclonedx one", len(layers), types)
+	}
 }

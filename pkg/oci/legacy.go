@@ -151,16 +151,42 @@ func (c *Client) AppendLegacySignature(ctx context.Context, d name.Digest, paylo
 }
 
 // AppendAttestation adds one DSSE envelope layer to the .att image of d,
-// as AppendLegacySignature does for signatures. With replace, layers whose
-// predicateType annotation is the new layer's are dropped first, and the
-// new layer goes first (as cosign's --replace).
+// as AppendLegacySignature does for signatures. With replace, layers of the
+// new layer's predicate type are dropped first, and the new layer goes
+// first (as cosign's --replace): the type is the layer's predicateType
+// annotation or, for a layer without one, its statement's (as cosign reads
+// it); a layer that cannot be read is kept.
 func (c *Client) AppendAttestation(ctx context.Context, d name.Digest, envelope []byte, annotations map[string]string, replace bool) error {
 	var drop func(v1.Descriptor) bool
 	if replace {
 		pt := annotations[cosign.PredicateTypeAnnotation]
-		drop = func(l v1.Descriptor) bool { return l.Annotations[cosign.PredicateTypeAnnotation] == pt }
+		repo := c.AttestationTag(d).Context()
+		drop = func(l v1.Descriptor) bool {
+			if t, ok := l.Annotations[cosign.PredicateTypeAnnotation]; ok {
+				return t == pt
+			}
+			return c.statementType(ctx, repo, l) == pt
+		}
 	}
 	return c.appendLegacy(ctx, c.AttestationTag(d), static.NewLayer(envelope, types.MediaType(cosign.DSSELayerMediaType)), annotations, drop)
+}
+
+// statementType is the predicate type of the statement in a DSSE envelope
+// layer, or "" when it cannot be read.
+func (c *Client) statementType(ctx context.Context, repo name.Repository, l v1.Descriptor) string {
+	b, err := c.readBlob(ctx, repo, l)
+	if err != nil {
+		return ""
+	}
+	env, err := cosign.ParseEnvelope(b)
+	if err != nil {
+		return ""
+	}
+	st, err := cosign.ParseAttestationStatement(env.Payload)
+	if err != nil {
+		return ""
+	}
+	return st.PredicateType
 }
 
 func (c *Client) appendLegacy(ctx context.Context, tag name.Tag, layer v1.Layer, annotations map[string]string, drop func(v1.Descriptor) bool) error {
