@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/hallmark/internal/server/admission"
@@ -132,7 +133,10 @@ func (a *app) admissionServe(ctx context.Context, o *admissionServeOptions) erro
 	}
 	// From now on (reloads, cluster resources) a policy that does not load
 	// is logged and denies what it names; the others stay in force.
+	loadErrors := prometheus.NewCounter(prometheus.CounterOpts{Name: "hallmark_admission_policy_load_errors_total",
+		Help: "Policies that did not load at a (re)load: each denies the images it names until fixed."})
 	cfg.OnInvalid = func(p *imagepolicy.Policy, err error) {
+		loadErrors.Inc()
 		logger.Error("policy not loaded; it denies the images it names until fixed", "policy", p.Name, "source", p.Source, "error", err)
 	}
 	base, err = admit.New(cfg)
@@ -186,9 +190,11 @@ func (a *app) admissionServe(ctx context.Context, o *admissionServeOptions) erro
 		rv.Credentials = cluster
 	}
 	h := admission.NewHandler(rv, o.timeout)
+	loaded := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hallmark_admission_policies", Help: "Policies in force (files and cluster resources)."},
+		func() float64 { return float64(len(current.Load().Policies())) })
 	logger.Info("admission webhooks", "addr", ln.Addr().String(), "policies", len(current.Load().Policies()), "no-match", o.admit.noMatch)
 	return a.runServices(ctx, &o.ops, logger, []service{{
-		name: "admission", ln: ln, handler: h, tlsCert: certFile, tlsKey: keyFile, collectors: h.Collectors(),
+		name: "admission", ln: ln, handler: h, tlsCert: certFile, tlsKey: keyFile, collectors: append(h.Collectors(), loadErrors, loaded),
 	}})
 }
 

@@ -212,9 +212,13 @@ spec:
 	addr := ln.Addr().String()
 	ln.Close()
 	kube.MustRun(t, strings.ReplaceAll(webhookConfigs, "URL", "https://"+addr), "apply", "-f", "-")
+	mln, _ := net.Listen("tcp", "127.0.0.1:0")
+	metricsAddr := mln.Addr().String()
+	mln.Close()
 	adm := startAdmissionAt(t, addr, "--policies", policies, "--kubeconfig", kube.Kubeconfig, "--watch", "--trusted-root", tr,
 		"--self-signed-for", "127.0.0.1", "--patch-webhooks", "hallmark-admission", "--no-match", "allow",
-		"--crd-poll", "1s") // Kyverno's CRDs come later in this test
+		"--crd-poll", "1s", // Kyverno's CRDs come later in this test
+		"--metrics-addr", metricsAddr)
 	kube.MustRun(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: enforced, labels: {policy.sigstore.dev/include: \"true\"}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: free}\n", "apply", "-f", "-")
 
 	create := func(doc string) (string, error) {
@@ -389,6 +393,33 @@ spec:
 			out, err := create(strings.Replace(pod("late", "enforced", late), "metadata: {", "metadata: {generateName: late-, ", 1))
 			return err != nil && strings.Contains(out, "ClusterPolicy/late/signed")
 		})
+	})
+	t.Run("a policy resource that does not load denies what it names", func(t *testing.T) {
+		broken := st.pushImage(t, "broken:v1", "broken")
+		mustHM(t, 0, pw, "sign", "--key", key, broken)
+		kube.MustRun(t, fmt.Sprintf("apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: typo}\nspec:\n  images: [{glob: \"%s/broken*\"}]\n  authorities: [{name: k, key: {data: \"not a key\"}}]\n", reg), "apply", "-f", "-")
+		waitFor(t, 20*time.Second, "the broken policy to deny", func() bool {
+			out, err := create(strings.Replace(pod("broken", "enforced", broken), "metadata: {", "metadata: {generateName: broken-, ", 1))
+			return err != nil && strings.Contains(out, "ClusterImagePolicy/typo") && strings.Contains(out, "did not load")
+		})
+		// The others are still in force.
+		if out, err := create(pod("still-signed", "enforced", signed)); err != nil {
+			t.Fatalf("a broken policy stopped the others: %v %s", err, out)
+		}
+		if out, err := create(pod("still-unsigned", "enforced", unsigned)); err == nil || !strings.Contains(out, "no signatures found") {
+			t.Fatalf("a broken policy stopped the others: %v %s", err, out)
+		}
+		kube.MustRun(t, "", "delete", "clusterimagepolicy", "typo")
+	})
+	t.Run("metrics", func(t *testing.T) {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		wantContains(t, string(b), `hallmark_admission_decisions_total{decision="denied",webhook="validate"}`, `hallmark_admission_decisions_total{decision="patched",webhook="mutate"}`,
+			"hallmark_admission_verifications_total", "hallmark_admission_cache_hits_total", "hallmark_admission_policy_load_errors_total", "hallmark_admission_policies ")
 	})
 	t.Run("the install manifests are accepted by the apiserver", func(t *testing.T) {
 		// A server-side dry run of a namespace does not create it for the
