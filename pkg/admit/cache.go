@@ -3,6 +3,7 @@ package admit
 import (
 	"container/list"
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -97,7 +98,7 @@ func (c *cache) do(ctx context.Context, key string, compute func() (outcome, tim
 		cl = &call{done: make(chan struct{})}
 		c.inflight[key] = cl
 		go func() {
-			out, ttl := compute()
+			out, ttl := safely(compute)
 			c.put(key, out, ttl)
 			c.mu.Lock()
 			cl.out = out
@@ -113,4 +114,16 @@ func (c *cache) do(ctx context.Context, key string, compute func() (outcome, tim
 	case <-ctx.Done():
 		return outcome{}, false, ctx.Err()
 	}
+}
+
+// safely runs compute, turning a panic (a library refusing hostile input
+// the hard way) into a verdict against, so that one attestation cannot take
+// the webhook down.
+func safely(compute func() (outcome, time.Duration)) (out outcome, ttl time.Duration) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, ttl = outcome{Reason: fmt.Sprintf("the verification failed unexpectedly: %v", r)}, 0
+		}
+	}()
+	return compute()
 }

@@ -119,7 +119,7 @@ func compileOperand(s string) (operand, error) {
 		if _, err := jmespath.Compile(expr, functions...); err != nil {
 			return operand{}, fmt.Errorf("JMESPath %q: %w", expr, err)
 		}
-		if root := leadingName.FindString(expr); reservedRoots[root] {
+		if root := leadingName.FindString(strings.TrimLeft(expr, `( "'`)); reservedRoots[root] {
 			return operand{}, fmt.Errorf("{{ %s }}: Kyverno's %s variables are not supported; conditions read the attestation's predicate", expr, root)
 		}
 	}

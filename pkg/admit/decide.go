@@ -43,6 +43,19 @@ func (e *Engine) decideImage(ctx context.Context, r Request, ref, budget string)
 		return all("fail", err.Error())
 	}
 	_, byDigest := parsed.(name.Digest)
+	// Policies that did not load deny without asking the registry.
+	var loaded []*compiledPolicy
+	for _, p := range matched {
+		if p.broken != nil {
+			ir.Policies = append(ir.Policies, PolicyResult{Policy: p.Name, Mode: string(p.ModeIn(r.Namespace)), Result: "fail",
+				Reasons: []string{"the policy did not load, so it denies what it names: " + oneLine(p.broken.Error())}})
+			continue
+		}
+		loaded = append(loaded, p)
+	}
+	if matched = loaded; len(matched) == 0 {
+		return ir
+	}
 	if r.RequireDigest && !byDigest {
 		// The validating webhook: a tag that a pinning policy matches
 		// should have been pinned by the mutating webhook; judging what
@@ -50,7 +63,14 @@ func (e *Engine) decideImage(ctx context.Context, r Request, ref, budget string)
 		var rest []*compiledPolicy
 		for _, p := range matched {
 			if p.MutateDigest && p.ModeIn(r.Namespace) == imagepolicy.Enforce {
-				ir.Policies = append(ir.Policies, PolicyResult{Policy: p.Name, Mode: string(imagepolicy.Enforce), Result: "fail", mutateDigest: true, failOpen: p.FailOpen,
+				// Not pinned: the mutating webhook could not resolve the tag
+				// (or is not registered). Under fail-open that is the
+				// registry's failure, admitted with a warning.
+				res := "fail"
+				if p.FailOpen {
+					res = "undecided"
+				}
+				ir.Policies = append(ir.Policies, PolicyResult{Policy: p.Name, Mode: string(imagepolicy.Enforce), Result: res, mutateDigest: true, failOpen: p.FailOpen,
 					Reasons: []string{"want the image pinned to a digest by the mutating webhook, got a tag: is the mutating webhook registered, and could it reach the registry?"}})
 				continue
 			}
@@ -74,6 +94,12 @@ func (e *Engine) decideImage(ctx context.Context, r Request, ref, budget string)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if v := recover(); v != nil {
+					results[i] = PolicyResult{Policy: p.Name, Mode: string(p.ModeIn(r.Namespace)), Result: "fail",
+						Reasons: []string{fmt.Sprintf("the policy failed unexpectedly: %v", v)}}
+				}
+			}()
 			results[i] = e.decidePolicy(ctx, r, p, digest, byDigest, clients, budget)
 		}()
 	}
@@ -85,10 +111,6 @@ func (e *Engine) decideImage(ctx context.Context, r Request, ref, budget string)
 // decidePolicy: every requirement must be met by enough distinct signers.
 func (e *Engine) decidePolicy(ctx context.Context, r Request, p *compiledPolicy, d name.Digest, byDigest bool, clients func(string) (*oci.Client, error), budget string) PolicyResult {
 	pr := PolicyResult{Policy: p.Name, Mode: string(p.ModeIn(r.Namespace)), Result: "pass", mutateDigest: p.MutateDigest, failOpen: p.FailOpen}
-	if p.broken != nil {
-		pr.Result, pr.Reasons = "fail", []string{"the policy did not load, so it denies what it names: " + oneLine(p.broken.Error())}
-		return pr
-	}
 	if p.VerifyDigest && !p.MutateDigest && !byDigest {
 		pr.Result = "fail"
 		pr.Reasons = append(pr.Reasons, fmt.Sprintf("verifyDigest: want the image referenced by digest, got a tag (pin it: @%s)", d.DigestStr()))

@@ -139,18 +139,15 @@ func (e *Engine) WithPolicies(ps []*imagepolicy.Policy) (*Engine, error) {
 func (e *Engine) compile() error {
 	names := map[string]string{}
 	for _, p := range e.cfg.Policies {
+		var cp *compiledPolicy
+		var err error
 		if prev, dup := names[p.Name]; dup {
-			err := fmt.Errorf("%s is defined twice (%s and %s)", p.Name, prev, p.Source)
-			if e.cfg.OnInvalid == nil {
-				return err
+			err = fmt.Errorf("%s is defined twice (%s and %s)", p.Name, prev, p.Source)
+		} else {
+			names[p.Name] = p.Source
+			if cp, err = e.compilePolicy(p); err == nil && p.Invalid != nil {
+				cp, err = nil, p.Invalid
 			}
-			e.cfg.OnInvalid(p, err)
-			continue
-		}
-		names[p.Name] = p.Source
-		cp, err := e.compilePolicy(p)
-		if p.Invalid != nil {
-			cp, err = nil, p.Invalid
 		}
 		if err != nil {
 			if e.cfg.OnInvalid == nil {
@@ -177,7 +174,7 @@ func brokenPolicy(p *imagepolicy.Policy, err error) *compiledPolicy {
 	if c.Mode != imagepolicy.Warn {
 		c.Mode = imagepolicy.Enforce
 	}
-	if c.CompileMatch() != nil {
+	if c.CompileMatchLenient() != nil {
 		return nil
 	}
 	return &compiledPolicy{Policy: &c, broken: err}

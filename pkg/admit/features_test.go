@@ -174,3 +174,30 @@ spec:
 		}
 	}
 }
+
+// TestBrokenPolicies: a duplicate name and a policy with one bad pattern
+// still deny what they name (with OnInvalid set, as the server does).
+func TestBrokenPolicies(t *testing.T) {
+	doc := func(name, glob, action string) string {
+		return fmt.Sprintf("apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: %s}\nspec:\n  images: [{glob: %q}]\n  authorities: [{static: {action: %s}}]\n", name, glob, action)
+	}
+	a, _ := imagepolicy.Parse("a.yaml", []byte(doc("p", "reg.example/a/**", "pass")))
+	b, _ := imagepolicy.Parse("b.yaml", []byte(doc("p", "reg.example/b/**", "pass")))
+	bad, err := imagepolicy.Parse("c.yaml", []byte(strings.Replace(doc("q", "reg.example/c/**", "pass"), "authorities: [{static: {action: pass}}]", "authorities: [{name: k, key: {data: not-a-key}}]", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reported []string
+	e, err := admit.New(admit.Config{Policies: append(append(a, b...), bad...), NoMatch: admit.NoMatchAllow,
+		OnInvalid: func(p *imagepolicy.Policy, err error) { reported = append(reported, p.Name) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reported) != 2 {
+		t.Errorf("reported %q; want the duplicate and the bad key", reported)
+	}
+	img := func(repo string) string { return "reg.example/" + repo + "/app@sha256:" + strings.Repeat("a", 64) }
+	wantAllowed(t, decide(t, e, img("a")))
+	wantDenied(t, decide(t, e, img("b")), "defined twice")
+	wantDenied(t, decide(t, e, img("c")), "did not load")
+}

@@ -33,6 +33,9 @@ func compileGlob(pattern string, style GlobStyle) (matcher, error) {
 		return matcher{}, fmt.Errorf("empty image pattern")
 	}
 	p := pattern
+	if host, _, ok := strings.Cut(p, "/"); ok && !strings.ContainsAny(host, "*?") {
+		p = canonicalSpelling(p) // the pattern's registry in the spelling images are matched in
+	}
 	var b strings.Builder
 	b.WriteString("^")
 	switch style {
@@ -101,7 +104,12 @@ func normalizeGlob(p string) string {
 // spellings, the repository alone, and for repo:tag@digest (what the
 // mutating webhook writes) the repo:tag forms too, so that a pattern naming
 // a tag still matches after pinning.
-func ImageForms(image string) []string {
+func ImageForms(image string) []string { return imageForms(image, true) }
+
+// imageForms is ImageForms; withTag false leaves out the repo:tag forms of
+// a repo:tag@digest reference: a skip pattern naming a tag must not skip
+// whatever digest is written after it (the runtime pulls the digest).
+func imageForms(image string, withTag bool) []string {
 	image = canonicalHost(image)
 	var forms []string
 	add := func(f string) {
@@ -137,7 +145,7 @@ func ImageForms(image string) []string {
 		return forms
 	}
 	full(ref)
-	if base, _, ok := strings.Cut(image, "@"); ok && strings.Contains(base[strings.LastIndex(base, "/")+1:], ":") {
+	if base, _, ok := strings.Cut(image, "@"); withTag && ok && strings.Contains(base[strings.LastIndex(base, "/")+1:], ":") {
 		if tag, err := name.NewTag(base, name.WeakValidation); err == nil {
 			add(base)
 			full(tag)
@@ -146,8 +154,10 @@ func ImageForms(image string) []string {
 	return forms
 }
 
-// canonicalHost writes the registry host of image in one spelling.
-func canonicalHost(image string) string {
+// canonicalSpelling writes the registry host of image in lower case,
+// without a trailing dot or :443. (Patterns keep Docker Hub's aliases: the
+// image forms carry each of its spellings.)
+func canonicalSpelling(image string) string {
 	host, rest, ok := strings.Cut(image, "/")
 	if !ok || !(strings.ContainsAny(host, ".:") || strings.EqualFold(host, "localhost")) {
 		return image
@@ -155,6 +165,17 @@ func canonicalHost(image string) string {
 	h := strings.ToLower(host)
 	h = strings.TrimSuffix(h, ":443")
 	h = strings.TrimSuffix(h, ".")
+	return h + "/" + rest
+}
+
+// canonicalHost is canonicalSpelling with Docker Hub's other names as
+// index.docker.io.
+func canonicalHost(image string) string {
+	image = canonicalSpelling(image)
+	h, rest, ok := strings.Cut(image, "/")
+	if !ok {
+		return image
+	}
 	switch h {
 	case "docker.io", "registry-1.docker.io", "registry.hub.docker.com":
 		h = name.DefaultRegistry

@@ -1,6 +1,7 @@
 package imagepolicy
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -326,5 +327,38 @@ func TestConvertAllOf(t *testing.T) {
 	}
 	if len(cips) != 2 || len(cips[0].Spec.Authorities) != 1 || cips[0].Metadata.Annotations[AnnotationCount] != "" {
 		t.Fatalf("want two single-authority policies, got %d: %+v", len(cips), cips)
+	}
+}
+
+// TestSkipIsNotWidened: a skip pattern naming a tag does not skip that tag
+// pinned to another digest (the runtime pulls the digest), while an image
+// pattern naming a tag still matches after pinning; patterns written with
+// another spelling of a registry still match.
+func TestSkipIsNotWidened(t *testing.T) {
+	doc := strings.NewReplacer("IMAGES", `["reg.example/app*", "MyReg.example:443/team/*"]`, "KIND", "ClusterPolicy",
+		"      attestors:", "      skipImageReferences: [\"reg.example/app:debug\"]\n      attestors:").Replace(kyvDoc)
+	ps, err := Parse("k.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ps[0]
+	if !p.Matches("reg.example/app:debug@sha256:"+hex64, "team", "Pod", nil) {
+		t.Error("a pinned image is skipped because its tag names a skipped one")
+	}
+	if p.Matches("reg.example/app:debug", "team", "Pod", nil) {
+		t.Error("the skipped tag itself is judged")
+	}
+	if !p.Matches("myreg.example/team/x:v1", "team", "Pod", nil) || !p.Matches("MyReg.example:443/team/x:v1", "team", "Pod", nil) {
+		t.Error("a pattern written with :443 and capitals does not match its registry")
+	}
+	dupRules := strings.NewReplacer("IMAGES", `["x/*"]`, "KIND", "ClusterPolicy").Replace(kyvDoc)
+	i := strings.Index(dupRules, "  - name: r")
+	dupRules += dupRules[i:]
+	if _, err := Parse("k.yaml", []byte(dupRules)); err == nil || !strings.Contains(err.Error(), `rule name "r" is used twice`) {
+		t.Errorf("duplicate rule names: %v", err)
+	}
+	u := Unreadable([]byte(strings.NewReplacer("IMAGES", `["x/*"]`, "KIND", "ClusterPolicy", "validationFailureAction: Enforce", "validationFailureAction: Audit", "rekor:", "bogus: 1\n            rekor:").Replace(kyvDoc)), fmt.Errorf("broken"))
+	if len(u) != 1 || u[0].Mode != Warn || u[0].Invalid == nil {
+		t.Errorf("an unreadable Audit policy: %+v", u)
 	}
 }

@@ -228,7 +228,12 @@ func FromKyverno(k *KyvernoPolicy) ([]*Policy, error) {
 		return nil, nil // background scans only: nothing for admission
 	}
 	var out []*Policy
+	ruleNames := map[string]bool{}
 	for ri, rule := range k.Spec.Rules {
+		if ruleNames[rule.Name] && rule.Name != "" {
+			return nil, fmt.Errorf("%s: spec.rules[%d]: rule name %q is used twice", base, ri, rule.Name)
+		}
+		ruleNames[rule.Name] = true
 		if len(rule.VerifyImages) == 0 {
 			continue
 		}

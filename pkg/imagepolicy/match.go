@@ -2,8 +2,9 @@ package imagepolicy
 
 import (
 	"fmt"
-	"path"
+	"regexp"
 	"slices"
+	"strings"
 )
 
 // Compile checks p and compiles its image patterns; Matches needs it.
@@ -28,6 +29,24 @@ func (p *Policy) Compile() error {
 		}
 	}
 	return p.CompileMatch()
+}
+
+// CompileMatchLenient compiles the image patterns that compile and drops
+// the skip patterns (matching more is the safe side for a policy that
+// failed to load and now denies what it names); it fails only when no
+// image pattern compiles.
+func (p *Policy) CompileMatchLenient() error {
+	var images []matcher
+	for _, g := range p.Images {
+		if m, err := compileGlob(g, p.GlobStyle); err == nil {
+			images = append(images, m)
+		}
+	}
+	if len(images) == 0 {
+		return fmt.Errorf("%s: no image pattern compiles", p.Name)
+	}
+	p.images, p.skip = images, nil
+	return nil
 }
 
 // CompileMatch compiles only the image patterns: enough for Matches.
@@ -80,8 +99,9 @@ func (p *Policy) Matches(image, namespace, kind string, labels map[string]string
 	if !hit {
 		return false
 	}
+	skipForms := imageForms(image, false)
 	for _, m := range p.skip {
-		if m.match(forms) {
+		if m.match(skipForms) {
 			return false
 		}
 	}
@@ -104,7 +124,7 @@ func (m Match) matches(kind string, labels map[string]string) bool {
 // wildcards: * and ?).
 func namespaceIn(ns string, patterns []string) bool {
 	for _, p := range patterns {
-		if ok, _ := path.Match(p, ns); ok || p == ns {
+		if p == ns || (strings.ContainsAny(p, "*?") && regexp.MustCompile(wildcardRegexp(p)).MatchString(ns)) {
 			return true
 		}
 	}

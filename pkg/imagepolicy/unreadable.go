@@ -2,6 +2,7 @@ package imagepolicy
 
 import (
 	"fmt"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -18,14 +19,17 @@ func Unreadable(doc []byte, loadErr error) []*Policy {
 			Name, Namespace string
 		} `json:"metadata"`
 		Spec struct {
-			Mode   string `json:"mode"`
-			Images []struct {
+			Mode                    string `json:"mode"`
+			ValidationFailureAction string `json:"validationFailureAction"`
+			Images                  []struct {
 				Glob string `json:"glob"`
 			} `json:"images"`
 			Rules []struct {
 				Name         string `json:"name"`
 				VerifyImages []struct {
 					ImageReferences []string `json:"imageReferences"`
+					Image           string   `json:"image"`
+					FailureAction   string   `json:"failureAction"`
 				} `json:"verifyImages"`
 			} `json:"rules"`
 		} `json:"spec"`
@@ -61,14 +65,27 @@ func Unreadable(doc []byte, loadErr error) []*Policy {
 		var out []*Policy
 		for _, r := range d.Spec.Rules {
 			for i, v := range r.VerifyImages {
-				if len(v.ImageReferences) == 0 {
+				images := v.ImageReferences
+				if v.Image != "" {
+					images = append(images, v.Image)
+				}
+				if len(images) == 0 {
 					continue
 				}
 				name := base + "/" + r.Name
 				if len(r.VerifyImages) > 1 {
 					name += fmt.Sprintf("/%d", i)
 				}
-				out = append(out, &Policy{Name: name, Namespace: ns, GlobStyle: KyvernoGlob, Mode: Enforce, Images: v.ImageReferences, Invalid: loadErr})
+				// Audit (Kyverno's default) only warns, as the policy would.
+				mode := Warn
+				action := v.FailureAction
+				if action == "" {
+					action = d.Spec.ValidationFailureAction
+				}
+				if strings.EqualFold(action, "enforce") {
+					mode = Enforce
+				}
+				out = append(out, &Policy{Name: name, Namespace: ns, GlobStyle: KyvernoGlob, Mode: mode, Images: images, Invalid: loadErr})
 			}
 		}
 		return out

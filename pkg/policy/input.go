@@ -3,6 +3,8 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -91,7 +93,11 @@ func (p *jsonParser) value() ast.Value {
 		for p.i < len(p.b) && (p.b[p.i] == '-' || p.b[p.i] == '+' || p.b[p.i] == '.' || p.b[p.i] == 'e' || p.b[p.i] == 'E' || (p.b[p.i] >= '0' && p.b[p.i] <= '9')) {
 			p.i++
 		}
-		return ast.Number(p.b[start:p.i])
+		n := p.b[start:p.i]
+		if err := numberInRange(n); err != nil && p.err == nil {
+			p.err = err
+		}
+		return ast.Number(n)
 	}
 }
 
@@ -120,4 +126,22 @@ func (p *jsonParser) str() string {
 		p.err = err
 	}
 	return s
+}
+
+// numberInRange refuses numbers OPA cannot hold (an exponent like 1e9999999
+// makes its comparisons panic, 1e999999 makes each take tens of
+// milliseconds): at most 100 characters, exponent magnitude at most 1000.
+func numberInRange(n []byte) error {
+	if len(n) > 100 {
+		return fmt.Errorf("number %.20s... has %d characters: out of range", n, len(n))
+	}
+	for i, c := range n {
+		if c == 'e' || c == 'E' {
+			exp := strings.TrimLeft(string(n[i+1:]), "+-")
+			if e, err := strconv.Atoi(exp); err != nil || e > 1000 {
+				return fmt.Errorf("number %s: exponent out of range", n)
+			}
+		}
+	}
+	return nil
 }

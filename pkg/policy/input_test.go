@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -31,7 +32,7 @@ func TestJSONValue(t *testing.T) {
 			t.Errorf("%s:\n got %v\nwant %v", doc, got, want)
 		}
 	}
-	for _, bad := range []string{`{`, `{"a":}`, `[1,]`, `tru`, `{"a":1} x`, ``} {
+	for _, bad := range []string{`{`, `{"a":}`, `[1,]`, `tru`, `{"a":1} x`, ``, `{"score":1e9999999}`, `[1E+1001]`, `[` + strings.Repeat("9", 101) + `]`} {
 		if _, err := jsonValue([]byte(bad)); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
