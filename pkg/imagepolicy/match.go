@@ -99,6 +99,9 @@ func (p *Policy) Matches(image, namespace, kind string, labels map[string]string
 	if !hit {
 		return false
 	}
+	if len(p.skip) == 0 {
+		return true
+	}
 	skipForms := imageForms(image, false)
 	for _, m := range p.skip {
 		if m.match(skipForms) {
