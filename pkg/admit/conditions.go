@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -252,11 +251,7 @@ func (c cond) holds(predicate any) (bool, any, error) {
 func equal(k, v any) bool {
 	if vs, ok := v.(string); ok {
 		if ks, ok := k.(string); ok {
-			if strings.ContainsAny(vs, "*?") {
-				ok, _ := path.Match(vs, ks)
-				return ok || wildcard(vs, ks)
-			}
-			return ks == vs
+			return imagepolicy.WildcardMatch(vs, ks)
 		}
 		if kf, ok := number(k); ok {
 			if vf, ok := number(v); ok {
@@ -267,13 +262,6 @@ func equal(k, v any) bool {
 	kb, _ := json.Marshal(k)
 	vb, _ := json.Marshal(v)
 	return string(kb) == string(vb)
-}
-
-// wildcard matches * across any characters, / included.
-func wildcard(pattern, s string) bool {
-	re := "^" + strings.ReplaceAll(strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*"), `\?`, ".") + "$"
-	ok, _ := regexp.MatchString(re, s)
-	return ok
 }
 
 func asList(v any) []any {

@@ -18,8 +18,9 @@ import (
 func (e *Engine) decideImage(ctx context.Context, r Request, ref, budget string) ImageResult {
 	ir := ImageResult{Image: ref}
 	var matched []*compiledPolicy
+	im := imagepolicy.NewImage(ref)
 	for _, p := range e.policies {
-		if p.Matches(ref, r.Namespace, r.Kind, r.Labels) {
+		if p.MatchesImage(im, r.Namespace, r.Kind, r.Labels) {
 			matched = append(matched, p)
 		}
 	}

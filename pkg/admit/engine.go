@@ -403,8 +403,9 @@ func (e *Engine) Pin(ctx context.Context, r Request) (patches []Patch, warnings 
 			continue
 		}
 		mutate := false
+		ref := imagepolicy.NewImage(im.Ref)
 		for _, p := range e.policies {
-			if p.MutateDigest && p.Matches(im.Ref, r.Namespace, r.Kind, r.Labels) {
+			if p.MutateDigest && p.MatchesImage(ref, r.Namespace, r.Kind, r.Labels) {
 				mutate = true
 				break
 			}

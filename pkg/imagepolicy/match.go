@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Compile checks p and compiles its image patterns; Matches needs it.
@@ -76,6 +77,32 @@ func (p *Policy) CompileMatch() error {
 // Matches reports whether the policy applies to image in a workload of
 // kind, with labels, in namespace.
 func (p *Policy) Matches(image, namespace, kind string, labels map[string]string) bool {
+	return p.MatchesImage(NewImage(image), namespace, kind, labels)
+}
+
+// Image is an image reference with the forms it is matched as, computed
+// once however many policies are asked about it.
+type Image struct {
+	ref                 string
+	forms, skipForms    []string
+	formsOnce, skipOnce sync.Once
+}
+
+// NewImage is ref, ready to be matched.
+func NewImage(ref string) *Image { return &Image{ref: ref} }
+
+func (im *Image) all() []string {
+	im.formsOnce.Do(func() { im.forms = imageForms(im.ref, true) })
+	return im.forms
+}
+
+func (im *Image) skip() []string {
+	im.skipOnce.Do(func() { im.skipForms = imageForms(im.ref, false) })
+	return im.skipForms
+}
+
+// MatchesImage is Matches for an Image.
+func (p *Policy) MatchesImage(im *Image, namespace, kind string, labels map[string]string) bool {
 	if p.Namespace != "" && p.Namespace != namespace {
 		return false
 	}
@@ -88,7 +115,7 @@ func (p *Policy) Matches(image, namespace, kind string, labels map[string]string
 	if len(p.Match) > 0 && !slices.ContainsFunc(p.Match, func(m Match) bool { return m.matches(kind, labels) }) {
 		return false
 	}
-	forms := ImageForms(image)
+	forms := im.all()
 	hit := false
 	for _, m := range p.images {
 		if m.match(forms) {
@@ -102,7 +129,7 @@ func (p *Policy) Matches(image, namespace, kind string, labels map[string]string
 	if len(p.skip) == 0 {
 		return true
 	}
-	skipForms := imageForms(image, false)
+	skipForms := im.skip()
 	for _, m := range p.skip {
 		if m.match(skipForms) {
 			return false
@@ -127,9 +154,24 @@ func (m Match) matches(kind string, labels map[string]string) bool {
 // wildcards: * and ?).
 func namespaceIn(ns string, patterns []string) bool {
 	for _, p := range patterns {
-		if p == ns || (strings.ContainsAny(p, "*?") && regexp.MustCompile(wildcardRegexp(p)).MatchString(ns)) {
+		if WildcardMatch(p, ns) {
 			return true
 		}
 	}
 	return false
+}
+
+var wildcards sync.Map // pattern -> *regexp.Regexp
+
+// WildcardMatch reports whether s matches Kyverno's wildcard pattern (* any
+// characters, ? one; nothing else is special). Patterns are compiled once.
+func WildcardMatch(pattern, s string) bool {
+	if !strings.ContainsAny(pattern, "*?") {
+		return pattern == s
+	}
+	re, ok := wildcards.Load(pattern)
+	if !ok {
+		re, _ = wildcards.LoadOrStore(pattern, regexp.MustCompile(wildcardRegexp(pattern)))
+	}
+	return re.(*regexp.Regexp).MatchString(s)
 }
