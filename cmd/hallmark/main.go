@@ -7,17 +7,18 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"k8s.io/klog/v2"
 
 	"hallmark.dev/hallmark/internal/cli"
+	"hallmark.dev/hallmark/internal/startup"
+	_ "hallmark.dev/hallmark/internal/startup/collector"
 )
 
 func main() {
+	startup.AdviseHugePages() // the heap the packages' initialisation grew
 	quietKlog()
-	cliGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -33,15 +34,4 @@ func quietKlog() {
 	_ = fs.Set("alsologtostderr", "false")
 	_ = fs.Set("stderrthreshold", "WARNING")
 	klog.SetOutput(io.Discard)
-}
-
-// cliGC: a command runs for tens of milliseconds and allocates little, so
-// the collector stays off until the heap reaches 256 MiB, rather than running
-// cycles that end with the process anyway. Servers set their own (see
-// internal/cli); GOGC and GOMEMLIMIT override both.
-func cliGC() {
-	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetGCPercent(-1)
-		debug.SetMemoryLimit(256 << 20)
-	}
 }

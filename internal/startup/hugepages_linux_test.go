@@ -1,0 +1,85 @@
+package startup
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+	"runtime"
+	"testing"
+	"unsafe"
+)
+
+// vmFlags returns the VmFlags of the mapping holding addr, from /proc/self/smaps.
+func vmFlags(t *testing.T, addr uintptr) []string {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Skipf("SKIP: no /proc/self/smaps: %v", err)
+	}
+	defer f.Close()
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		var lo, hi uintptr
+		if n, _ := fmt.Sscanf(line, "%x-%x ", &lo, &hi); n == 2 && strings.Contains(strings.Fields(line)[0], "-") {
+			in = lo <= addr && addr < hi
+			continue
+		}
+		if in && strings.HasPrefix(line, "VmFlags:") {
+			return strings.Fields(strings.TrimPrefix(line, "VmFlags:"))
+		}
+	}
+	t.Fatalf("no mapping holds %#x", addr)
+	return nil
+}
+
+func hasFlag(flags []string, f string) bool {
+	for _, x := range flags {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+func thpAvailable(t *testing.T) {
+	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if err != nil || strings.Contains(string(b), "[never]") {
+		t.Skipf("SKIP: transparent huge pages unavailable here (%q, %v)", b, err)
+	}
+}
+
+// Heap memory the runtime maps after the package's init (here, a fresh 8 MiB
+// chunk) is marked for huge pages ("hg" in smaps) once AdviseHugePages runs.
+func TestAdviseHugePagesMarksHeap(t *testing.T) {
+	thpAvailable(t)
+	t.Setenv("GODEBUG", "")
+	fresh := make([]byte, 8<<20)
+	addr := uintptr(unsafe.Pointer(&fresh[len(fresh)/2]))
+	AdviseHugePages()
+	if f := vmFlags(t, addr); !hasFlag(f, "hg") {
+		t.Fatalf("heap mapping at %#x not advised for huge pages: VmFlags %v", addr, f)
+	}
+	runtime.KeepAlive(fresh)
+}
+
+// GODEBUG=disablethp=1, the runtime's switch, leaves new heap memory alone.
+func TestAdviseHugePagesHonoursDisablethp(t *testing.T) {
+	for _, tc := range []struct {
+		godebug string
+		want    bool
+	}{
+		{"disablethp=1", true},
+		{"madvdontneed=1,disablethp=1", true},
+		{"disablethp=0", false},
+		{"xdisablethp=1", false},
+		{"", false},
+	} {
+		t.Setenv("GODEBUG", tc.godebug)
+		if got := disabled(); got != tc.want {
+			t.Errorf("GODEBUG=%q: disabled() = %v, want %v", tc.godebug, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package startup
+
+// AdviseHugePages does nothing outside Linux.
+func AdviseHugePages() {}
