@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"strings"
 	"runtime"
+	"strings"
 	"testing"
 	"unsafe"
 )
