@@ -72,11 +72,25 @@ func Sign(priv crypto.Signer, msg []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return SignDigest(priv, digest(s.Hash, msg))
+}
+
+// SignDigest signs a message already hashed with the key's scheme hash
+// (SchemeFor(priv.Public()).Hash): what Sign signs, for a caller that
+// streamed the message through the hash rather than holding it.
+func SignDigest(priv crypto.Signer, d []byte) ([]byte, error) {
+	s, err := SchemeFor(priv.Public())
+	if err != nil {
+		return nil, err
+	}
+	if len(d) != s.Hash.Size() {
+		return nil, fmt.Errorf("a %s signature needs a %d-byte digest, not %d bytes", s.Name, s.Hash.Size(), len(d))
+	}
 	var opts crypto.SignerOpts = s.Hash
 	if _, ok := priv.Public().(ed25519.PublicKey); ok {
 		opts = &ed25519.Options{Hash: crypto.SHA512}
 	}
-	return priv.Sign(rand.Reader, digest(s.Hash, msg), opts)
+	return priv.Sign(rand.Reader, d, opts)
 }
 
 // SignDeterministic is Sign with ECDSA nonces derived from the key and the

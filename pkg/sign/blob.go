@@ -2,10 +2,11 @@ package sign
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 
 	"hallmark.dev/hallmark/pkg/cosign"
@@ -17,7 +18,7 @@ import (
 // SignBlob signs data and returns the bundle (protobuf-specs JSON) and the
 // raw signature.
 func (s *Signer) SignBlob(ctx context.Context, data []byte) (bundleJSON, sig []byte, err error) {
-	b, err := s.SignBlobBundle(ctx, data)
+	b, err := s.SignBlobBundle(ctx, verify.BlobData(data))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -28,17 +29,42 @@ func (s *Signer) SignBlob(ctx context.Context, data []byte) (bundleJSON, sig []b
 	return raw, b.GetMessageSignature().GetSignature(), nil
 }
 
-// SignBlobBundle signs data and returns the v0.3 bundle, with its log entry
-// when a log is configured.
-func (s *Signer) SignBlobBundle(ctx context.Context, data []byte) (*cosign.Bundle, error) {
-	sig, err := keys.Sign(s.key, data)
+// Hash is the hash whose digest of a message the signer's key signs
+// (SHA-256 for a keyless signer's P-256 key).
+func (s *Signer) Hash() crypto.Hash {
+	scheme, err := keys.SchemeFor(s.key.Public())
+	if err != nil {
+		return crypto.SHA256
+	}
+	return scheme.Hash
+}
+
+// SignBlobBundle signs a blob and returns the v0.3 bundle, with its log
+// entry when a log is configured. The blob is its bytes (verify.BlobData) or
+// its digests (verify.HashBlob): SHA-256 and the key's hash.
+func (s *Signer) SignBlobBundle(ctx context.Context, blob verify.Blob) (*cosign.Bundle, error) {
+	scheme, err := keys.SchemeFor(s.key.Public())
+	if err != nil {
+		return nil, err
+	}
+	var sig []byte
+	if blob.Data != nil {
+		sig, err = keys.Sign(s.key, blob.Data)
+	} else if d := blob.Digest(verify.HashName(scheme.Hash)); d != nil {
+		sig, err = keys.SignDigest(s.key, d)
+	} else {
+		return nil, fmt.Errorf("signing blob: a %s key signs the blob's %s digest, which was not computed", scheme.Name, scheme.Hash)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("signing blob: %w", err)
 	}
-	sum := sha256.Sum256(data)
-	b := cosign.NewMessageBundle(sum[:], sig, s.hint)
+	sum := blob.SHA256()
+	if sum == nil {
+		return nil, errors.New("signing blob: its SHA-256 digest was not computed")
+	}
+	b := cosign.NewMessageBundle(sum, sig, s.hint)
 	s.material(b)
-	ts, tle, err := s.evidence(ctx, sig, LogRecord{Signed: data, Sig: sig})
+	ts, tle, err := s.evidence(ctx, sig, LogRecord{Signed: blob.Data, Digests: blob.Digests, Sig: sig})
 	if err != nil {
 		return nil, err
 	}
@@ -46,10 +72,10 @@ func (s *Signer) SignBlobBundle(ctx context.Context, data []byte) (*cosign.Bundl
 	if tle != nil {
 		b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, tle)
 	}
-	if _, err := s.verifier.VerifyBlobBundle(s.asKeyed(b), verify.BlobData(data)); err != nil {
+	if _, err := s.verifier.VerifyBlobBundle(s.asKeyed(b), blob); err != nil {
 		return nil, fmt.Errorf("self-check of new signature failed: %w", err)
 	}
-	if err := s.postCheck(func(v *verify.Verifier) error { _, err := v.VerifyBlobBundle(b, verify.BlobData(data)); return err }); err != nil {
+	if err := s.postCheck(func(v *verify.Verifier) error { _, err := v.VerifyBlobBundle(b, blob); return err }); err != nil {
 		return nil, err
 	}
 	return b, nil

@@ -3,13 +3,14 @@ package sign
 import (
 	"context"
 	"crypto"
-	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"fmt"
 
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 
 	"hallmark.dev/hallmark/pkg/rekor"
+	"hallmark.dev/hallmark/pkg/verify"
 )
 
 // LogWriter records signatures in a transparency log.
@@ -21,7 +22,10 @@ type LogWriter interface {
 // LogRecord is a signature to log: the exact bytes it signs, by which key,
 // and for a DSSE envelope its payload (the bytes signed are then the PAE).
 type LogRecord struct {
-	Signed      []byte
+	Signed []byte
+	// Digests of Signed by name ("sha256", "sha384", "sha512"), used
+	// instead of hashing Signed; a streamed blob has only these.
+	Digests     map[string][]byte
 	Sig         []byte
 	Pub         crypto.PublicKey
 	PubPEM      []byte // the public key, or the certificate when Cert is set
@@ -58,8 +62,11 @@ func (l v1Log) Log(ctx context.Context, r LogRecord) (*protorekor.TransparencyLo
 	case r.PayloadType != "":
 		proposed, err = rekor.NewDSSE(r.PayloadType, r.Payload, r.Sig, r.PubPEM)
 	default:
-		sum := sha256.Sum256(r.Signed)
-		proposed, err = rekor.NewHashedRekord(sum[:], r.Sig, r.PubPEM)
+		sum := r.digest(crypto.SHA256)
+		if sum == nil {
+			return nil, errors.New("logging a blob known only by other digests: its SHA-256 is needed")
+		}
+		proposed, err = rekor.NewHashedRekord(sum, r.Sig, r.PubPEM)
 	}
 	if err != nil {
 		return nil, err
@@ -82,13 +89,15 @@ func (l v2Log) Log(ctx context.Context, r LogRecord) (*protorekor.TransparencyLo
 	if err != nil {
 		return nil, err
 	}
-	d := h.New()
-	d.Write(r.Signed)
+	d := r.digest(h)
+	if d == nil {
+		return nil, fmt.Errorf("logging a blob known only by other digests: its %s digest is needed", h)
+	}
 	var req []byte
 	if r.Cert != nil {
-		req, err = rekor.NewV2HashedRekordForCert(r.Cert, d.Sum(nil), r.Sig)
+		req, err = rekor.NewV2HashedRekordForCert(r.Cert, d, r.Sig)
 	} else {
-		req, err = rekor.NewV2HashedRekordFor(r.Pub, d.Sum(nil), r.Sig)
+		req, err = rekor.NewV2HashedRekordFor(r.Pub, d, r.Sig)
 	}
 	if err != nil {
 		return nil, err
@@ -98,4 +107,18 @@ func (l v2Log) Log(ctx context.Context, r LogRecord) (*protorekor.TransparencyLo
 		return nil, fmt.Errorf("uploading to the Rekor v2 transparency log: %w", err)
 	}
 	return tle, nil
+}
+
+// digest is the signed bytes' digest under h: the one given, or Signed
+// hashed; nil when only other digests are known.
+func (r LogRecord) digest(h crypto.Hash) []byte {
+	if d, ok := r.Digests[verify.HashName(h)]; ok {
+		return d
+	}
+	if r.Signed == nil && r.Digests != nil {
+		return nil
+	}
+	d := h.New()
+	d.Write(r.Signed)
+	return d.Sum(nil)
 }

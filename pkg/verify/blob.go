@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"io"
 	"strings"
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
@@ -35,32 +36,81 @@ func BlobDigest(algorithm string, digest []byte) Blob {
 	return Blob{Digests: map[string][]byte{algorithm: digest}}
 }
 
-// digest returns the blob's digest under alg, computing it from the data
-// when the caller gave the data; nil when it cannot be known.
-func (b Blob) digest(alg string) []byte {
+// HashBlob reads r to its end once, in pieces, through SHA-256 and the
+// other algorithms named ("sha384", "sha512"), and returns the blob known by
+// those digests: a blob of any size, held in memory by none of its bytes.
+func HashBlob(r io.Reader, algs ...string) (Blob, error) {
+	hs := map[string]hash.Hash{"sha256": sha256.New()}
+	for _, alg := range algs {
+		if _, ok := hs[alg]; ok {
+			continue
+		}
+		h := newHash(alg)
+		if h == nil {
+			return Blob{}, fmt.Errorf("unknown digest algorithm %q", alg)
+		}
+		hs[alg] = h
+	}
+	ws := make([]io.Writer, 0, len(hs))
+	for _, h := range hs {
+		ws = append(ws, h)
+	}
+	if _, err := io.CopyBuffer(io.MultiWriter(ws...), r, make([]byte, 64<<10)); err != nil {
+		return Blob{}, err
+	}
+	b := Blob{Digests: make(map[string][]byte, len(hs))}
+	for alg, h := range hs {
+		b.Digests[alg] = h.Sum(nil)
+	}
+	return b, nil
+}
+
+func newHash(alg string) hash.Hash {
+	switch alg {
+	case "sha256":
+		return sha256.New()
+	case "sha384":
+		return sha512.New384()
+	case "sha512":
+		return sha512.New()
+	}
+	return nil
+}
+
+// Digest returns the blob's digest under alg ("sha256", "sha384",
+// "sha512"), computing it from the data when the caller gave the data; nil
+// when it cannot be known.
+func (b Blob) Digest(alg string) []byte {
 	if d, ok := b.Digests[alg]; ok {
 		return d
 	}
 	if b.Data == nil {
 		return nil
 	}
-	var h hash.Hash
-	switch alg {
-	case "sha256":
-		h = sha256.New()
-	case "sha384":
-		h = sha512.New384()
-	case "sha512":
-		h = sha512.New()
-	default:
+	h := newHash(alg)
+	if h == nil {
 		return nil
 	}
 	h.Write(b.Data)
 	return h.Sum(nil)
 }
 
+// HashName is the name Blob's digests go by for h: "sha256", "sha384",
+// "sha512"; "" for any other hash.
+func HashName(h crypto.Hash) string {
+	switch h {
+	case crypto.SHA256:
+		return "sha256"
+	case crypto.SHA384:
+		return "sha384"
+	case crypto.SHA512:
+		return "sha512"
+	}
+	return ""
+}
+
 // SHA256 is the blob's SHA-256 digest, or nil when only another digest is known.
-func (b Blob) SHA256() []byte { return b.digest("sha256") }
+func (b Blob) SHA256() []byte { return b.Digest("sha256") }
 
 // VerifyBlobBundle checks a bundle over blob: a message signature over the
 // blob, or a DSSE envelope over an in-toto statement one of whose subjects
@@ -103,8 +153,9 @@ func (v *Verifier) VerifyBlobBundle(b *cosign.Bundle, blob Blob) (*Result, error
 	return pr.fill(&Result{Format: FormatBundle, Digest: "sha256:" + hex.EncodeToString(sum)}), nil
 }
 
-// blobVerifier checks sig over the blob, or over its SHA-256 digest when only
-// that is known (possible for keys that sign a SHA-256 prehash).
+// blobVerifier checks sig over the blob, or over its digest under the key's
+// hash when only digests are known (a sha256:<hex> input, or a blob hashed
+// as it was read).
 func blobVerifier(blob Blob, sig []byte) func(crypto.PublicKey) error {
 	return func(pub crypto.PublicKey) error {
 		if blob.Data != nil {
@@ -114,11 +165,11 @@ func blobVerifier(blob Blob, sig []byte) func(crypto.PublicKey) error {
 		if err != nil {
 			return err
 		}
-		sum := blob.SHA256()
-		if scheme.Hash != crypto.SHA256 || len(sum) != sha256.Size {
-			return fmt.Errorf("a %s key signs the whole blob, not its SHA-256: give the file, not sha256:<hex>", scheme.Name)
+		d := blob.Digest(HashName(scheme.Hash))
+		if len(d) != scheme.Hash.Size() {
+			return fmt.Errorf("a %s key signs the blob's %s digest, not known here: give the file, not sha256:<hex>", scheme.Name, scheme.Hash)
 		}
-		return keys.VerifyDigest(pub, scheme, sum, sig)
+		return keys.VerifyDigest(pub, scheme, d, sig)
 	}
 }
 
@@ -144,7 +195,7 @@ func (v *Verifier) verifyBlobEnvelope(b *cosign.Bundle, blob Blob) (*Result, err
 			if !ok {
 				continue
 			}
-			if want := blob.digest(alg); want != nil && strings.EqualFold(d, hex.EncodeToString(want)) {
+			if want := blob.Digest(alg); want != nil && strings.EqualFold(d, hex.EncodeToString(want)) {
 				return pr.fill(&Result{Format: FormatBundle, Digest: alg + ":" + strings.ToLower(d), Type: st.GetPredicateType()}), nil
 			}
 		}
