@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/transparency-dev/tessera"
@@ -233,7 +234,7 @@ func (h *Handler) retrieveEntries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, u := range q.EntryUUIDs {
-		if !entryUUIDRE.MatchString(u) {
+		if !entryUUIDRE().MatchString(u) {
 			apiError(w, http.StatusBadRequest, "entryUUID %q is not 64 or 80 hex digits", truncate(u, 100))
 			return
 		}
@@ -339,10 +340,13 @@ func defaultStr(s, d string) string {
 	return s
 }
 
-// Rekor's SearchIndex field rules (its OpenAPI schema).
+// Rekor's SearchIndex field rules (its OpenAPI schema). The patterns are
+// compiled on first use: package initialisation runs in every command.
 var (
-	searchHashRE  = regexp.MustCompile(`^(sha512:)?[0-9a-fA-F]{128}$|^(sha256:)?[0-9a-fA-F]{64}$|^(sha1:)?[0-9a-fA-F]{40}$`)
-	entryUUIDRE   = regexp.MustCompile(`^([0-9a-fA-F]{64}|[0-9a-fA-F]{80})$`)
+	searchHashRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(sha512:)?[0-9a-fA-F]{128}$|^(sha256:)?[0-9a-fA-F]{64}$|^(sha1:)?[0-9a-fA-F]{40}$`)
+	})
+	entryUUIDRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9a-fA-F]{64}|[0-9a-fA-F]{80})$`) })
 	searchFormats = map[string]bool{"pgp": true, "x509": true, "minisign": true, "ssh": true, "tuf": true}
 )
 
@@ -387,7 +391,7 @@ func (h *Handler) searchIndex(w http.ResponseWriter, r *http.Request) {
 		searchKeys = append(searchKeys, "email:"+strings.ToLower(q.Email))
 	}
 	if q.Hash != "" {
-		if !searchHashRE.MatchString(q.Hash) {
+		if !searchHashRE().MatchString(q.Hash) {
 			apiError(w, http.StatusBadRequest, "hash %q is not a hex SHA-256, SHA-512 or SHA-1 digest (optionally prefixed sha256:, sha512:, sha1:)", truncate(q.Hash, 80))
 			return
 		}
