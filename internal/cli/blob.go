@@ -88,38 +88,56 @@ func (a *app) signBlob(ctx context.Context, o *signBlobOptions, arg string) erro
 	if o.newBundleFormat && o.bundlePath == "" && o.sigPath == "" {
 		return fmt.Errorf("%w: give --bundle FILE (or --output-signature FILE) to say where the signature goes", errUsage)
 	}
-	src, err := a.openBlob(arg)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	ctx, cancel := a.withTimeout(ctx)
-	defer cancel()
-	// The blob is read once, through its hashes, never held whole. A keyless
-	// signer's fresh key is P-256 (SHA-256), so it is hashed while the CA
-	// issues the certificate; a key's hash is known once the key is read.
+	// A file is read once, through its hashes, never held whole: for a
+	// keyless signer (a fresh P-256 key, SHA-256) while the CA issues the
+	// certificate, for a key once the key says which hash. Standard input is
+	// read whole first, before a password prompt can read from it.
 	type hashed struct {
 		blob verify.Blob
 		err  error
 	}
-	var early chan hashed
-	if o.keyPath == "" {
-		early = make(chan hashed, 1)
-		go func() { b, err := verify.HashBlob(src); early <- hashed{b, err} }()
+	var (
+		blob  verify.Blob
+		src   io.ReadCloser
+		early chan hashed
+	)
+	if arg == "-" {
+		data, err := a.readBlob(arg)
+		if err != nil {
+			return err
+		}
+		blob = verify.BlobData(data)
+	} else {
+		f, err := os.Open(arg)
+		if err != nil {
+			return fmt.Errorf("reading blob %s: %w", arg, err)
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+			return fmt.Errorf("reading blob %s: is a directory", arg)
+		}
+		src = f
+		if o.keyPath == "" {
+			early = make(chan hashed, 1)
+			go func() { b, err := verify.HashBlob(f); early <- hashed{b, err} }()
+		}
 	}
+	ctx, cancel := a.withTimeout(ctx)
+	defer cancel()
 	s, err := a.signerFor(ctx, o.keyPath, &o.log, &o.keyless)
 	if err != nil {
 		return err
 	}
-	var blob verify.Blob
-	if early != nil {
-		h := <-early
-		blob, err = h.blob, h.err
-	} else {
-		blob, err = verify.HashBlob(src, verify.HashName(s.Hash()))
-	}
-	if err != nil {
-		return fmt.Errorf("reading blob %s: %w", blobName(arg), err)
+	if src != nil {
+		if early != nil {
+			h := <-early
+			blob, err = h.blob, h.err
+		} else {
+			blob, err = verify.HashBlob(src, verify.HashName(s.Hash()))
+		}
+		if err != nil {
+			return fmt.Errorf("reading blob %s: %w", arg, err)
+		}
 	}
 	b, err := s.SignBlobBundle(ctx, blob)
 	if err != nil {
@@ -193,30 +211,7 @@ func (a *app) readBlob(arg string) ([]byte, error) {
 	return data, nil
 }
 
-// openBlob opens the blob a command signs: a file, or standard input for "-".
-func (a *app) openBlob(arg string) (io.ReadCloser, error) {
-	if arg == "-" {
-		return io.NopCloser(a.stdin), nil
-	}
-	f, err := os.Open(arg)
-	if err != nil {
-		return nil, fmt.Errorf("reading blob %s: %w", arg, err)
-	}
-	if fi, err := f.Stat(); err == nil && fi.IsDir() {
-		f.Close()
-		return nil, fmt.Errorf("reading blob %s: is a directory", arg)
-	}
-	return f, nil
-}
-
-func blobName(arg string) string {
-	if arg == "-" {
-		return "from standard input"
-	}
-	return arg
-}
-
-// maxBlob caps a blob read from standard input (files are read whole).
+// maxBlob caps a blob read from standard input.
 const maxBlob = 1 << 30
 
 type verifyBlobOptions struct {

@@ -28,9 +28,15 @@ type result struct {
 // hm runs hallmark in-process with env as its whole environment.
 func hm(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
+	return hmStdin(t, env, "", args...)
+}
+
+// hmStdin is hm with stdin as standard input (not a terminal).
+func hmStdin(t *testing.T, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	a := &app{
-		stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
+		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb,
 		getenv:    func(k string) string { return env[k] },
 		lookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		isTTY:     func() bool { return false },

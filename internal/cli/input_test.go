@@ -137,6 +137,26 @@ func TestImportKeyPairEveryKeyType(t *testing.T) {
 	})
 }
 
+// A blob on standard input is read before the key's password, which (no
+// terminal, no password variable) is read from standard input too: the blob
+// is signed whole and the password is what is left (nothing), as before
+// files were streamed.
+func TestSignBlobFromStdinBeforePassword(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "nopw")
+	mustHM(t, 0, map[string]string{"HALLMARK_PASSWORD": ""}, "generate-key-pair", "--output-key-prefix", prefix)
+	content := "first line\nsecond line\n"
+	bundle := filepath.Join(dir, "stdin.bundle")
+	if r := hmStdin(t, nil, content, "sign-blob", "--key", prefix+".key", "--bundle", bundle, "-"); r.code != 0 {
+		t.Fatalf("sign-blob of standard input: exit %d\n%s", r.code, r.stderr)
+	}
+	blob := writeFile(t, filepath.Join(dir, "blob"), content)
+	mustHM(t, 0, nil, "verify-blob", "--key", prefix+".pub", "--bundle", bundle, "--insecure-ignore-tlog", blob)
+	writeFile(t, blob, "first line\n")
+	mustHM(t, exitNoMatchingSig, nil, "verify-blob", "--key", prefix+".pub", "--bundle", bundle, "--insecure-ignore-tlog", blob)
+}
+
 func TestSignBlobVerifyBlob(t *testing.T) {
 	t.Parallel()
 	key, pub := shared(t)
