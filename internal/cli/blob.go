@@ -88,10 +88,11 @@ func (a *app) signBlob(ctx context.Context, o *signBlobOptions, arg string) erro
 	if o.newBundleFormat && o.bundlePath == "" && o.sigPath == "" {
 		return fmt.Errorf("%w: give --bundle FILE (or --output-signature FILE) to say where the signature goes", errUsage)
 	}
-	// A file is read once, through its hashes, never held whole: for a
-	// keyless signer (a fresh P-256 key, SHA-256) while the CA issues the
-	// certificate, for a key once the key says which hash. Standard input is
-	// read whole first, before a password prompt can read from it.
+	// A regular file is read once, through its hashes, never held whole:
+	// for a keyless signer (a fresh P-256 key, SHA-256) while the CA issues
+	// the certificate, for a key once the key says which hash. Standard input
+	// and other streams are read whole first, before a password prompt can
+	// read from them.
 	type hashed struct {
 		blob verify.Blob
 		err  error
@@ -113,13 +114,29 @@ func (a *app) signBlob(ctx context.Context, o *signBlobOptions, arg string) erro
 			return fmt.Errorf("reading blob %s: %w", arg, err)
 		}
 		defer f.Close()
-		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		fi, err := f.Stat()
+		switch {
+		case err != nil:
+			return fmt.Errorf("reading blob %s: %w", arg, err)
+		case fi.IsDir():
 			return fmt.Errorf("reading blob %s: is a directory", arg)
-		}
-		src = f
-		if o.keyPath == "" {
-			early = make(chan hashed, 1)
-			go func() { b, err := verify.HashBlob(f); early <- hashed{b, err} }()
+		case !fi.Mode().IsRegular():
+			// A pipe or device (/dev/stdin, a FIFO) may be the stream a
+			// password prompt reads: read it whole first, as "-".
+			data, err := io.ReadAll(io.LimitReader(f, maxBlob+1))
+			if err != nil {
+				return fmt.Errorf("reading blob %s: %w", arg, err)
+			}
+			if len(data) > maxBlob {
+				return fmt.Errorf("reading blob %s: over %d bytes", arg, maxBlob)
+			}
+			blob = verify.BlobData(data)
+		default:
+			src = f
+			if o.keyPath == "" {
+				early = make(chan hashed, 1)
+				go func() { b, err := verify.HashBlob(f); early <- hashed{b, err} }()
+			}
 		}
 	}
 	ctx, cancel := a.withTimeout(ctx)
@@ -211,7 +228,7 @@ func (a *app) readBlob(arg string) ([]byte, error) {
 	return data, nil
 }
 
-// maxBlob caps a blob read from standard input.
+// maxBlob caps a blob read whole from standard input or another stream.
 const maxBlob = 1 << 30
 
 type verifyBlobOptions struct {

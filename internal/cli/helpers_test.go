@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -34,9 +35,15 @@ func hm(t *testing.T, env map[string]string, args ...string) result {
 // hmStdin is hm with stdin as standard input (not a terminal).
 func hmStdin(t *testing.T, env map[string]string, stdin string, args ...string) result {
 	t.Helper()
+	return hmReader(t, env, strings.NewReader(stdin), args...)
+}
+
+// hmReader is hm with stdin as standard input (not a terminal).
+func hmReader(t *testing.T, env map[string]string, stdin io.Reader, args ...string) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	a := &app{
-		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb,
+		stdin: stdin, stdout: &out, stderr: &errb,
 		getenv:    func(k string) string { return env[k] },
 		lookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		isTTY:     func() bool { return false },

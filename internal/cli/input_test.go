@@ -10,6 +10,8 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -154,6 +156,33 @@ func TestSignBlobFromStdinBeforePassword(t *testing.T) {
 	blob := writeFile(t, filepath.Join(dir, "blob"), content)
 	mustHM(t, 0, nil, "verify-blob", "--key", prefix+".pub", "--bundle", bundle, "--insecure-ignore-tlog", blob)
 	writeFile(t, blob, "first line\n")
+	mustHM(t, exitNoMatchingSig, nil, "verify-blob", "--key", prefix+".pub", "--bundle", bundle, "--insecure-ignore-tlog", blob)
+}
+
+// The same holds for a blob named by a path that is a stream (/dev/stdin, a
+// pipe): streamed after the key was read, its first line became the password
+// and the rest was signed.
+func TestSignBlobFromPipePathBeforePassword(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "nopw")
+	mustHM(t, 0, map[string]string{"HALLMARK_PASSWORD": ""}, "generate-key-pair", "--output-key-prefix", prefix)
+	content := "\nsecond line\nthird\n"
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	go func() { _, _ = io.WriteString(w, content); w.Close() }()
+	bundle := filepath.Join(dir, "pipe.bundle")
+	// /dev/fd/N opens the pipe standard input also reads from.
+	path := fmt.Sprintf("/dev/fd/%d", r.Fd())
+	if res := hmReader(t, nil, r, "sign-blob", "--key", prefix+".key", "--bundle", bundle, path); res.code != 0 {
+		t.Fatalf("sign-blob %s: exit %d\n%s", path, res.code, res.stderr)
+	}
+	blob := writeFile(t, filepath.Join(dir, "blob"), content)
+	mustHM(t, 0, nil, "verify-blob", "--key", prefix+".pub", "--bundle", bundle, "--insecure-ignore-tlog", blob)
+	writeFile(t, blob, "")
 	mustHM(t, exitNoMatchingSig, nil, "verify-blob", "--key", prefix+".pub", "--bundle", bundle, "--insecure-ignore-tlog", blob)
 }
 

@@ -49,6 +49,7 @@ func (s *Signer) SignBlobBundle(ctx context.Context, blob verify.Blob) (*cosign.
 	}
 	var sig []byte
 	if blob.Data != nil {
+		blob = verify.BlobData(blob.Data) // every digest from the bytes signed
 		sig, err = keys.Sign(s.key, blob.Data)
 	} else if d := blob.Digest(verify.HashName(scheme.Hash)); d != nil {
 		sig, err = keys.SignDigest(s.key, d)

@@ -8,9 +8,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"strings"
 	"testing"
 
+	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/verify"
 )
 
@@ -79,5 +81,37 @@ func TestLogRecordDigest(t *testing.T) {
 	}
 	if _, err := (v1Log{}).Log(t.Context(), LogRecord{Digests: map[string][]byte{"sha512": {1}}}); err == nil {
 		t.Fatal("a v1 log accepted a record without its SHA-256")
+	}
+}
+
+// The empty blob (nil) is signed as the empty message for every key type,
+// and a blob given as bytes is signed, digested and logged from the bytes
+// alone: a stale digest beside them cannot make the bundle name other bytes.
+func TestSignBlobBytesAreTheTruth(t *testing.T) {
+	k, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	s, err := New(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := verify.NewKeyVerifier(k.Public(), verify.WithoutTlogUnsafe())
+	raw, _, err := s.SignBlob(t.Context(), nil)
+	if err != nil {
+		t.Fatalf("signing the empty blob with a P-384 key: %v", err)
+	}
+	eb, err := cosign.ParseBundle(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyBlobBundle(eb, verify.BlobData([]byte{})); err != nil {
+		t.Fatalf("the empty blob's bundle does not verify: %v", err)
+	}
+
+	other := sha256.Sum256([]byte("other bytes"))
+	b, err := s.SignBlobBundle(t.Context(), verify.Blob{Data: []byte("these bytes"), Digests: map[string][]byte{"sha256": other[:]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyBlobBundle(b, verify.BlobData([]byte("these bytes"))); err != nil {
+		t.Fatalf("the bundle does not verify against the bytes signed: %v", err)
 	}
 }

@@ -25,8 +25,11 @@ type Blob struct {
 	Digests map[string][]byte // by algorithm: "sha256", "sha384", "sha512"
 }
 
-// BlobData is a blob whose bytes the caller has.
+// BlobData is a blob whose bytes the caller has (nil is the empty blob).
 func BlobData(data []byte) Blob {
+	if data == nil {
+		data = []byte{}
+	}
 	sum := sha256.Sum256(data)
 	return Blob{Data: data, Digests: map[string][]byte{"sha256": sum[:]}}
 }
