@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	logserver "hallmark.dev/hallmark/internal/server/log"
+	"hallmark.dev/hallmark/internal/startup"
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/tlog"
@@ -156,7 +157,10 @@ const (
 	logMemoryLimit = 1 << 30
 )
 
+// A server also gives back the huge pages every process asks for at start
+// (internal/startup): they are for short commands.
 func tuneGC() {
+	startup.AdviseSmallPages()
 	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetGCPercent(logGCPercent)
 		debug.SetMemoryLimit(logMemoryLimit)

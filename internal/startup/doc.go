@@ -13,6 +13,9 @@
 // (packages in import-path order, each once its imports are done) runs its
 // init among the first twenty packages, before most of the heap is touched.
 // cmd/hallmark imports it, and calls AdviseHugePages again once every
-// package is initialised, for the heap that grew meanwhile.
-// GODEBUG=disablethp=1, the runtime's own switch, turns it off.
+// package is initialised, for the heap that grew meanwhile. Servers take the
+// advice back when they start (AdviseSmallPages): huge pages are for short
+// commands. GODEBUG=disablethp=1, the runtime's own switch, turns it off, and
+// so does a machine whose huge pages are switched off ("never"). Linux on
+// amd64 and arm64 only; elsewhere it does nothing.
 package startup

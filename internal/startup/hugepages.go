@@ -1,3 +1,5 @@
+//go:build linux && (amd64 || arm64)
+
 package startup
 
 import (
@@ -6,57 +8,113 @@ import (
 )
 
 const (
-	madvHugepage = 14 // MADV_HUGEPAGE: back this range with huge pages when touched
-	madvCollapse = 25 // MADV_COLLAPSE (Linux 6.1): make a populated range huge now
+	madvHugepage   = 14 // MADV_HUGEPAGE: back this range with huge pages when touched
+	madvNohugepage = 15 // MADV_NOHUGEPAGE: do not
+	madvCollapse   = 25 // MADV_COLLAPSE (Linux 6.1): make a populated range huge now
 
-	hugePage  = 2 << 20  // the x86-64 and arm64 PMD size
+	hugePage  = 2 << 20  // the PMD size with 4 KiB pages (amd64, arm64)
 	heapArena = 64 << 20 // the runtime's heap arena on 64-bit Linux (heapArenaBytes)
+
+	thpSetting = "/sys/kernel/mm/transparent_hugepage/enabled"
 )
 
-func init() { AdviseHugePages() }
+func init() {
+	off = disabled() || thpNever()
+	AdviseHugePages()
+}
 
-// probe is where AdviseHugePages allocates to learn where the heap is
-// growing; a package variable so the allocation escapes to the heap.
+// off is set once, by init: GODEBUG=disablethp=1, or huge pages switched
+// off machine-wide ("never"), which MADV_COLLAPSE would otherwise ignore.
+var off bool
+
+// probe is where the calls allocate to learn where the heap is growing; a
+// package variable so the allocation escapes to the heap.
 var probe *[64]byte
+
+// heapWindow returns where the runtime is allocating now (at) and the range
+// of heap arenas it is filling: the heap grows upwards through contiguous
+// arenas from a random start, and a fresh allocation may sit in an older
+// one, so the arenas either side are included (madvise skips the parts not
+// mapped).
+func heapWindow() (at, start, n uintptr) {
+	probe = new([64]byte)
+	at = uintptr(unsafe.Pointer(probe))
+	probe = nil
+	return at, at&^(heapArena-1) - heapArena, 3 * heapArena
+}
 
 // AdviseHugePages asks the kernel to back the heap arenas now being filled
 // with transparent huge pages: the parts not touched yet become huge when
 // first touched (one fault per 2 MiB instead of 512), and the 2 MiB the
 // runtime is allocating in now is collapsed into one huge page. Memory the
 // runtime maps after the call is not covered, hence the second call from
-// main. Best effort: errors (an older kernel, THP "never") change nothing.
+// main. Best effort: an older kernel changes nothing.
 func AdviseHugePages() {
-	if disabled() {
+	if off {
 		return
 	}
-	probe = new([64]byte)
-	p := uintptr(unsafe.Pointer(probe))
-	probe = nil
-	// The heap grows upwards through contiguous arenas from a random start, and
-	// the allocation may sit in an older one: the arenas either side are
-	// covered too (madvise skips the parts not mapped).
-	madvise(p&^(heapArena-1)-heapArena, 3*heapArena, madvHugepage)
-	madvise(p&^(hugePage-1), hugePage, madvCollapse)
+	at, start, n := heapWindow()
+	madvise(start, n, madvHugepage)
+	madvise(at&^(hugePage-1), hugePage, madvCollapse)
+}
+
+// AdviseSmallPages undoes AdviseHugePages for a long-running server: the
+// runtime returns idle memory in pieces smaller than a huge page, and the
+// kernel's collapsing of what it returned is what made the Go runtime stop
+// asking for huge pages (golang/go#61718, #63334, #64332). Pages already
+// huge stay so; no new ones are made in the heap.
+func AdviseSmallPages() {
+	if off {
+		return
+	}
+	_, start, n := heapWindow()
+	madvise(start, n, madvNohugepage)
 }
 
 func madvise(addr, n, advice uintptr) {
 	_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, addr, n, advice)
 }
 
-// disabled reports GODEBUG=disablethp=1, read without the strings package
-// (importing it would delay this package's init).
+// disabled reports GODEBUG=disablethp=1 (the last setting wins, as in the
+// runtime), read without the strings package (importing it would delay this
+// package's init).
 func disabled() bool {
 	v, _ := syscall.Getenv("GODEBUG")
-	const key = "disablethp=1"
+	const key = "disablethp="
+	on := false
 	for start := 0; start < len(v); {
 		end := start
 		for end < len(v) && v[end] != ',' {
 			end++
 		}
-		if v[start:end] == key {
-			return true
+		if kv := v[start:end]; len(kv) > len(key) && kv[:len(key)] == key {
+			on = kv[len(key):] == "1"
 		}
 		start = end + 1
+	}
+	return on
+}
+
+// thpNever reports transparent huge pages switched off on this machine.
+func thpNever() bool {
+	fd, err := syscall.Open(thpSetting, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer syscall.Close(fd)
+	var buf [128]byte
+	n, _ := syscall.Read(fd, buf[:])
+	return selectsNever(buf[:max(n, 0)])
+}
+
+// selectsNever reports a THP setting ("always [madvise] never") whose
+// selected value is never.
+func selectsNever(setting []byte) bool {
+	const never = "[never]"
+	for i := 0; i+len(never) <= len(setting); i++ {
+		if string(setting[i:i+len(never)]) == never {
+			return true
+		}
 	}
 	return false
 }

@@ -1,6 +1,9 @@
-//go:build !linux
+//go:build !(linux && (amd64 || arm64))
 
 package startup
 
-// AdviseHugePages does nothing outside Linux.
+// AdviseHugePages does nothing here: only Linux on amd64 and arm64 is covered.
 func AdviseHugePages() {}
+
+// AdviseSmallPages does nothing here.
+func AdviseSmallPages() {}

@@ -1,3 +1,5 @@
+//go:build linux && (amd64 || arm64)
+
 package startup
 
 import (
@@ -45,9 +47,12 @@ func hasFlag(flags []string, f string) bool {
 }
 
 func thpAvailable(t *testing.T) {
-	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	b, err := os.ReadFile(thpSetting)
 	if err != nil || strings.Contains(string(b), "[never]") {
 		t.Skipf("SKIP: transparent huge pages unavailable here (%q, %v)", b, err)
+	}
+	if off {
+		t.Skip("SKIP: switched off in this run (GODEBUG=disablethp=1)")
 	}
 }
 
@@ -55,14 +60,45 @@ func thpAvailable(t *testing.T) {
 // chunk) is marked for huge pages ("hg" in smaps) once AdviseHugePages runs.
 func TestAdviseHugePagesMarksHeap(t *testing.T) {
 	thpAvailable(t)
-	t.Setenv("GODEBUG", "")
 	fresh := make([]byte, 8<<20)
 	addr := uintptr(unsafe.Pointer(&fresh[len(fresh)/2]))
 	AdviseHugePages()
 	if f := vmFlags(t, addr); !hasFlag(f, "hg") {
 		t.Fatalf("heap mapping at %#x not advised for huge pages: VmFlags %v", addr, f)
 	}
+	// A server takes it back: no new huge pages in its heap ("nh").
+	AdviseSmallPages()
+	if f := vmFlags(t, addr); !hasFlag(f, "nh") || hasFlag(f, "hg") {
+		t.Fatalf("heap mapping at %#x still advised for huge pages after AdviseSmallPages: VmFlags %v", addr, f)
+	}
 	runtime.KeepAlive(fresh)
+}
+
+// When switched off (GODEBUG=disablethp=1, or THP "never"), nothing is advised.
+func TestAdviseHugePagesOff(t *testing.T) {
+	thpAvailable(t)
+	defer func(was bool) { off = was }(off)
+	off = true
+	fresh := make([]byte, 8<<20)
+	addr := uintptr(unsafe.Pointer(&fresh[len(fresh)/2]))
+	AdviseHugePages()
+	if f := vmFlags(t, addr); hasFlag(f, "hg") {
+		t.Fatalf("heap mapping at %#x advised for huge pages while switched off: VmFlags %v", addr, f)
+	}
+	runtime.KeepAlive(fresh)
+}
+
+func TestSelectsNever(t *testing.T) {
+	for setting, want := range map[string]bool{
+		"always [madvise] never\n": false,
+		"[always] madvise never\n": false,
+		"always madvise [never]\n": true,
+		"":                         false,
+	} {
+		if got := selectsNever([]byte(setting)); got != want {
+			t.Errorf("selectsNever(%q) = %v, want %v", setting, got, want)
+		}
+	}
 }
 
 // GODEBUG=disablethp=1, the runtime's switch, leaves new heap memory alone.
@@ -74,7 +110,10 @@ func TestAdviseHugePagesHonoursDisablethp(t *testing.T) {
 		{"disablethp=1", true},
 		{"madvdontneed=1,disablethp=1", true},
 		{"disablethp=0", false},
+		{"disablethp=1,disablethp=0", false}, // the last one wins, as in the runtime
+		{"disablethp=0,disablethp=1", true},
 		{"xdisablethp=1", false},
+		{"disablethp=", false},
 		{"", false},
 	} {
 		t.Setenv("GODEBUG", tc.godebug)
