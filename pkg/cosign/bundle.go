@@ -93,11 +93,26 @@ func NewDSSEBundle(payloadType string, payload, sig []byte, keyHint string) *Bun
 // NewMessageBundle returns a v0.3 bundle holding a signature over a blob
 // whose SHA-256 digest is sha256Digest.
 func NewMessageBundle(sha256Digest, sig []byte, keyHint string) *Bundle {
+	return NewMessageBundleHash(crypto.SHA256, sha256Digest, sig, keyHint)
+}
+
+// NewMessageBundleHash is NewMessageBundle naming the artifact's digest
+// under h: the key's hash, as cosign names it (SHA2_384 for a P-384 key,
+// SHA2_512 for P-521 and Ed25519). A hash other than SHA-256/384/512 is
+// named SHA2_256.
+func NewMessageBundleHash(h crypto.Hash, digest, sig []byte, keyHint string) *Bundle {
+	alg := map[crypto.Hash]protocommon.HashAlgorithm{
+		crypto.SHA384: protocommon.HashAlgorithm_SHA2_384,
+		crypto.SHA512: protocommon.HashAlgorithm_SHA2_512,
+	}[h]
+	if alg == protocommon.HashAlgorithm_HASH_ALGORITHM_UNSPECIFIED {
+		alg = protocommon.HashAlgorithm_SHA2_256
+	}
 	return &Bundle{
 		MediaType:            BundleMediaType,
 		VerificationMaterial: keyMaterial(keyHint),
 		Content: &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
-			MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: sha256Digest},
+			MessageDigest: &protocommon.HashOutput{Algorithm: alg, Digest: digest},
 			Signature:     sig,
 		}},
 	}

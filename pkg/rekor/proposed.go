@@ -4,14 +4,25 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 )
 
 // NewHashedRekord returns a hashedrekord 0.0.1 proposed entry: a signature
 // over a SHA-256 digest, and the signer's PEM public key or certificate.
 func NewHashedRekord(sha256Digest, sig, pubPEM []byte) ([]byte, error) {
+	return NewHashedRekordHash("sha256", sha256Digest, sig, pubPEM)
+}
+
+// NewHashedRekordHash is NewHashedRekord over a digest under alg ("sha256",
+// "sha384", "sha512"): the key's hash, which the signature is over.
+func NewHashedRekordHash(alg string, digest, sig, pubPEM []byte) ([]byte, error) {
+	h, ok := hashSizes[alg]
+	if !ok || len(digest) != h.Size() {
+		return nil, fmt.Errorf("hashedrekord: a %d-byte digest is not %s", len(digest), alg)
+	}
 	var s hashedRekordSpec
-	s.Data.Hash.Algorithm = "sha256"
-	s.Data.Hash.Value = hex.EncodeToString(sha256Digest)
+	s.Data.Hash.Algorithm = alg
+	s.Data.Hash.Value = hex.EncodeToString(digest)
 	s.Signature.Content = base64.StdEncoding.EncodeToString(sig)
 	s.Signature.PublicKey.Content = base64.StdEncoding.EncodeToString(pubPEM)
 	return json.Marshal(entryJSON{"0.0.1", "hashedrekord", s})

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 
 	"hallmark.dev/hallmark/pkg/cosign"
@@ -59,11 +58,12 @@ func (s *Signer) SignBlobBundle(ctx context.Context, blob verify.Blob) (*cosign.
 	if err != nil {
 		return nil, fmt.Errorf("signing blob: %w", err)
 	}
-	sum := blob.SHA256()
+	// The bundle names the digest the key signs, as cosign does.
+	sum := blob.Digest(verify.HashName(scheme.Hash))
 	if sum == nil {
-		return nil, errors.New("signing blob: its SHA-256 digest was not computed")
+		return nil, fmt.Errorf("signing blob: its %s digest was not computed", scheme.Hash)
 	}
-	b := cosign.NewMessageBundle(sum, sig, s.hint)
+	b := cosign.NewMessageBundleHash(scheme.Hash, sum, sig, s.hint)
 	s.material(b)
 	ts, tle, err := s.evidence(ctx, sig, LogRecord{Signed: blob.Data, Digests: blob.Digests, Sig: sig})
 	if err != nil {

@@ -3,6 +3,9 @@ package sign
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"testing"
@@ -24,7 +27,7 @@ import (
 // implementation, trusting pub, with no log or timestamps required.
 func sigstoreGo(t *testing.T, pub crypto.PublicKey, raw []byte, artifact sgverify.ArtifactPolicyOption) error {
 	t.Helper()
-	sv, err := signature.LoadVerifier(pub, crypto.SHA256)
+	sv, err := signature.LoadDefaultVerifier(pub) // SHA-256, or the key's own hash (P-384: SHA-384)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +70,26 @@ func TestDifferentialAgainstSigstoreGo(t *testing.T) {
 			t.Fatal("sigstore-go accepted the wrong key")
 		}
 		if err := sigstoreGo(t, k.Public(), raw, sgverify.WithArtifact(bytes.NewReader([]byte("other")))); err == nil {
+			t.Fatal("sigstore-go accepted another artifact")
+		}
+	})
+
+	// A P-384 key signs and names the blob's SHA-384 digest, as cosign does.
+	t.Run("blob, P-384 key", func(t *testing.T) {
+		k384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		s384, err := New(k384)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := []byte("artifact")
+		raw, _, err := s384.SignBlob(t.Context(), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sigstoreGo(t, k384.Public(), raw, sgverify.WithArtifact(bytes.NewReader(data))); err != nil {
+			t.Fatalf("sigstore-go refused Hallmark's P-384 blob bundle: %v", err)
+		}
+		if err := sigstoreGo(t, k384.Public(), raw, sgverify.WithArtifact(bytes.NewReader([]byte("other")))); err == nil {
 			t.Fatal("sigstore-go accepted another artifact")
 		}
 	})

@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"errors"
 	"fmt"
 
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 
+	"hallmark.dev/hallmark/pkg/keys"
 	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/verify"
 )
@@ -62,11 +62,19 @@ func (l v1Log) Log(ctx context.Context, r LogRecord) (*protorekor.TransparencyLo
 	case r.PayloadType != "":
 		proposed, err = rekor.NewDSSE(r.PayloadType, r.Payload, r.Sig, r.PubPEM)
 	default:
-		sum := r.digest(crypto.SHA256)
-		if sum == nil {
-			return nil, errors.New("logging a blob known only by other digests: its SHA-256 is needed")
+		// The digest the signature is over: the key's hash, as cosign logs
+		// P-384 (SHA-384), P-521 and Ed25519 (SHA-512) signatures.
+		h := crypto.SHA256
+		if r.Pub != nil {
+			if scheme, err := keys.SchemeFor(r.Pub); err == nil {
+				h = scheme.Hash
+			}
 		}
-		proposed, err = rekor.NewHashedRekord(sum, r.Sig, r.PubPEM)
+		sum := r.digest(h)
+		if sum == nil {
+			return nil, fmt.Errorf("logging a blob known only by other digests: its %s digest is needed", h)
+		}
+		proposed, err = rekor.NewHashedRekordHash(verify.HashName(h), sum, r.Sig, r.PubPEM)
 	}
 	if err != nil {
 		return nil, err

@@ -98,6 +98,15 @@ func (b Blob) Digest(alg string) []byte {
 	return h.Sum(nil)
 }
 
+// messageDigestAlgs are the message digests a blob bundle may name: SHA-256,
+// or the key's hash (cosign names SHA2_384 for P-384 keys, SHA2_512 for
+// P-521 and Ed25519).
+var messageDigestAlgs = map[protocommon.HashAlgorithm]string{
+	protocommon.HashAlgorithm_SHA2_256: "sha256",
+	protocommon.HashAlgorithm_SHA2_384: "sha384",
+	protocommon.HashAlgorithm_SHA2_512: "sha512",
+}
+
 // HashName is the name Blob's digests go by for h: "sha256", "sha384",
 // "sha512"; "" for any other hash.
 func HashName(h crypto.Hash) string {
@@ -130,15 +139,16 @@ func (v *Verifier) VerifyBlobBundle(b *cosign.Bundle, blob Blob) (*Result, error
 	if md == nil {
 		return nil, stepErr(ErrFormat, "bundle messageSignature has no messageDigest", nil)
 	}
-	if md.GetAlgorithm() != protocommon.HashAlgorithm_SHA2_256 {
-		return nil, mismatch(ErrFormat, "bundle messageDigest algorithm", "SHA2_256", md.GetAlgorithm().String())
+	alg, ok := messageDigestAlgs[md.GetAlgorithm()]
+	if !ok {
+		return nil, mismatch(ErrFormat, "bundle messageDigest algorithm", "SHA2_256, SHA2_384 or SHA2_512", md.GetAlgorithm().String())
 	}
-	sum := blob.SHA256()
+	sum := blob.Digest(alg)
 	if sum == nil {
-		return nil, stepErr(ErrFormat, "the bundle signs a SHA-256 digest: give the file or sha256:<hex>", nil)
+		return nil, stepErr(ErrFormat, fmt.Sprintf("the bundle names the artifact's %s digest: give the file or %s:<hex>", alg, alg), nil)
 	}
 	if !bytes.Equal(md.GetDigest(), sum) {
-		return nil, mismatch(ErrClaims, "bundle messageDigest is not the artifact's SHA-256",
+		return nil, mismatch(ErrClaims, "bundle messageDigest is not the artifact's "+strings.ToUpper(alg),
 			hex.EncodeToString(sum), hex.EncodeToString(md.GetDigest()))
 	}
 	s, err := v.bundleMaterial(b)
@@ -148,12 +158,12 @@ func (v *Verifier) VerifyBlobBundle(b *cosign.Bundle, blob Blob) (*Result, error
 	sig := ms.GetSignature()
 	s.what, s.sig = "blob signature", sig
 	s.verify = blobVerifier(blob, sig)
-	s.match = func(signer signerMatch) entryMatcher { return matchHashedRekord(sum, sig, signer) }
+	s.match = func(signer signerMatch) entryMatcher { return matchHashedRekord(blob.Digest, sig, signer) }
 	pr, err := v.judge(s)
 	if err != nil {
 		return nil, err
 	}
-	return pr.fill(&Result{Format: FormatBundle, Digest: "sha256:" + hex.EncodeToString(sum)}), nil
+	return pr.fill(&Result{Format: FormatBundle, Digest: alg + ":" + hex.EncodeToString(sum)}), nil
 }
 
 // blobVerifier checks sig over the blob, or over its digest under the key's
@@ -237,7 +247,7 @@ func (v *Verifier) VerifyBlobSignature(d DetachedSignature, blob Blob) (*Result,
 		return nil, stepErr(ErrFormat, "the signature is empty", nil)
 	}
 	s := signature{what: "blob signature", sig: d.Signature, verify: blobVerifier(blob, d.Signature)}
-	s.match = func(signer signerMatch) entryMatcher { return matchHashedRekord(sum, d.Signature, signer) }
+	s.match = func(signer signerMatch) entryMatcher { return matchHashedRekord(blob.Digest, d.Signature, signer) }
 	if d.RekorBundle != "" {
 		tle, err := legacyTLE(d.RekorBundle)
 		if err != nil {

@@ -2,7 +2,6 @@ package verify
 
 import (
 	"crypto"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -55,8 +54,7 @@ func (v *Verifier) VerifyLegacy(s LegacySignature, p Policy) (*Result, error) {
 		sig:    sig,
 		verify: func(pub crypto.PublicKey) error { return keys.Verify(pub, s.Payload, sig) },
 	}
-	digest := sha256.Sum256(s.Payload)
-	cand.match = func(signer signerMatch) entryMatcher { return matchHashedRekord(digest[:], sig, signer) }
+	cand.match = func(signer signerMatch) entryMatcher { return matchHashedRekord(digestsOf(s.Payload), sig, signer) }
 	if err := v.layerEvidence(&cand, s); err != nil {
 		return nil, err
 	}

@@ -185,9 +185,15 @@ func TestMessageDigestAlgorithm(t *testing.T) {
 	s := sigstoretest.New(t)
 	v := keylessVerifier(t, s.Material(t), nil)
 	b := s.BlobBundle(t, good(t, s), blob, sigstoretest.Evidence{})
+	// Relabelled: the SHA-256 digest called SHA-384 is not the blob's SHA-384.
 	b.GetMessageSignature().GetMessageDigest().Algorithm = 2 // SHA2_384
+	if _, err := v.VerifyBlobBundle(b, verify.BlobData(blob)); !errors.Is(err, verify.ErrClaims) {
+		t.Errorf("SHA-256 digest labelled SHA-384: %v", err)
+	}
+	// An algorithm no key signs with is refused as such.
+	b.GetMessageSignature().GetMessageDigest().Algorithm = 4 // SHA3_256
 	if _, err := v.VerifyBlobBundle(b, verify.BlobData(blob)); !errors.Is(err, verify.ErrFormat) {
-		t.Errorf("messageDigest said SHA-384: %v", err)
+		t.Errorf("messageDigest said SHA3-256: %v", err)
 	}
 }
 

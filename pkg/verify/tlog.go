@@ -187,15 +187,21 @@ func (v *Verifier) signerMatcher(leafDER []byte) signerMatch {
 	}
 }
 
-// matchHashedRekord: the entry records sig over the SHA-256 digest by the
-// signer.
-func matchHashedRekord(digest, sig []byte, signer signerMatch) entryMatcher {
+// matchHashedRekord: the entry records sig over the artifact's digest (under
+// the algorithm the entry names: SHA-256, or the key's SHA-384/512 as
+// cosign logs P-384, P-521 and Ed25519 signatures) by the signer. digestFor
+// gives the artifact's digest under an algorithm, nil when not known.
+func matchHashedRekord(digestFor func(alg string) []byte, sig []byte, signer signerMatch) entryMatcher {
 	return func(b *rekor.Body) error {
 		if b.Kind != "hashedrekord" {
 			return fmt.Errorf("entry kind %q, want hashedrekord", b.Kind)
 		}
-		if b.DigestAlgorithm != "sha256" || !bytes.Equal(b.Digest, digest) {
-			return fmt.Errorf("entry records artifact %s:%x, not sha256:%x", b.DigestAlgorithm, b.Digest, digest)
+		want := digestFor(b.DigestAlgorithm)
+		if want == nil {
+			return fmt.Errorf("entry records artifact %s:%x, and the artifact's %s digest is not known here (give the file)", b.DigestAlgorithm, b.Digest, b.DigestAlgorithm)
+		}
+		if !bytes.Equal(b.Digest, want) {
+			return fmt.Errorf("entry records artifact %s:%x, not %s:%x", b.DigestAlgorithm, b.Digest, b.DigestAlgorithm, want)
 		}
 		if !bytes.Equal(b.Signature, sig) {
 			return errors.New("entry records another signature")
@@ -204,6 +210,18 @@ func matchHashedRekord(digest, sig []byte, signer signerMatch) entryMatcher {
 			return errors.New("entry records another public key or certificate")
 		}
 		return nil
+	}
+}
+
+// digestsOf is digestFor over bytes the caller has.
+func digestsOf(data []byte) func(alg string) []byte {
+	return func(alg string) []byte {
+		h := newHash(alg)
+		if h == nil {
+			return nil
+		}
+		h.Write(data)
+		return h.Sum(nil)
 	}
 }
 
@@ -225,8 +243,7 @@ func matchDSSE(payloadType string, payload, sig []byte, signer signerMatch) entr
 			}
 			return errors.New("entry records none of the envelope's signatures by this signer")
 		case "hashedrekord":
-			pae := sha256.Sum256(cosign.PAE(payloadType, payload))
-			return matchHashedRekord(pae[:], sig, signer)(b)
+			return matchHashedRekord(digestsOf(cosign.PAE(payloadType, payload)), sig, signer)(b)
 		}
 		return fmt.Errorf("entry kind %q cannot record a DSSE envelope", b.Kind)
 	}
