@@ -107,6 +107,9 @@ var messageDigestAlgs = map[protocommon.HashAlgorithm]string{
 	protocommon.HashAlgorithm_SHA2_512: "sha512",
 }
 
+// hashNames are the hashes Blob's digest names stand for.
+var hashNames = map[string]crypto.Hash{"sha256": crypto.SHA256, "sha384": crypto.SHA384, "sha512": crypto.SHA512}
+
 // HashName is the name Blob's digests go by for h: "sha256", "sha384",
 // "sha512"; "" for any other hash.
 func HashName(h crypto.Hash) string {
@@ -148,7 +151,7 @@ func (v *Verifier) VerifyBlobBundle(b *cosign.Bundle, blob Blob) (*Result, error
 		return nil, stepErr(ErrFormat, fmt.Sprintf("the bundle names the artifact's %s digest: give the file or %s:<hex>", alg, alg), nil)
 	}
 	if !bytes.Equal(md.GetDigest(), sum) {
-		return nil, mismatch(ErrClaims, "bundle messageDigest is not the artifact's "+strings.ToUpper(alg),
+		return nil, mismatch(ErrClaims, "bundle messageDigest is not the artifact's "+hashNames[alg].String(),
 			hex.EncodeToString(sum), hex.EncodeToString(md.GetDigest()))
 	}
 	s, err := v.bundleMaterial(b)
