@@ -20,7 +20,8 @@ import (
 // the result verifies against the trusted root: the entry records the
 // digest the key signs (SHA-384 for P-384, SHA-512 for P-521 and Ed25519, as
 // cosign logs them; SHA-256 was sent for all, and the log refused the entry),
-// and the bundle names it. cosign's P-384 signature verifies with Hallmark
+// and the bundle names it; images likewise in both formats. cosign's P-384
+// signature verifies with Hallmark
 // (cosign v3.1.3 names SHA2_384, which Hallmark refused). Another blob is
 // refused each time.
 func TestKeyTypesSignBlobWithLogs(t *testing.T) {
@@ -48,6 +49,20 @@ func TestKeyTypesSignBlobWithLogs(t *testing.T) {
 					t.Fatalf("%s, Rekor %s: verify-blob exit %d\n%s", name, api, r.code, r.stderr)
 				}
 				mustHM(t, exitNoMatchingSig, nil, "verify-blob", "--key", prefix+".pub", "--bundle", b, "--trusted-root", tr, other)
+				// Images too, in both storage formats: a legacy .sig layer's entry is
+				// a hashedrekord over the payload under the key's hash (a Rekor v1
+				// entry: the .sig format cannot carry a v2 one).
+				formats := []string{"true", "false"}
+				if api == "v2" {
+					formats = formats[:1]
+				}
+				for _, nb := range formats {
+					img := st.pushImage(t, "keys/"+name+"-"+api+"-"+nb+":v1", name+api+nb)
+					mustHM(t, 0, pw, "sign", "--key", prefix+".key", "--signing-config", sc, "--new-bundle-format="+nb, "-y", img)
+					if r := hm(t, nil, "verify", "--key", prefix+".pub", "--trusted-root", tr, img); r.code != 0 {
+						t.Fatalf("%s, Rekor %s, bundle format %s: verify exit %d\n%s", name, api, nb, r.code, r.stderr)
+					}
+				}
 			}
 		})
 	}
