@@ -123,12 +123,9 @@ func (a *app) signBlob(ctx context.Context, o *signBlobOptions, arg string) erro
 		case !fi.Mode().IsRegular():
 			// A pipe or device (/dev/stdin, a FIFO) may be the stream a
 			// password prompt reads: read it whole first, as "-".
-			data, err := io.ReadAll(io.LimitReader(f, maxBlob+1))
+			data, err := readAllLimited(f, maxBlob)
 			if err != nil {
 				return fmt.Errorf("reading blob %s: %w", arg, err)
-			}
-			if len(data) > maxBlob {
-				return fmt.Errorf("reading blob %s: over %d bytes", arg, maxBlob)
 			}
 			blob = verify.BlobData(data)
 		default:
@@ -212,12 +209,9 @@ func (a *app) signBlob(ctx context.Context, o *signBlobOptions, arg string) erro
 // readBlob reads a blob argument: a file, or standard input for "-".
 func (a *app) readBlob(arg string) ([]byte, error) {
 	if arg == "-" {
-		data, err := io.ReadAll(io.LimitReader(a.stdin, maxBlob+1))
+		data, err := readAllLimited(a.stdin, maxBlob)
 		if err != nil {
 			return nil, fmt.Errorf("reading the blob from standard input: %w", err)
-		}
-		if len(data) > maxBlob {
-			return nil, fmt.Errorf("the blob on standard input is over %d bytes", maxBlob)
 		}
 		return data, nil
 	}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/sha256"
-	"crypto/sha512"
+	_ "crypto/sha512" // crypto.SHA384 and SHA512 (hashNames)
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -69,13 +69,8 @@ func HashBlob(r io.Reader, algs ...string) (Blob, error) {
 }
 
 func newHash(alg string) hash.Hash {
-	switch alg {
-	case "sha256":
-		return sha256.New()
-	case "sha384":
-		return sha512.New384()
-	case "sha512":
-		return sha512.New()
+	if h, ok := hashNames[alg]; ok {
+		return h.New()
 	}
 	return nil
 }
@@ -113,13 +108,10 @@ var hashNames = map[string]crypto.Hash{"sha256": crypto.SHA256, "sha384": crypto
 // HashName is the name Blob's digests go by for h: "sha256", "sha384",
 // "sha512"; "" for any other hash.
 func HashName(h crypto.Hash) string {
-	switch h {
-	case crypto.SHA256:
-		return "sha256"
-	case crypto.SHA384:
-		return "sha384"
-	case crypto.SHA512:
-		return "sha512"
+	for name, x := range hashNames {
+		if x == h {
+			return name
+		}
 	}
 	return ""
 }
