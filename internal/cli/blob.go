@@ -144,8 +144,12 @@ func (a *app) signBlob(ctx context.Context, o *signBlobOptions, arg string) erro
 	}
 	if src != nil {
 		if early != nil {
-			h := <-early
-			blob, err = h.blob, h.err
+			select {
+			case h := <-early:
+				blob, err = h.blob, h.err
+			case <-ctx.Done(): // a large or slow file past --timeout
+				err = ctx.Err()
+			}
 		} else {
 			blob, err = verify.HashBlob(src, verify.HashName(s.Hash()))
 		}
