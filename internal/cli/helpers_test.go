@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -29,13 +30,7 @@ type result struct {
 // hm runs hallmark in-process with env as its whole environment.
 func hm(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
-	return hmStdin(t, env, "", args...)
-}
-
-// hmStdin is hm with stdin as standard input (not a terminal).
-func hmStdin(t *testing.T, env map[string]string, stdin string, args ...string) result {
-	t.Helper()
-	return hmReader(t, env, strings.NewReader(stdin), args...)
+	return hmReader(t, env, strings.NewReader(""), args...)
 }
 
 // hmReader is hm with stdin as standard input (not a terminal).
@@ -137,6 +132,12 @@ func plainECKeyPEM(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pkcs8PEM(t, k)
+}
+
+// pkcs8PEM is an unencrypted PKCS#8 PEM of k, as import-key-pair reads.
+func pkcs8PEM(t *testing.T, k crypto.Signer) string {
+	t.Helper()
 	der, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {
 		t.Fatal(err)

@@ -139,51 +139,39 @@ func TestImportKeyPairEveryKeyType(t *testing.T) {
 	})
 }
 
-// A blob on standard input is read before the key's password, which (no
-// terminal, no password variable) is read from standard input too: the blob
-// is signed whole and the password is what is left (nothing), as before
-// files were streamed.
-func TestSignBlobFromStdinBeforePassword(t *testing.T) {
+// A blob from a stream — standard input ("-") or a path that is one
+// (/dev/fd/N, /dev/stdin, a pipe) — is read whole before the key's password,
+// which (no terminal, no password variable) is read from standard input
+// too: the blob is signed whole and the password is what is left (nothing).
+// Streamed after the key was read, its first line became the password and
+// the rest (here: nothing) was signed.
+func TestSignBlobFromStreamBeforePassword(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	prefix := filepath.Join(dir, "nopw")
 	mustHM(t, 0, map[string]string{"HALLMARK_PASSWORD": ""}, "generate-key-pair", "--output-key-prefix", prefix)
-	content := "first line\nsecond line\n"
-	bundle := filepath.Join(dir, "stdin.bundle")
-	if r := hmStdin(t, nil, content, "sign-blob", "--key", prefix+".key", "--bundle", bundle, "-"); r.code != 0 {
-		t.Fatalf("sign-blob of standard input: exit %d\n%s", r.code, r.stderr)
+	const content = "\nsecond line\nthird\n"
+	for _, viaPath := range []bool{false, true} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _, _ = io.WriteString(w, content); w.Close() }()
+		arg := "-"
+		if viaPath {
+			arg = fmt.Sprintf("/dev/fd/%d", r.Fd()) // the pipe standard input also reads from
+		}
+		bundle := filepath.Join(dir, fmt.Sprintf("stream-%v.bundle", viaPath))
+		res := hmReader(t, nil, r, "sign-blob", "--key", prefix+".key", "--bundle", bundle, arg)
+		r.Close()
+		if res.code != 0 {
+			t.Fatalf("sign-blob %s: exit %d\n%s", arg, res.code, res.stderr)
+		}
+		blob := writeFile(t, filepath.Join(dir, "blob"), content)
+		mustHM(t, 0, nil, "verify-blob", "--key", prefix+".pub", "--bundle", bundle, "--insecure-ignore-tlog", blob)
+		writeFile(t, blob, "")
+		mustHM(t, exitNoMatchingSig, nil, "verify-blob", "--key", prefix+".pub", "--bundle", bundle, "--insecure-ignore-tlog", blob)
 	}
-	blob := writeFile(t, filepath.Join(dir, "blob"), content)
-	mustHM(t, 0, nil, "verify-blob", "--key", prefix+".pub", "--bundle", bundle, "--insecure-ignore-tlog", blob)
-	writeFile(t, blob, "first line\n")
-	mustHM(t, exitNoMatchingSig, nil, "verify-blob", "--key", prefix+".pub", "--bundle", bundle, "--insecure-ignore-tlog", blob)
-}
-
-// The same holds for a blob named by a path that is a stream (/dev/stdin, a
-// pipe): streamed after the key was read, its first line became the password
-// and the rest was signed.
-func TestSignBlobFromPipePathBeforePassword(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	prefix := filepath.Join(dir, "nopw")
-	mustHM(t, 0, map[string]string{"HALLMARK_PASSWORD": ""}, "generate-key-pair", "--output-key-prefix", prefix)
-	content := "\nsecond line\nthird\n"
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	go func() { _, _ = io.WriteString(w, content); w.Close() }()
-	bundle := filepath.Join(dir, "pipe.bundle")
-	// /dev/fd/N opens the pipe standard input also reads from.
-	path := fmt.Sprintf("/dev/fd/%d", r.Fd())
-	if res := hmReader(t, nil, r, "sign-blob", "--key", prefix+".key", "--bundle", bundle, path); res.code != 0 {
-		t.Fatalf("sign-blob %s: exit %d\n%s", path, res.code, res.stderr)
-	}
-	blob := writeFile(t, filepath.Join(dir, "blob"), content)
-	mustHM(t, 0, nil, "verify-blob", "--key", prefix+".pub", "--bundle", bundle, "--insecure-ignore-tlog", blob)
-	writeFile(t, blob, "")
-	mustHM(t, exitNoMatchingSig, nil, "verify-blob", "--key", prefix+".pub", "--bundle", bundle, "--insecure-ignore-tlog", blob)
 }
 
 func TestSignBlobVerifyBlob(t *testing.T) {

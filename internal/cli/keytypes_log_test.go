@@ -7,8 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"path/filepath"
 	"testing"
 
@@ -38,8 +36,7 @@ func TestKeyTypesSignBlobWithLogs(t *testing.T) {
 	for name, k := range keys {
 		t.Run(name, func(t *testing.T) {
 			kd := t.TempDir()
-			der, _ := x509.MarshalPKCS8PrivateKey(k)
-			in := writeFile(t, filepath.Join(kd, "in.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
+			in := writeFile(t, filepath.Join(kd, "in.pem"), pkcs8PEM(t, k))
 			prefix := filepath.Join(kd, name)
 			mustHM(t, 0, pw, "import-key-pair", "--key", in, "--output-key-prefix", prefix)
 			for api, sc := range map[string]string{"v1": st.path(stack.SigningConfigFile), "v2": st.path(stack.SigningConfigV2File)} {
@@ -69,8 +66,7 @@ func TestKeyTypesSignBlobWithLogs(t *testing.T) {
 	t.Run("cosign p384", func(t *testing.T) {
 		hallmarktest.Cosign(t)
 		kd := t.TempDir()
-		der, _ := x509.MarshalPKCS8PrivateKey(ec384)
-		in := writeFile(t, filepath.Join(kd, "in.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
+		in := writeFile(t, filepath.Join(kd, "in.pem"), pkcs8PEM(t, ec384))
 		env := hallmarktest.CosignEnv(t, pw["HALLMARK_PASSWORD"])
 		cosign := func(args ...string) {
 			t.Helper()

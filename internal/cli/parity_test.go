@@ -2,13 +2,9 @@ package cli
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"net/http"
 	"os"
@@ -424,12 +420,7 @@ func TestParityRegistryAuthAndTLS(t *testing.T) {
 // plainKeyPEM is an unencrypted PKCS#8 ECDSA key, for import-key-pair.
 func plainKeyPEM(t *testing.T) []byte {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	return []byte(plainECKeyPEM(t))
 }
 
 // pushWith pushes a sample image to ref on the secure registry.

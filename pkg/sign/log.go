@@ -120,13 +120,5 @@ func (l v2Log) Log(ctx context.Context, r LogRecord) (*protorekor.TransparencyLo
 // digest is the signed bytes' digest under h: the one given, or Signed
 // hashed; nil when only other digests are known.
 func (r LogRecord) digest(h crypto.Hash) []byte {
-	if d, ok := r.Digests[verify.HashName(h)]; ok {
-		return d
-	}
-	if r.Signed == nil && r.Digests != nil {
-		return nil
-	}
-	d := h.New()
-	d.Write(r.Signed)
-	return d.Sum(nil)
+	return verify.Blob{Data: r.Signed, Digests: r.Digests}.Digest(verify.HashName(h))
 }

@@ -54,7 +54,9 @@ func (v *Verifier) VerifyLegacy(s LegacySignature, p Policy) (*Result, error) {
 		sig:    sig,
 		verify: func(pub crypto.PublicKey) error { return keys.Verify(pub, s.Payload, sig) },
 	}
-	cand.match = func(signer signerMatch) entryMatcher { return matchHashedRekord(digestsOf(s.Payload), sig, signer) }
+	cand.match = func(signer signerMatch) entryMatcher {
+		return matchHashedRekord(Blob{Data: s.Payload}.Digest, sig, signer)
+	}
 	if err := v.layerEvidence(&cand, s); err != nil {
 		return nil, err
 	}

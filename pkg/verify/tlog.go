@@ -213,18 +213,6 @@ func matchHashedRekord(digestFor func(alg string) []byte, sig []byte, signer sig
 	}
 }
 
-// digestsOf is digestFor over bytes the caller has.
-func digestsOf(data []byte) func(alg string) []byte {
-	return func(alg string) []byte {
-		h := newHash(alg)
-		if h == nil {
-			return nil
-		}
-		h.Write(data)
-		return h.Sum(nil)
-	}
-}
-
 // matchDSSE: the entry records the envelope's signature, by the signer,
 // over this payload (dsse and intoto kinds), or over the envelope's PAE
 // (hashedrekord, as Rekor v2 logs envelopes).
@@ -243,7 +231,7 @@ func matchDSSE(payloadType string, payload, sig []byte, signer signerMatch) entr
 			}
 			return errors.New("entry records none of the envelope's signatures by this signer")
 		case "hashedrekord":
-			return matchHashedRekord(digestsOf(cosign.PAE(payloadType, payload)), sig, signer)(b)
+			return matchHashedRekord(Blob{Data: cosign.PAE(payloadType, payload)}.Digest, sig, signer)(b)
 		}
 		return fmt.Errorf("entry kind %q cannot record a DSSE envelope", b.Kind)
 	}
