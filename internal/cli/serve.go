@@ -144,7 +144,7 @@ func (a *app) serveAll(ctx context.Context, o *serveOptions) error {
 	}
 	// The CT log takes the CA's issuing certificate as its root, and the CA
 	// sends it the precertificate alone: one signature check per entry.
-	ctLog, err := stack.OpenCT(ctx, dir("ct"), urls.CT, caChain[:1], 0)
+	ctLog, err := stack.OpenCT(ctx, dir("ct"), urls.CT, caChain[:1], 0, logger)
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func (a *app) serveAll(ctx context.Context, o *serveOptions) error {
 	svcs := []service{
 		{name: "registry", ln: lns["registry-addr"], handler: reg},
 		{name: "rekor", ln: lns["rekor-addr"], handler: logserver.NewHandler(logSvc, 0, logger), ready: logSvc.Ready, collectors: logSvc.Collectors()},
-		{name: "ct", ln: lns["ct-addr"], handler: ctLog.Handler},
+		{name: "ct", ln: lns["ct-addr"], handler: ctLog.Handler, ready: ctLog.Log.Ready, collectors: ctLog.Log.Collectors()},
 		{name: "ca", ln: lns["ca-addr"], handler: caSvc.Handler},
 		{name: "oidc", ln: lns["oidc-addr"], handler: oidc.Handler},
 		{name: "tsa", ln: lns["tsa-addr"], handler: tsaSvc.Handler},

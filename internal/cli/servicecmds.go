@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -171,12 +172,17 @@ trusted roots (hallmark trusted-root create --ctfe).`,
 			if u == "" {
 				u = urlOf(ln)
 			}
-			l, err := stack.OpenCT(cmd.Context(), data, u, rootCerts, batchMaxAge)
+			l, err := stack.OpenCT(cmd.Context(), data, u, rootCerts, batchMaxAge, logger)
 			if err != nil {
 				ln.Close()
 				return err
 			}
-			defer l.Log.Close(cmd.Context())
+			defer func() {
+				// Past SIGTERM: the journal hands Tessera what it acknowledged.
+				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = l.Log.Close(sctx)
+			}()
 			pub, err := keys.MarshalPublicKey(l.Signer.Public())
 			if err != nil {
 				return err
@@ -186,7 +192,7 @@ trusted roots (hallmark trusted-root create --ctfe).`,
 			}
 			id := l.Log.LogID()
 			a.infof("CT log serving %s (log ID %s, key %s)", u, hex.EncodeToString(id[:]), filepath.Join(data, "public.pem"))
-			return a.runServices(cmd.Context(), &ops, logger, []service{{name: "ct", ln: ln, handler: l.Handler}})
+			return a.runServices(cmd.Context(), &ops, logger, []service{{name: "ct", ln: ln, handler: l.Handler, ready: l.Log.Ready, collectors: l.Log.Collectors()}})
 		},
 	}
 	f := serve.Flags()
@@ -194,7 +200,7 @@ trusted roots (hallmark trusted-root create --ctfe).`,
 	f.StringVar(&data, "data", "hallmark-ct", "directory for the log and its key")
 	f.StringVar(&roots, "roots", "", "PEM file of the root certificates accepted chains end in")
 	f.StringVar(&publicURL, "public-url", "", "URL clients reach the log at (default http://ADDR)")
-	f.DurationVar(&batchMaxAge, "batch-max-age", 20*time.Millisecond, "how long a submission waits to be sequenced with others (each batch costs several synced writes; the SCT waits for its batch)")
+	f.DurationVar(&batchMaxAge, "batch-max-age", 0, "how long Tessera holds a round of journaled entries before sequencing it (0: 250µs); SCTs do not wait for it, only for the journal's synced append")
 	ops.add(serve)
 	cmd := &cobra.Command{Use: "ct", Short: "Run the certificate transparency log"}
 	cmd.AddCommand(serve)

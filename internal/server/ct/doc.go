@@ -2,6 +2,9 @@
 // TesseraCT (the static-ct-api personality of Tessera) on Tessera's POSIX
 // storage, taking RFC 6962 add-chain and add-pre-chain from the CA, with
 // the static-ct-api read side (checkpoint, tiles, issuers) served from the
-// log's directory. Hallmark owns the wiring, the key and the roots; the CT
-// logic is TesseraCT's.
+// log's directory. Hallmark owns the wiring, the key and the roots, and the
+// journal in front of Tessera: every entry is made durable in one synced
+// append and given its index there, so an SCT waits for that append alone,
+// and Tessera integrates entries in rounds after (replayed from the journal
+// after a crash). The CT logic is TesseraCT's.
 package ct

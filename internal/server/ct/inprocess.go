@@ -62,7 +62,11 @@ func (l *Log) LogPrecert(ctx context.Context, precert, tbs []byte, issuer *x509.
 		Timestamp: uint64(time.Now().UnixMilli()), IsPrecert: true, Certificate: tbs, Precertificate: precert,
 		IssuerKeyHash: ikh[:], FingerprintsChain: [][32]byte{sha256.Sum256(issuer.Raw)},
 	}
-	idx, err := l.group.sequence(ctx, e)
+	future, err := l.storage.Add(ctx, e)
+	if err != nil {
+		return nil, fmt.Errorf("ct: sequencing the precertificate: %w", err)
+	}
+	idx, err := future()
 	if err != nil {
 		return nil, fmt.Errorf("ct: sequencing the precertificate: %w", err)
 	}

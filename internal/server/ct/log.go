@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/transparency-dev/tessera"
 	tposix "github.com/transparency-dev/tessera/storage/posix"
 	"github.com/transparency-dev/tesseract"
@@ -36,12 +38,13 @@ type Config struct {
 	// Roots are the certificates chains must end in: the CA's root.
 	Roots []*x509.Certificate
 	// BatchMaxAge is how long Tessera holds a batch open (default 250 µs).
-	// The CA in this process hands its precertificates over in rounds that
-	// grow with the load (grouper), so this only has to hold a round
-	// together; add-pre-chain from elsewhere is batched by it alone.
+	// The journal hands entries over in rounds that grow with the load, so
+	// this only has to hold a round together.
 	BatchMaxAge time.Duration
 	// CheckpointInterval is how often a checkpoint is published (default 1 s).
 	CheckpointInterval time.Duration
+	// Logger takes the journal's warnings (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Log is a running CT log.
@@ -52,8 +55,8 @@ type Log struct {
 	pub      crypto.PublicKey
 	signer   crypto.Signer
 	storage  *storage.CTStorage
-	group    *grouper
-	stop     context.CancelFunc
+	journal  *journal
+	reader   tessera.LogReader
 	issuers  sync.Map // sha256 of issuers already stored
 }
 
@@ -77,6 +80,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	// TesseraCT exits the process if its storage cannot be set up: make
 	// sure here that it can.
@@ -105,27 +111,31 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		opts := tessera.NewAppendOptions().
 			WithCheckpointSigner(signer).
 			WithCTLayout().
-			WithAntispam(256<<10, nil).
 			WithCheckpointInterval(cfg.CheckpointInterval).
 			WithCheckpointRepublishInterval(max(cfg.CheckpointInterval, 30*time.Second)).
-			WithBatching(1024, cfg.BatchMaxAge)
+			WithBatching(1024, cfg.BatchMaxAge).
+			WithPushback(2 * maxBacklog)
 		appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
 		if err != nil {
 			return nil, err
 		}
-		l.shutdown = shutdown
+		l.shutdown, l.reader = shutdown, reader
+		size, err := reader.IntegratedSize(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if l.journal, err = openJournal(filepath.Join(cfg.Dir, "journal"), size, appender.Add, decodeTileLeaf, cfg.Logger); err != nil {
+			return nil, err
+		}
 		issuers, err := posix.NewIssuerStorage(ctx, cfg.Dir)
 		if err != nil {
 			return nil, err
 		}
-		cts, err := storage.NewCTStorage(ctx, &storage.CTStorageOptions{Appender: appender, Reader: reader, IssuerStorage: issuers})
+		cts, err := storage.NewCTStorage(ctx, &storage.CTStorageOptions{Appender: &tessera.Appender{Add: l.journal.add}, Reader: reader, IssuerStorage: issuers})
 		if err != nil {
 			return nil, err
 		}
 		l.storage = cts
-		gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		l.group, l.stop = newGrouper(cts.Add), cancel
-		go l.group.run(gctx)
 		return cts, nil
 	}
 	h, err := tesseract.NewLogHandler(ctx, cfg.Origin, cfg.Signer, tesseract.ChainValidationConfig{
@@ -154,13 +164,48 @@ func (l *Log) LogID() [32]byte { return l.logID }
 // PublicKey is the log's key.
 func (l *Log) PublicKey() crypto.PublicKey { return l.pub }
 
-// Close stops sequencing, after what is in flight.
+// Close takes no more entries and stops sequencing once Tessera holds what
+// was acknowledged (or ctx ends: the journal hands the rest over at the next
+// start).
 func (l *Log) Close(ctx context.Context) error {
-	if l.stop != nil {
-		defer l.stop()
+	var errs []error
+	if l.journal != nil {
+		errs = append(errs, l.journal.close(ctx))
 	}
-	if l.shutdown == nil {
-		return nil
+	if l.shutdown != nil {
+		errs = append(errs, l.shutdown(ctx))
 	}
-	return l.shutdown(ctx)
+	return errors.Join(errs...)
+}
+
+// Ready reports a log that takes no more entries (its journal and Tessera
+// disagreed, or the journal could not be written) and storage that cannot
+// be read.
+func (l *Log) Ready(ctx context.Context) error {
+	if l.journal != nil {
+		if err := l.journal.Err(); err != nil {
+			return err
+		}
+	}
+	if l.reader == nil {
+		return errors.New("ct: the log's storage is not open")
+	}
+	if _, err := l.reader.IntegratedSize(ctx); err != nil {
+		return fmt.Errorf("ct: log storage: %w", err)
+	}
+	return nil
+}
+
+// Collectors are the log's metrics: entries acknowledged (an SCT given)
+// that Tessera has yet to integrate.
+func (l *Log) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hallmark_ct_journal_backlog",
+		Help: "CT entries acknowledged with an SCT and not yet integrated into the log's tree.",
+	}, func() float64 {
+		if l.journal == nil {
+			return 0
+		}
+		return float64(l.journal.Backlog())
+	})}
 }

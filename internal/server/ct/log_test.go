@@ -10,6 +10,7 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +40,7 @@ type fixture struct {
 	srv   *httptest.Server
 	chain []*x509.Certificate // CA: intermediate, root
 	caKey crypto.Signer
+	dir   string
 }
 
 func open(t *testing.T) *fixture {
@@ -49,14 +51,15 @@ func open(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	signer, _ := keys.Generate()
-	l, err := Open(context.Background(), Config{Dir: t.TempDir(), Signer: signer, Origin: "test.example/ct", Roots: chain[1:], CheckpointInterval: 100 * time.Millisecond})
+	dir := t.TempDir()
+	l, err := Open(context.Background(), Config{Dir: dir, Signer: signer, Origin: "test.example/ct", Roots: chain[1:], CheckpointInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Close(context.Background()) })
 	srv := httptest.NewServer(l.Handler())
 	t.Cleanup(srv.Close)
-	return &fixture{log: l, srv: srv, chain: chain, caKey: key}
+	return &fixture{log: l, srv: srv, chain: chain, caKey: key, dir: dir}
 }
 
 var poison = pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 11129, 2, 4, 3}, Critical: true, Value: []byte{5, 0}}
@@ -168,4 +171,46 @@ func mustDER(t *testing.T, pub crypto.PublicKey) []byte {
 		t.Fatal(err)
 	}
 	return der
+}
+
+// The same precertificate sent twice gets the first SCT's index and time
+// (the journal hands out indices and remembers recent entries).
+func TestAddPreChainDuplicate(t *testing.T) {
+	f := open(t)
+	pre := f.precert(t, true)
+	c, err := ctclient.New(f.srv.URL, &http.Client{}, jsonclient.Options{PublicKeyDER: mustDER(t, f.log.PublicKey())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := []ctgo.ASN1Cert{{Data: pre.Raw}, {Data: f.chain[0].Raw}, {Data: f.chain[1].Raw}}
+	first, err := c.AddPreChain(t.Context(), chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddPreChain(t.Context(), []ctgo.ASN1Cert{{Data: f.precert(t, true).Raw}, {Data: f.chain[0].Raw}}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.AddPreChain(t.Context(), chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first.Extensions, again.Extensions) || first.Timestamp != again.Timestamp {
+		t.Errorf("duplicate SCT: index %x at %d, want %x at %d", again.Extensions, again.Timestamp, first.Extensions, first.Timestamp)
+	}
+}
+
+// A log whose journal has stopped is not ready, so a load balancer sends
+// its submissions elsewhere and an operator sees why.
+func TestReadyReportsAStoppedJournal(t *testing.T) {
+	f := open(t)
+	if err := f.log.Ready(t.Context()); err != nil {
+		t.Fatalf("new log not ready: %v", err)
+	}
+	f.log.journal.fail(errors.New("disk on fire"))
+	if err := f.log.Ready(t.Context()); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Errorf("Ready after the journal stopped: %v", err)
+	}
+	if _, err := f.log.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0]); err == nil {
+		t.Error("a stopped journal gave an SCT")
+	}
 }

@@ -195,8 +195,8 @@ type CT struct {
 
 // OpenCT opens the CT log kept in dir, accepting chains to roots, its
 // checkpoints naming the log by its URL; batchMaxAge is Tessera's (0: the
-// log's default, right for a CA in the same process).
-func OpenCT(ctx context.Context, dir, logURL string, roots []*x509.Certificate, batchMaxAge time.Duration) (*CT, error) {
+// log's default); logger takes the log's warnings.
+func OpenCT(ctx context.Context, dir, logURL string, roots []*x509.Certificate, batchMaxAge time.Duration, logger *slog.Logger) (*CT, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -214,7 +214,7 @@ func OpenCT(ctx context.Context, dir, logURL string, roots []*x509.Certificate, 
 	if err != nil {
 		return nil, err
 	}
-	l, err := ctserver.Open(ctx, ctserver.Config{Dir: filepath.Join(dir, "log"), Signer: signer, Origin: origin, Roots: roots, BatchMaxAge: batchMaxAge})
+	l, err := ctserver.Open(ctx, ctserver.Config{Dir: filepath.Join(dir, "log"), Signer: signer, Origin: origin, Roots: roots, BatchMaxAge: batchMaxAge, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

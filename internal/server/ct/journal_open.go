@@ -1,0 +1,80 @@
+package ct
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/transparency-dev/tessera"
+)
+
+// dedupEntries is how many recent entries an add is checked against, as
+// Tessera's in-memory antispam was (which the journal replaces: a duplicate
+// must get the first entry's index from whoever hands indices out).
+const dedupEntries = 256 << 10
+
+// openJournal opens the journal in dir in front of inner, Tessera's add, for
+// a log that holds size entries. Entries the journal acknowledged beyond size
+// (a crash came before Tessera integrated them) are handed to Tessera again,
+// in order, and integrated before openJournal returns; decode turns a
+// journaled record back into the entry. A journal that begins after size has
+// lost acknowledged entries: that is an error, never a silent gap.
+func openJournal(dir string, size uint64, inner tessera.AddFn, decode func(idx uint64, data []byte) (*tessera.Entry, error), log *slog.Logger) (*journal, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("ct journal: %w", err)
+	}
+	starts, records, err := readSegments(dir)
+	if err != nil {
+		return nil, fmt.Errorf("ct journal: %w", err)
+	}
+	dedup, err := lru.New[string, uint64](dedupEntries)
+	if err != nil {
+		return nil, err
+	}
+	j := &journal{
+		inner: inner, store: &segments{dir: dir, limit: segmentLimit}, log: log, backlog: maxBacklog,
+		next: size, batch: &commit{done: make(chan struct{})}, dedup: dedup,
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), handoff: make(chan []*pendingEntry, 64),
+		stopped: make(chan struct{}), integ: size,
+	}
+	j.integCnd = sync.NewCond(&j.integMu)
+	var replay []*pendingEntry
+	for _, r := range records {
+		if r.idx < size {
+			continue
+		}
+		if want := size + uint64(len(replay)); r.idx != want {
+			return nil, fmt.Errorf("ct journal: the log holds %d entries but the journal resumes at entry %d: entries %d to %d were acknowledged and are lost", size, r.idx, want, r.idx-1)
+		}
+		e, err := decode(r.idx, r.data)
+		if err != nil {
+			return nil, fmt.Errorf("ct journal: entry %d: %w", r.idx, err)
+		}
+		if got := e.MarshalBundleData(r.idx); !bytes.Equal(got, r.data) {
+			return nil, fmt.Errorf("ct journal: entry %d does not read back as it was written", r.idx)
+		}
+		replay = append(replay, &pendingEntry{idx: r.idx, entry: e})
+		dedup.Add(string(e.Identity()), r.idx)
+	}
+	if len(replay) > 0 {
+		log.Info("ct journal: handing acknowledged entries to Tessera again", "from", size, "entries", len(replay))
+		if err := j.forward(replay); err != nil {
+			return nil, err
+		}
+		j.next = size + uint64(len(replay))
+		j.integ = j.next
+	}
+	// Everything journaled is in Tessera now: start afresh.
+	for _, first := range starts {
+		if err := os.Remove(filepath.Join(dir, segmentName(first))); err != nil {
+			return nil, fmt.Errorf("ct journal: %w", err)
+		}
+	}
+	go j.commitLoop()
+	go j.forwardLoop()
+	return j, nil
+}
