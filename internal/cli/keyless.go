@@ -16,6 +16,7 @@ import (
 	"hallmark.dev/hallmark/pkg/idtoken"
 	"hallmark.dev/hallmark/pkg/keys"
 	"hallmark.dev/hallmark/pkg/sign"
+	"hallmark.dev/hallmark/pkg/trust"
 	"hallmark.dev/hallmark/pkg/tsa"
 	"hallmark.dev/hallmark/pkg/verify"
 )
@@ -143,6 +144,16 @@ func (a *app) keylessSigner(ctx context.Context, kf *keylessFlags, lf *logFlags,
 			return nil, err
 		}
 	}
+	// The trusted root is read while the CA works (its errors still come
+	// after the CA's).
+	type loadedTrust struct {
+		m   *trust.Material
+		err error
+	}
+	trustc := make(chan loadedTrust, 1)
+	if kf.trustedRoot != "" {
+		go func() { m, err := loadTrustedRoot(kf.trustedRoot); trustc <- loadedTrust{m, err} }()
+	}
 	a.infof("Retrieving signed certificate from %s (identity token from %s)...", svcs.ca, src)
 	chain, err := (&ca.Client{URL: svcs.ca, HTTP: &http.Client{Timeout: 30 * time.Second}}).SigningCertificate(ctx, token, key)
 	if err != nil {
@@ -156,10 +167,11 @@ func (a *app) keylessSigner(ctx context.Context, kf *keylessFlags, lf *logFlags,
 		opts = append(opts, sign.WithTimestamps(&tsa.Client{URL: u, HTTP: &http.Client{Timeout: 30 * time.Second}}))
 	}
 	if kf.trustedRoot != "" {
-		m, err := loadTrustedRoot(kf.trustedRoot)
-		if err != nil {
-			return nil, err
+		loaded := <-trustc
+		if loaded.err != nil {
+			return nil, loaded.err
 		}
+		m := loaded.m
 		vopts := []verify.Option{verify.WithTrust(m)}
 		if len(m.CTLogs) == 0 {
 			vopts = append(vopts, verify.WithoutSCTUnsafe())

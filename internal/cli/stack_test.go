@@ -182,6 +182,16 @@ func TestKeylessStack(t *testing.T) {
 		r := mustHM(t, 1, nil, "sign-blob", "--identity-token", bad, "--signing-config", sc1, "--bundle", filepath.Join(t.TempDir(), "b.json"), blob)
 		wantContains(t, r.stderr, "refused (401", "audience")
 	})
+	t.Run("an unreadable trusted root fails the signing", func(t *testing.T) {
+		// Read while the CA issues the certificate: its error must still end
+		// the command, with nothing written.
+		out := filepath.Join(t.TempDir(), "b.json")
+		r := mustHM(t, 1, nil, "sign-blob", "--identity-token", tok, "--signing-config", sc1, "--trusted-root", filepath.Join(t.TempDir(), "missing.json"), "--bundle", out, blob)
+		wantContains(t, r.stderr, "reading trusted root", "missing.json")
+		if _, err := os.Stat(out); err == nil {
+			t.Error("a bundle was written")
+		}
+	})
 	t.Run("Rekor v2 without a TSA is refused before signing", func(t *testing.T) {
 		noTSA := filepath.Join(t.TempDir(), "sc.json")
 		start := "2020-01-01T00:00:00Z"
