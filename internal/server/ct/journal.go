@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -23,31 +25,42 @@ import (
 // add-chain/add-pre-chain over HTTP alike, so the journal alone hands out
 // indices; it passes entries to Tessera in index order, one round at a time,
 // and checks that Tessera gives each the index the journal did. Should they
-// ever differ (the disk failed mid-round), the log stops taking entries rather
-// than sign an SCT for an index that holds another entry.
+// ever differ, the log stops taking entries rather than sign more SCTs, and
+// says so in DIR/journal/STOPPED, which keeps it from starting until someone
+// has looked. A round is at most one Tessera batch and the next waits for it,
+// so a refused batch cannot be overtaken by a later one; a refused round is
+// tried again only if Tessera's tree ends where the round begins.
 //
 // On start, what the journal holds beyond Tessera's tree is handed to Tessera
 // again before anything new is taken (see openJournal).
 type journal struct {
 	inner   tessera.AddFn
+	size    func(context.Context) (uint64, error) // Tessera's integrated size
 	store   *segments
 	log     *slog.Logger
-	backlog uint64 // entries journaled but not yet integrated, at most
+	backlog uint64        // entries journaled but not yet integrated, at most
+	round   int           // entries handed to Tessera at once, at most
+	stall   time.Duration // no progress for this long with entries waiting: not ready
 
-	mu       sync.Mutex
-	next     uint64  // index of the next entry
-	batch    *commit // records waiting for the next sync
-	dedup    *lru.Cache[string, uint64]
-	failed   error // set once: the log takes nothing more
-	closed   bool
-	wake     chan struct{} // a batch is waiting
-	quit     chan struct{} // closed by close
-	handoff  chan []*pendingEntry
-	stopped  chan struct{} // committer and forwarder have ended
-	integ    uint64        // entries Tessera has integrated
-	integErr error         // set by fail, for waitIntegrated
+	mu     sync.Mutex
+	next   uint64  // index of the next entry
+	batch  *commit // records waiting for the next sync
+	dedup  *lru.Cache[string, uint64]
+	failed error // set once: the log takes nothing more
+	closed bool
+	queue  []*pendingEntry // durable, waiting for Tessera, in index order
+
+	wake      chan struct{} // a batch is waiting
+	fwake     chan struct{} // the queue grew
+	quit      chan struct{} // closed by close
+	committed chan struct{} // commitLoop has ended
+	stopped   chan struct{} // forwardLoop has ended
+
 	integMu  sync.Mutex
 	integCnd *sync.Cond
+	integ    uint64    // entries Tessera has integrated
+	integErr error     // set by fail, for waitIntegrated
+	progress time.Time // last time nothing waited, or a round was integrated
 }
 
 // commit is the records one sync makes durable.
@@ -63,25 +76,34 @@ type pendingEntry struct {
 	entry *tessera.Entry
 }
 
-// maxBacklog bounds what may be acknowledged ahead of Tessera; beyond it an
-// add is pushed back (TesseraCT answers 503 with Retry-After).
-const maxBacklog = 1 << 16
-
-// maxEntryData is Tessera's limit on a CT entry's bundle data.
-const maxEntryData = 256 << 10
-
-// Tessera gets a round every forwardInterval, or sooner once forwardRound
-// entries wait. Its synced writes of bundles, tiles and state share the disk
-// with the journal's syncs and slow them while they run: fewer, larger rounds
-// keep acknowledgements fast. What is acknowledged reaches readers with the
-// next checkpoint after its round (Tessera publishes one a second).
 const (
+	// maxBacklog bounds what may be acknowledged ahead of Tessera; beyond
+	// it an add is pushed back (TesseraCT answers 503 with Retry-After).
+	maxBacklog = 1 << 16
+	// maxEntryData is Tessera's limit on a CT entry's bundle data.
+	maxEntryData = 256 << 10
+	// Tessera gets a round every forwardInterval, or sooner once
+	// forwardRound entries wait. Its synced writes of bundles, tiles and
+	// state share the disk with the journal's syncs and slow them while they
+	// run: fewer, larger rounds keep acknowledgements fast. What is
+	// acknowledged reaches readers with the next checkpoint after its round
+	// (Tessera publishes one a second).
 	forwardInterval = 500 * time.Millisecond
 	forwardRound    = 1024
+	// tesseraBatchAge is how long Tessera holds a batch open: far longer
+	// than handing it a round takes, so that a round is one batch (rounds
+	// of fewer than forwardRound entries wait this long to be sequenced).
+	tesseraBatchAge = 50 * time.Millisecond
+	// stallAfter: entries waiting this long with nothing integrated make
+	// the log unready.
+	stallAfter = 30 * time.Second
+	// stoppedFile records why the log stopped.
+	stoppedFile = "STOPPED"
 )
 
-// add is the journal's tessera.AddFn.
-func (j *journal) add(_ context.Context, e *tessera.Entry) tessera.IndexFuture {
+// add is the journal's tessera.AddFn. Its future waits for the sync, or
+// for ctx.
+func (j *journal) add(ctx context.Context, e *tessera.Entry) tessera.IndexFuture {
 	j.mu.Lock()
 	if j.failed != nil {
 		err := j.failed
@@ -115,12 +137,13 @@ func (j *journal) add(_ context.Context, e *tessera.Entry) tessera.IndexFuture {
 	c.records = appendRecord(c.records, idx, data)
 	c.entries = append(c.entries, &pendingEntry{idx: idx, entry: e})
 	j.mu.Unlock()
-	select {
-	case j.wake <- struct{}{}:
-	default:
-	}
+	signal(j.wake)
 	return func() (tessera.Index, error) {
-		<-c.done
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return tessera.Index{}, ctx.Err()
+		}
 		if c.err != nil {
 			return tessera.Index{}, c.err
 		}
@@ -128,29 +151,46 @@ func (j *journal) add(_ context.Context, e *tessera.Entry) tessera.IndexFuture {
 	}
 }
 
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
 // commitLoop writes and syncs batches, one at a time: what arrives during a
-// sync goes into the next. After close it writes what was taken and ends.
+// sync goes into the next. Once a write has failed nothing more is written
+// (a record after a torn one would be lost on reading back). After close it
+// writes what was taken and ends.
 func (j *journal) commitLoop() {
-	defer close(j.handoff)
+	defer close(j.committed)
 	for {
 		select {
 		case <-j.wake:
 		case <-j.quit:
 		}
 		j.mu.Lock()
-		c, closed := j.batch, j.closed
+		c, closed, failed := j.batch, j.closed, j.failed
 		if len(c.entries) > 0 {
 			j.batch = &commit{done: make(chan struct{})}
 		}
 		j.mu.Unlock()
 		if len(c.entries) > 0 {
-			if err := j.store.append(c.entries[0].idx, c.records); err != nil {
-				c.err = j.fail(fmt.Errorf("ct: writing the journal: %w", err))
+			switch {
+			case failed != nil:
+				c.err = failed
+			default:
+				if err := j.store.append(c.entries[0].idx, c.records); err != nil {
+					c.err = j.fail(fmt.Errorf("ct: writing the journal: %w", err))
+				}
+			}
+			if c.err == nil {
+				j.mu.Lock()
+				j.queue = append(j.queue, c.entries...)
+				j.mu.Unlock()
+				signal(j.fwake)
 			}
 			close(c.done)
-			if c.err == nil {
-				j.handoff <- c.entries
-			}
 		}
 		if closed {
 			return
@@ -158,75 +198,115 @@ func (j *journal) commitLoop() {
 	}
 }
 
-// forwardLoop hands durable entries to Tessera in index order and waits for
-// each round's indices before the next, so that they cannot be reordered.
+// forwardLoop hands durable entries to Tessera in index order. After close
+// it hands over what is queued and ends.
 func (j *journal) forwardLoop() {
 	defer close(j.stopped)
 	tick := time.NewTicker(forwardInterval)
 	defer tick.Stop()
-	var round []*pendingEntry
-	for open := true; open || len(round) > 0; {
-		due := false
+	for {
+		closing := false
 		select {
-		case r, ok := <-j.handoff:
-			round = append(round, r...)
-			open = ok
-			due = !ok || len(round) >= forwardRound
 		case <-tick.C:
-			due = true
+		case <-j.fwake:
+			j.mu.Lock()
+			n := len(j.queue)
+			j.mu.Unlock()
+			if n < j.round {
+				continue
+			}
+		case <-j.committed:
+			closing = true
 		}
-		if !due || len(round) == 0 {
-			continue
-		}
-		err := j.forward(round)
-		last := round[len(round)-1].idx
-		round = nil
-		if err != nil {
+		j.mu.Lock()
+		queued := j.queue
+		j.queue = nil
+		j.mu.Unlock()
+		if len(queued) == 0 {
+			j.setProgress()
+		} else if err := j.forward(queued, !closing); err != nil {
 			j.fail(err)
-			continue
 		}
+		if closing {
+			return
+		}
+	}
+}
+
+// forward hands entries to Tessera a round at a time.
+func (j *journal) forward(entries []*pendingEntry, retry bool) error {
+	for len(entries) > 0 {
+		n := min(len(entries), j.round)
+		if err := j.forwardRound(entries[:n], retry); err != nil {
+			return err
+		}
+		last := entries[n-1].idx
+		entries = entries[n:]
 		j.setIntegrated(last + 1)
 		if err := j.store.release(last + 1); err != nil {
 			j.log.Warn("ct journal: removing integrated segments", "err", err)
 		}
 	}
+	return nil
 }
 
-// forward adds entries to Tessera and checks their indices. A round Tessera
-// refused whole (a failed sequencing) is tried again; a partial one cannot be
-// repaired here.
-func (j *journal) forward(round []*pendingEntry) error {
-	for attempt := 0; ; attempt++ {
-		ctx := context.Background()
+// forwardRound adds a round to Tessera, waits for every index and checks
+// it. A round Tessera refused from some entry on is tried again from that
+// entry, only if Tessera's tree ends just before it; with retry false (or
+// once the journal is closing) the refusal is returned.
+func (j *journal) forwardRound(round []*pendingEntry, retry bool) error {
+	ctx := context.Background()
+	for attempt := 1; ; attempt++ {
 		futures := make([]tessera.IndexFuture, len(round))
 		for i, p := range round {
 			futures[i] = j.inner(ctx, p.entry)
 		}
-		var firstErr error
+		var refused error
 		done := 0
 		for i, f := range futures {
 			got, err := f()
 			switch {
 			case err != nil:
-				if firstErr == nil {
-					firstErr = err
+				if refused == nil {
+					refused = err
 				}
-			case firstErr != nil:
-				return fmt.Errorf("ct: Tessera sequenced entry %d after refusing an earlier one (%v): the log and its SCTs disagree", round[i].idx, firstErr)
+			case refused != nil:
+				return j.disagree(fmt.Errorf("Tessera sequenced entry %d after refusing an earlier one (%v)", round[i].idx, refused))
 			case got.IsDup || got.Index != round[i].idx:
-				return fmt.Errorf("ct: Tessera put entry %d at index %d (duplicate %t): the log and its SCTs disagree", round[i].idx, got.Index, got.IsDup)
+				return j.disagree(fmt.Errorf("Tessera put entry %d at index %d (duplicate %t)", round[i].idx, got.Index, got.IsDup))
 			default:
 				done++
 			}
 		}
-		if firstErr == nil {
+		if refused == nil {
 			return nil
 		}
 		round = round[done:]
-		wait := min(time.Duration(attempt+1)*100*time.Millisecond, 5*time.Second)
-		j.log.Warn("ct journal: Tessera refused a round, trying again", "entries", len(round), "first", round[0].idx, "err", firstErr, "retry_in", wait)
-		time.Sleep(wait)
+		if size, err := j.size(ctx); err == nil && size != round[0].idx {
+			return j.disagree(fmt.Errorf("Tessera refused entry %d (%v) but its tree holds %d entries", round[0].idx, refused, size))
+		}
+		if !retry {
+			return fmt.Errorf("ct: Tessera refused entry %d: %w", round[0].idx, refused)
+		}
+		wait := min(time.Duration(attempt)*100*time.Millisecond, 5*time.Second)
+		j.log.Warn("ct journal: Tessera refused a round, trying again", "entries", len(round), "first", round[0].idx, "err", refused, "retry_in", wait)
+		select {
+		case <-time.After(wait):
+		case <-j.quit:
+			return fmt.Errorf("ct: closing with entries from %d not integrated (they are at the next start): %w", round[0].idx, refused)
+		}
 	}
+}
+
+// disagree stops the log for good: the entries Tessera holds and the SCTs
+// given no longer match. The reason is written beside the journal so that
+// the log does not start again until someone has looked.
+func (j *journal) disagree(err error) error {
+	err = fmt.Errorf("ct: the log and its SCTs disagree: %w", err)
+	if werr := os.WriteFile(filepath.Join(j.store.dir, stoppedFile), []byte(err.Error()+"\n"), 0o600); werr != nil {
+		j.log.Error("ct journal: recording the stop", "err", werr)
+	}
+	return j.fail(err)
 }
 
 // fail stops the log taking entries, once, and says why.
@@ -253,12 +333,19 @@ func (j *journal) integrated() uint64 {
 
 func (j *journal) setIntegrated(n uint64) {
 	j.integMu.Lock()
-	j.integ = n
+	j.integ, j.progress = n, time.Now()
 	j.integMu.Unlock()
 	j.integCnd.Broadcast()
 }
 
-// waitIntegrated waits until Tessera holds n entries or ctx ends.
+func (j *journal) setProgress() {
+	j.integMu.Lock()
+	j.progress = time.Now()
+	j.integMu.Unlock()
+}
+
+// waitIntegrated waits until Tessera holds n entries, the journal stops, or
+// ctx ends.
 func (j *journal) waitIntegrated(ctx context.Context, n uint64) error {
 	stop := context.AfterFunc(ctx, func() {
 		j.integMu.Lock()
@@ -280,11 +367,21 @@ func (j *journal) waitIntegrated(ctx context.Context, n uint64) error {
 	return nil
 }
 
-// Err is why the journal stopped taking entries, or nil.
+// Err says why the journal takes no entries: it stopped, or Tessera has
+// integrated nothing for a while with entries waiting.
 func (j *journal) Err() error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.failed
+	failed, next := j.failed, j.next
+	j.mu.Unlock()
+	if failed != nil {
+		return failed
+	}
+	j.integMu.Lock()
+	defer j.integMu.Unlock()
+	if waiting := next - j.integ; waiting > 0 && time.Since(j.progress) > j.stall {
+		return fmt.Errorf("ct: Tessera has integrated nothing for %s with %d entries waiting", time.Since(j.progress).Round(time.Second), waiting)
+	}
+	return nil
 }
 
 // Backlog is how many acknowledged entries Tessera has yet to integrate.
@@ -295,9 +392,9 @@ func (j *journal) Backlog() uint64 {
 	return next - j.integrated()
 }
 
-// close takes no more entries and waits until Tessera has integrated what
-// was acknowledged, or ctx ends; what is left is handed over again at the
-// next start.
+// close takes no more entries and waits until what was acknowledged has
+// been handed to Tessera, or ctx ends; what Tessera did not integrate is
+// handed over again at the next start.
 func (j *journal) close(ctx context.Context) error {
 	j.mu.Lock()
 	if j.closed {

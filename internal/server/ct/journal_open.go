@@ -2,11 +2,13 @@ package ct
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/transparency-dev/tessera"
@@ -18,16 +20,21 @@ import (
 const dedupEntries = 256 << 10
 
 // openJournal opens the journal in dir in front of inner, Tessera's add, for
-// a log that holds size entries. Entries the journal acknowledged beyond size
-// (a crash came before Tessera integrated them) are handed to Tessera again,
-// in order, and integrated before openJournal returns; decode turns a
-// journaled record back into the entry. A journal that begins after size has
-// lost acknowledged entries: that is an error, never a silent gap.
-func openJournal(dir string, size uint64, inner tessera.AddFn, decode func(idx uint64, data []byte) (*tessera.Entry, error), log *slog.Logger) (*journal, error) {
+// a log that holds size entries (size reads it again). Entries the journal
+// acknowledged beyond size (a crash came before Tessera integrated them) are
+// handed to Tessera again, in order, and integrated before openJournal
+// returns; decode turns a journaled record back into the entry. A journal
+// that resumes after size has lost acknowledged entries, and a log stopped
+// for a disagreement stays stopped: both are errors, never a silent gap.
+func openJournal(dir string, size uint64, sizeFn func(context.Context) (uint64, error), inner tessera.AddFn, decode func(idx uint64, data []byte) (*tessera.Entry, error), log *slog.Logger) (*journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("ct journal: %w", err)
 	}
-	starts, records, err := readSegments(dir)
+	stopped := filepath.Join(dir, stoppedFile)
+	if why, err := os.ReadFile(stopped); err == nil {
+		return nil, fmt.Errorf("ct journal: the log was stopped (%s); repair it, then remove %s", bytes.TrimSpace(why), stopped)
+	}
+	starts, records, err := readSegments(dir, size)
 	if err != nil {
 		return nil, fmt.Errorf("ct journal: %w", err)
 	}
@@ -36,10 +43,11 @@ func openJournal(dir string, size uint64, inner tessera.AddFn, decode func(idx u
 		return nil, err
 	}
 	j := &journal{
-		inner: inner, store: &segments{dir: dir, limit: segmentLimit}, log: log, backlog: maxBacklog,
+		inner: inner, size: sizeFn, store: &segments{dir: dir, limit: segmentLimit}, log: log,
+		backlog: maxBacklog, round: forwardRound, stall: stallAfter,
 		next: size, batch: &commit{done: make(chan struct{})}, dedup: dedup,
-		wake: make(chan struct{}, 1), quit: make(chan struct{}), handoff: make(chan []*pendingEntry, 64),
-		stopped: make(chan struct{}), integ: size,
+		wake: make(chan struct{}, 1), fwake: make(chan struct{}, 1), quit: make(chan struct{}),
+		committed: make(chan struct{}), stopped: make(chan struct{}), integ: size, progress: time.Now(),
 	}
 	j.integCnd = sync.NewCond(&j.integMu)
 	var replay []*pendingEntry
@@ -62,17 +70,19 @@ func openJournal(dir string, size uint64, inner tessera.AddFn, decode func(idx u
 	}
 	if len(replay) > 0 {
 		log.Info("ct journal: handing acknowledged entries to Tessera again", "from", size, "entries", len(replay))
-		if err := j.forward(replay); err != nil {
+		if err := j.forward(replay, false); err != nil {
 			return nil, err
 		}
 		j.next = size + uint64(len(replay))
-		j.integ = j.next
 	}
 	// Everything journaled is in Tessera now: start afresh.
 	for _, first := range starts {
 		if err := os.Remove(filepath.Join(dir, segmentName(first))); err != nil {
 			return nil, fmt.Errorf("ct journal: %w", err)
 		}
+	}
+	if err := syncDir(dir); err != nil {
+		return nil, fmt.Errorf("ct journal: %w", err)
 	}
 	go j.commitLoop()
 	go j.forwardLoop()

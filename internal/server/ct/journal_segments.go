@@ -103,6 +103,9 @@ func (s *segments) release(integrated uint64) error {
 	for _, first := range gone {
 		errs = append(errs, os.Remove(filepath.Join(s.dir, segmentName(first))))
 	}
+	if len(gone) > 0 {
+		errs = append(errs, syncDir(s.dir))
+	}
 	return errors.Join(errs...)
 }
 
@@ -120,10 +123,12 @@ type journalRecord struct {
 }
 
 // readSegments lists the journal's segments and reads their records in
-// order. A record cut short or failing its checksum at the end of the last
-// segment is a write the crash interrupted, never acknowledged: the segment
-// is cut there. Anywhere else it is damage, and an error.
-func readSegments(dir string) (starts []uint64, records []journalRecord, err error) {
+// order, but for segments wholly below size (integrated; left by a crash
+// while they were being removed), which are listed only. A record cut short
+// or failing its checksum at the end of the last segment is a write the crash
+// interrupted, never acknowledged: the segment is cut there. Anywhere else it
+// is damage, and an error.
+func readSegments(dir string, size uint64) (starts []uint64, records []journalRecord, err error) {
 	names, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, err
@@ -141,6 +146,9 @@ func readSegments(dir string) (starts []uint64, records []journalRecord, err err
 	}
 	slices.Sort(starts)
 	for i, first := range starts {
+		if i < len(starts)-1 && starts[i+1] <= size {
+			continue
+		}
 		path := filepath.Join(dir, segmentName(first))
 		b, err := os.ReadFile(path)
 		if err != nil {

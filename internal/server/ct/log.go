@@ -37,9 +37,9 @@ type Config struct {
 	Origin string
 	// Roots are the certificates chains must end in: the CA's root.
 	Roots []*x509.Certificate
-	// BatchMaxAge is how long Tessera holds a batch open (default 250 µs).
-	// The journal hands entries over in rounds that grow with the load, so
-	// this only has to hold a round together.
+	// BatchMaxAge is how long Tessera holds a batch open: at least 50 ms,
+	// so that a round the journal hands over is one batch (SCTs do not wait
+	// for it).
 	BatchMaxAge time.Duration
 	// CheckpointInterval is how often a checkpoint is published (default 1 s).
 	CheckpointInterval time.Duration
@@ -57,7 +57,9 @@ type Log struct {
 	storage  *storage.CTStorage
 	journal  *journal
 	reader   tessera.LogReader
-	issuers  sync.Map // sha256 of issuers already stored
+	stop     context.CancelFunc // ends Tessera's loops, after shutdown
+	openErr  error              // the journal did not open
+	issuers  sync.Map           // sha256 of issuers already stored
 }
 
 // rootsFile is where the log's accepted roots are written: TesseraCT reads
@@ -74,9 +76,6 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	if cfg.Origin == "" || strings.Contains(cfg.Origin, "://") || strings.HasSuffix(cfg.Origin, "/") {
 		return nil, fmt.Errorf("ct: origin %q must be schemeless with no trailing slash", cfg.Origin)
-	}
-	if cfg.BatchMaxAge <= 0 {
-		cfg.BatchMaxAge = 250 * time.Microsecond
 	}
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = time.Second
@@ -104,6 +103,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	l := &Log{logID: sha256.Sum256(der), pub: cfg.Signer.Public(), signer: cfg.Signer}
 	create := func(ctx context.Context, signer note.Signer) (*storage.CTStorage, error) {
+		// Tessera's loops outlive the caller's context (SIGTERM): Close
+		// still hands them the journal's backlog.
+		ctx, l.stop = context.WithCancel(context.WithoutCancel(ctx))
 		driver, err := tposix.New(ctx, tposix.Config{Path: cfg.Dir})
 		if err != nil {
 			return nil, err
@@ -113,8 +115,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 			WithCTLayout().
 			WithCheckpointInterval(cfg.CheckpointInterval).
 			WithCheckpointRepublishInterval(max(cfg.CheckpointInterval, 30*time.Second)).
-			WithBatching(1024, cfg.BatchMaxAge).
-			WithPushback(2 * maxBacklog)
+			WithBatching(forwardRound, max(cfg.BatchMaxAge, tesseraBatchAge))
 		appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
 		if err != nil {
 			return nil, err
@@ -124,14 +125,22 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.journal, err = openJournal(filepath.Join(cfg.Dir, "journal"), size, appender.Add, decodeTileLeaf, cfg.Logger); err != nil {
-			return nil, err
+		add := tessera.AddFn(nil)
+		if l.journal, err = openJournal(filepath.Join(cfg.Dir, "journal"), size, reader.IntegratedSize, appender.Add, decodeTileLeaf, cfg.Logger); err != nil {
+			// TesseraCT ends the process when this returns an error: Open
+			// returns it instead.
+			l.openErr = err
+			add = func(context.Context, *tessera.Entry) tessera.IndexFuture {
+				return func() (tessera.Index, error) { return tessera.Index{}, err }
+			}
+		} else {
+			add = l.journal.add
 		}
 		issuers, err := posix.NewIssuerStorage(ctx, cfg.Dir)
 		if err != nil {
 			return nil, err
 		}
-		cts, err := storage.NewCTStorage(ctx, &storage.CTStorageOptions{Appender: &tessera.Appender{Add: l.journal.add}, Reader: reader, IssuerStorage: issuers})
+		cts, err := storage.NewCTStorage(ctx, &storage.CTStorageOptions{Appender: &tessera.Appender{Add: add}, Reader: reader, IssuerStorage: issuers})
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +151,11 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		RootsPEMFile: roots,
 		ExtKeyUsages: "CodeSigning",
 	}, create, 30*time.Second, false, "", tesseract.LogHandlerOpts{DedupRL: -1})
+	if err == nil {
+		err = l.openErr
+	}
 	if err != nil {
+		_ = l.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("ct: %w", err)
 	}
 	mux := http.NewServeMux()
@@ -174,6 +187,9 @@ func (l *Log) Close(ctx context.Context) error {
 	}
 	if l.shutdown != nil {
 		errs = append(errs, l.shutdown(ctx))
+	}
+	if l.stop != nil {
+		l.stop()
 	}
 	return errors.Join(errs...)
 }
