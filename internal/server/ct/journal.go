@@ -56,6 +56,8 @@ type journal struct {
 	committed chan struct{} // commitLoop has ended
 	stopped   chan struct{} // forwardLoop has ended
 
+	forwardErr error // why forwardLoop ended early; read after stopped
+
 	integMu  sync.Mutex
 	integCnd *sync.Cond
 	integ    uint64    // entries Tessera has integrated
@@ -225,7 +227,11 @@ func (j *journal) forwardLoop() {
 		if len(queued) == 0 {
 			j.setProgress()
 		} else if err := j.forward(queued, !closing); err != nil {
-			j.fail(err)
+			// Hand Tessera nothing more: what follows the entry it did not
+			// take would land at that entry's index. All of it stays in the
+			// journal for the next start.
+			j.forwardErr = j.fail(err)
+			return
 		}
 		if closing {
 			return
@@ -407,7 +413,9 @@ func (j *journal) close(ctx context.Context) error {
 	select {
 	case <-j.stopped:
 	case <-ctx.Done():
+		// The forwarder may still wait on Tessera; what it has not handed
+		// over is integrated at the next start.
 		return ctx.Err()
 	}
-	return j.store.close()
+	return errors.Join(j.forwardErr, j.store.close())
 }

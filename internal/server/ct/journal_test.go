@@ -626,3 +626,37 @@ func TestJournalWritesNothingAfterAFailure(t *testing.T) {
 		t.Errorf("journal files after the failure: %v", ents)
 	}
 }
+
+// Closing while a refused round waits to be tried again hands Tessera
+// nothing after it (those entries would take the refused ones' indices);
+// all of them stay in the journal, and the log is not marked stopped.
+func TestJournalCloseDuringRetry(t *testing.T) {
+	dir, fake := t.TempDir(), newFake(0)
+	var recovered atomic.Bool
+	fake.refuse = func(int) bool { return !recovered.Load() }
+	close(fake.hold)
+	j := openTestJournal(t, dir, fake)
+	for i := range 2 {
+		resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(i, true))))
+	}
+	time.Sleep(forwardInterval + 200*time.Millisecond) // the first round is refused
+	for i := 2; i < 4; i++ {
+		resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(i, true))))
+	}
+	recovered.Store(true)
+	if err := j.close(t.Context()); err == nil || !strings.Contains(err.Error(), "not integrated") {
+		t.Errorf("close during a retry: %v", err)
+	}
+	for i, data := range fake.entries() {
+		if want := tesseraCTEntry(testEntry(i, true)).MarshalBundleData(uint64(i)); !bytes.Equal(data, want) {
+			t.Errorf("Tessera holds another entry at index %d", i)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, stoppedFile)); err == nil {
+		t.Error("a plain close marked the log stopped")
+	}
+	_, records, err := readSegments(dir, 0)
+	if err != nil || len(records) != 4 {
+		t.Errorf("journal keeps %d records (%v), want 4", len(records), err)
+	}
+}

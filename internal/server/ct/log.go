@@ -83,8 +83,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	// TesseraCT exits the process if its storage cannot be set up: make
-	// sure here that it can.
+	// TesseraCT exits the process if its storage cannot be set up (any
+	// error from create below; the journal's own are returned instead):
+	// make sure here that it can.
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("ct: %w", err)
 	}
