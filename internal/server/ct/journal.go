@@ -59,9 +59,7 @@ type journal struct {
 	forwardErr error // why forwardLoop ended early; read after stopped
 
 	integMu  sync.Mutex
-	integCnd *sync.Cond
 	integ    uint64    // entries Tessera has integrated
-	integErr error     // set by fail, for waitIntegrated
 	progress time.Time // last time nothing waited, or a round was integrated
 }
 
@@ -324,10 +322,6 @@ func (j *journal) fail(err error) error {
 	}
 	err = j.failed
 	j.mu.Unlock()
-	j.integMu.Lock()
-	j.integErr = err
-	j.integMu.Unlock()
-	j.integCnd.Broadcast()
 	return err
 }
 
@@ -341,36 +335,12 @@ func (j *journal) setIntegrated(n uint64) {
 	j.integMu.Lock()
 	j.integ, j.progress = n, time.Now()
 	j.integMu.Unlock()
-	j.integCnd.Broadcast()
 }
 
 func (j *journal) setProgress() {
 	j.integMu.Lock()
 	j.progress = time.Now()
 	j.integMu.Unlock()
-}
-
-// waitIntegrated waits until Tessera holds n entries, the journal stops, or
-// ctx ends.
-func (j *journal) waitIntegrated(ctx context.Context, n uint64) error {
-	stop := context.AfterFunc(ctx, func() {
-		j.integMu.Lock()
-		defer j.integMu.Unlock()
-		j.integCnd.Broadcast()
-	})
-	defer stop()
-	j.integMu.Lock()
-	defer j.integMu.Unlock()
-	for j.integ < n {
-		if j.integErr != nil {
-			return j.integErr
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		j.integCnd.Wait()
-	}
-	return nil
 }
 
 // Err says why the journal takes no entries: it stopped, or Tessera has

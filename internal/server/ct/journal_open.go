@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -49,7 +48,6 @@ func openJournal(dir string, size uint64, sizeFn func(context.Context) (uint64, 
 		wake: make(chan struct{}, 1), fwake: make(chan struct{}, 1), quit: make(chan struct{}),
 		committed: make(chan struct{}), stopped: make(chan struct{}), integ: size, progress: time.Now(),
 	}
-	j.integCnd = sync.NewCond(&j.integMu)
 	var replay []*pendingEntry
 	for _, r := range records {
 		if r.idx < size {

@@ -36,8 +36,8 @@ type segments struct {
 
 const (
 	segmentLimit = 64 << 20
-	recordHeader = 8
-	maxRecord    = 8 << 20 // well above TesseraCT's entry size limit
+	recordHeader = 8                // length, checksum
+	maxRecord    = 8 + maxEntryData // index, the largest entry add takes
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -100,6 +100,22 @@ func openTestJournal(t *testing.T, dir string, fake *fakeTessera) *journal {
 	return j
 }
 
+// waitIntegrated waits until Tessera holds n entries, the journal stops,
+// or ctx ends.
+func waitIntegrated(ctx context.Context, j *journal, n uint64) error {
+	for j.integrated() < n {
+		if err := j.Err(); err != nil {
+			return err
+		}
+		select {
+		case <-time.After(time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 func resolve(t *testing.T, f tessera.IndexFuture) tessera.Index {
 	t.Helper()
 	idx, err := f()
@@ -136,7 +152,7 @@ func TestJournalAcknowledgesBeforeTessera(t *testing.T) {
 		t.Fatalf("journal holds %d records (%v), want 3", len(records), err)
 	}
 	close(fake.hold)
-	if err := j.waitIntegrated(t.Context(), 8); err != nil {
+	if err := waitIntegrated(t.Context(), j, 8); err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range records {
@@ -374,7 +390,7 @@ func TestJournalDuplicateKeepsFirstIndex(t *testing.T) {
 	if !again.IsDup || again.Index != first.Index {
 		t.Errorf("duplicate: %+v, want IsDup at %d", again, first.Index)
 	}
-	if err := j.waitIntegrated(t.Context(), 2); err != nil {
+	if err := waitIntegrated(t.Context(), j, 2); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(fake.entries()); n != 2 {
@@ -443,7 +459,7 @@ func TestJournalRetriesARefusedRound(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := j.waitIntegrated(ctx, 2); err != nil {
+	if err := waitIntegrated(ctx, j, 2); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.Err(); err != nil {
@@ -538,7 +554,7 @@ func TestJournalPushesBack(t *testing.T) {
 		t.Errorf("third add with a backlog of 2: %v, want pushback", err)
 	}
 	close(fake.hold)
-	if err := j.waitIntegrated(t.Context(), 2); err != nil {
+	if err := waitIntegrated(t.Context(), j, 2); err != nil {
 		t.Fatal(err)
 	}
 	resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(3, true))))
@@ -551,7 +567,7 @@ func TestJournalReleasesIntegratedSegments(t *testing.T) {
 	j.store.limit = 1 // a segment per sync
 	for i := range 4 {
 		resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(i, true))))
-		if err := j.waitIntegrated(t.Context(), uint64(i+1)); err != nil {
+		if err := waitIntegrated(t.Context(), j, uint64(i+1)); err != nil {
 			t.Fatal(err)
 		}
 	}
