@@ -12,12 +12,11 @@ import (
 	"k8s.io/klog/v2"
 
 	"hallmark.dev/hallmark/internal/cli"
-	"hallmark.dev/hallmark/internal/startup"
-	_ "hallmark.dev/hallmark/internal/startup/collector"
+	"hallmark.dev/hallmark/internal/startup/collector"
 )
 
 func main() {
-	startup.AdviseHugePages() // the heap the packages' initialisation grew
+	collector.MapAhead() // the heap the command grows into
 	quietKlog()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)

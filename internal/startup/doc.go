@@ -12,10 +12,13 @@
 // The package imports only syscall and unsafe, so Go's initialisation order
 // (packages in import-path order, each once its imports are done) runs its
 // init among the first twenty packages, before most of the heap is touched.
-// cmd/hallmark imports it, and calls AdviseHugePages again once every
-// package is initialised, for the heap that grew meanwhile. Servers take the
-// advice back when they start (AdviseSmallPages): huge pages are for short
-// commands. GODEBUG=disablethp=1, the runtime's own switch, turns it off, and
-// so does a machine whose huge pages are switched off ("never"). Linux on
-// amd64 and arm64 only; elsewhere it does nothing.
+// The runtime maps its heap in 4 MiB steps, each a fresh mapping the advice
+// does not cover; MapAhead, for a process whose collector is paused
+// (package collector, which cmd/hallmark imports), has the runtime map the
+// next 8 MiB at once and advises it, before the heavy packages initialise
+// and again once all have. Servers take the advice back when they start
+// (AdviseSmallPages): huge pages are for short commands.
+// GODEBUG=disablethp=1, the runtime's own switch, turns it off, and so does a
+// machine whose huge pages are switched off ("never"). Linux on amd64 and
+// arm64 only; elsewhere it does nothing.
 package startup

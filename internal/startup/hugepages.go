@@ -58,6 +58,28 @@ func AdviseHugePages() {
 	madvise(at&^(hugePage-1), hugePage, madvCollapse)
 }
 
+// ballast is MapAhead's allocation; a package variable so that it escapes.
+var ballast []byte
+
+// MapAhead makes the runtime map the heap the process is about to grow into
+// now, in one piece, and advises it. The runtime maps its heap in 4 MiB
+// steps as allocation reaches them, each a fresh mapping that earlier advice
+// does not cover; an allocation one page larger than 4 MiB fits in no step
+// already mapped, so the runtime maps 8 MiB at once, places the allocation at
+// its start and leaves at least 4 MiB free behind it, which the allocations
+// that follow fill. The allocation is never touched (fresh memory needs no
+// zeroing): it costs address space, not memory, and is garbage at once.
+// Call it only with the collector paused, or the allocation starts a
+// collection (internal/startup/collector does).
+func MapAhead() {
+	if off {
+		return
+	}
+	ballast = make([]byte, 4<<20+8<<10)
+	ballast = nil
+	AdviseHugePages()
+}
+
 // AdviseSmallPages undoes AdviseHugePages for a long-running server: the
 // runtime returns idle memory in pieces smaller than a huge page, and the
 // kernel's collapsing of what it returned is what made the Go runtime stop

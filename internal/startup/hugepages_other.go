@@ -7,3 +7,6 @@ func AdviseHugePages() {}
 
 // AdviseSmallPages does nothing here.
 func AdviseSmallPages() {}
+
+// MapAhead does nothing here.
+func MapAhead() {}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"unsafe"
@@ -121,4 +122,28 @@ func TestAdviseHugePagesHonoursDisablethp(t *testing.T) {
 			t.Errorf("GODEBUG=%q: disabled() = %v, want %v", tc.godebug, got, tc.want)
 		}
 	}
+}
+
+// After MapAhead, the next 4 MiB of allocations land in memory advised for
+// huge pages, though they outgrow what the runtime had mapped (the step
+// being filled has less than 4 MiB free): without it, they would spill
+// into a fresh 4 MiB mapping that no advice covers.
+func TestMapAheadCoversWhatFollows(t *testing.T) {
+	thpAvailable(t)
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // MapAhead's precondition
+	MapAhead()
+	// 16 KiB objects take whole pages each; 250 of them stay within the
+	// 4,088 KiB MapAhead leaves free at the least.
+	objs := make([]*[16 << 10]byte, 250)
+	for i := range objs {
+		objs[i] = new([16 << 10]byte)
+	}
+	for i, o := range objs {
+		addr := uintptr(unsafe.Pointer(o))
+		if f := vmFlags(t, addr); !hasFlag(f, "hg") {
+			t.Fatalf("allocation %d of %d after MapAhead, at %#x, is in a mapping not advised for huge pages: VmFlags %v",
+				i+1, len(objs), addr, f)
+		}
+	}
+	runtime.KeepAlive(objs)
 }

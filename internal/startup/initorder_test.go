@@ -8,11 +8,11 @@ import (
 	"testing"
 )
 
-// Package startup initialises before the libraries whose initialisation
-// touches most of the heap, and among the first packages of all: the point
-// of the package. Go orders initialisation by import path among packages
-// whose imports are done, so this would break if startup imported more
-// (see TestImportsOnlyEarlyPackages) or its path sorted later.
+// Packages startup and collector initialise before the libraries whose
+// initialisation touches most of the heap, and among the first packages of
+// all: the point of them. Go orders initialisation by import path among
+// packages whose imports are done, so this would break if either imported
+// more (see TestImportsOnlyEarlyPackages in each) or its path sorted later.
 func TestInitialisesEarly(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "initorder")
 	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/initorder").CombinedOutput(); err != nil {
@@ -34,17 +34,19 @@ func TestInitialisesEarly(t *testing.T) {
 			}
 		}
 	}
-	me, ok := pos["hallmark.dev/hallmark/internal/startup"]
-	if !ok {
-		t.Fatalf("no init of package startup in the trace:\n%s", out)
-	}
-	if me > 30 {
-		t.Errorf("package startup initialised %dth of %d; want among the first 30", me, n)
-	}
-	// os is what every library waits for; startup must not.
-	for _, heavy := range []string{"os", "github.com/cockroachdb/apd/v3", "github.com/prometheus/client_golang/prometheus", "google.golang.org/protobuf/types/descriptorpb"} {
-		if p, ok := pos[heavy]; ok && p < me {
-			t.Errorf("%s initialised (%dth) before package startup (%dth)", heavy, p, me)
+	for _, early := range []string{"hallmark.dev/hallmark/internal/startup", "hallmark.dev/hallmark/internal/startup/collector"} {
+		me, ok := pos[early]
+		if !ok {
+			t.Fatalf("no init of %s in the trace:\n%s", early, out)
+		}
+		if me > 30 {
+			t.Errorf("%s initialised %dth of %d; want among the first 30", early, me, n)
+		}
+		// os is what every library waits for; these must not.
+		for _, heavy := range []string{"os", "github.com/cockroachdb/apd/v3", "github.com/prometheus/client_golang/prometheus", "google.golang.org/protobuf/types/descriptorpb"} {
+			if p, ok := pos[heavy]; ok && p < me {
+				t.Errorf("%s initialised (%dth) before %s (%dth)", heavy, p, early, me)
+			}
 		}
 	}
 }

@@ -1,4 +1,4 @@
-// Command initorder links package startup beside libraries with heavy
+// Command initorder links packages startup and collector beside libraries with heavy
 // initialisation, for TestInitialisesEarly to read Go's initialisation order.
 package main
 
@@ -8,6 +8,7 @@ import (
 	_ "google.golang.org/protobuf/types/descriptorpb"
 
 	_ "hallmark.dev/hallmark/internal/startup"
+	_ "hallmark.dev/hallmark/internal/startup/collector"
 )
 
 func main() {}
