@@ -2,9 +2,12 @@
 // TesseraCT (the static-ct-api personality of Tessera) on Tessera's POSIX
 // storage, taking RFC 6962 add-chain and add-pre-chain from the CA, with
 // the static-ct-api read side (checkpoint, tiles, issuers) served from the
-// log's directory. Hallmark owns the wiring, the key and the roots, and the
-// journal in front of Tessera: every entry is made durable in one synced
-// append and given its index there, so an SCT waits for that append alone,
-// and Tessera integrates entries in rounds after (replayed from the journal
-// after a crash). The CT logic is TesseraCT's.
+// log's directory. Hallmark owns the wiring, the key and the roots, and puts
+// a journal (package internal/server/journal, in DIR/journal) in front of
+// Tessera: every entry is made durable in one synced append and given its
+// index there, so an SCT waits for that append alone, and Tessera integrates
+// entries in rounds after (replayed from the journal after a crash). This
+// package gives the journal the log's entry format: a journaled record is
+// the entry's static-ct-api TileLeaf, read back by decodeTileLeaf. The CT
+// logic is TesseraCT's.
 package ct

@@ -24,6 +24,7 @@ import (
 	"github.com/transparency-dev/tesseract/storage/posix"
 	"golang.org/x/mod/sumdb/note"
 
+	"hallmark.dev/hallmark/internal/server/journal"
 	"hallmark.dev/hallmark/pkg/pki"
 )
 
@@ -55,7 +56,7 @@ type Log struct {
 	pub      crypto.PublicKey
 	signer   crypto.Signer
 	storage  *storage.CTStorage
-	journal  *journal
+	journal  *journal.Journal
 	reader   tessera.LogReader
 	stop     context.CancelFunc // ends Tessera's loops, after shutdown
 	openErr  error              // the journal did not open
@@ -116,7 +117,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 			WithCTLayout().
 			WithCheckpointInterval(cfg.CheckpointInterval).
 			WithCheckpointRepublishInterval(max(cfg.CheckpointInterval, 30*time.Second)).
-			WithBatching(forwardRound, max(cfg.BatchMaxAge, tesseraBatchAge))
+			WithBatching(journal.DefaultRound, max(cfg.BatchMaxAge, journal.TesseraBatchAge))
 		appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
 		if err != nil {
 			return nil, err
@@ -127,7 +128,11 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 			return nil, err
 		}
 		add := tessera.AddFn(nil)
-		if l.journal, err = openJournal(filepath.Join(cfg.Dir, "journal"), size, reader.IntegratedSize, appender.Add, decodeTileLeaf, cfg.Logger); err != nil {
+		l.journal, err = journal.Open(journal.Config{
+			Dir: filepath.Join(cfg.Dir, "journal"), Name: "ct", Size: size, SizeFn: reader.IntegratedSize,
+			Add: appender.Add, Decode: decodeTileLeaf, Logger: cfg.Logger,
+		})
+		if err != nil {
 			// TesseraCT ends the process when this returns an error: Open
 			// returns it instead.
 			l.openErr = err
@@ -135,7 +140,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 				return func() (tessera.Index, error) { return tessera.Index{}, err }
 			}
 		} else {
-			add = l.journal.add
+			add = l.journal.Add
 		}
 		issuers, err := posix.NewIssuerStorage(ctx, cfg.Dir)
 		if err != nil {
@@ -184,7 +189,7 @@ func (l *Log) PublicKey() crypto.PublicKey { return l.pub }
 func (l *Log) Close(ctx context.Context) error {
 	var errs []error
 	if l.journal != nil {
-		errs = append(errs, l.journal.close(ctx))
+		errs = append(errs, l.journal.Close(ctx))
 	}
 	if l.shutdown != nil {
 		errs = append(errs, l.shutdown(ctx))

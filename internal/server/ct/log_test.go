@@ -10,11 +10,13 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,8 +26,11 @@ import (
 	"github.com/google/certificate-transparency-go/jsonclient"
 	cttls "github.com/google/certificate-transparency-go/tls"
 	ctx509 "github.com/google/certificate-transparency-go/x509"
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/api/layout"
 
 	"hallmark.dev/hallmark/internal/hallmarktest"
+	"hallmark.dev/hallmark/internal/server/journal"
 	"hallmark.dev/hallmark/pkg/keys"
 	"hallmark.dev/hallmark/pkg/pki"
 )
@@ -206,11 +211,193 @@ func TestReadyReportsAStoppedJournal(t *testing.T) {
 	if err := f.log.Ready(t.Context()); err != nil {
 		t.Fatalf("new log not ready: %v", err)
 	}
-	f.log.journal.fail(errors.New("disk on fire"))
-	if err := f.log.Ready(t.Context()); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+	// The disk refuses the journal: its directory is gone, a file in its
+	// place.
+	jdir := filepath.Join(f.dir, "journal")
+	if err := os.RemoveAll(jdir); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, jdir, nil)
+	if _, err := f.log.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0]); err == nil {
+		t.Error("a journal that could not be written gave an SCT")
+	}
+	if err := f.log.Ready(t.Context()); err == nil || !strings.Contains(err.Error(), "ct: writing the journal") {
 		t.Errorf("Ready after the journal stopped: %v", err)
+	}
+	// The disk is back; the journal stays stopped.
+	if err := os.Remove(jdir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(jdir, 0o700); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := f.log.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0]); err == nil {
 		t.Error("a stopped journal gave an SCT")
 	}
+	if err := f.log.Ready(t.Context()); err == nil {
+		t.Error("a stopped journal is ready again")
+	}
+}
+
+func mustWrite(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// After a crash between acknowledging entries and Tessera integrating them,
+// the next start hands them to Tessera under the indices the SCTs carry.
+func TestJournalReplaysAfterCrash(t *testing.T) {
+	f := open(t)
+	dir := f.dir
+	for range 3 {
+		if _, err := f.log.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.log.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// A second process acknowledges three more, then dies before Tessera
+	// sees them.
+	hold := make(chan struct{})
+	crashed := openJournalBeside(t, dir, 3, hold)
+	t.Cleanup(func() { close(hold) })
+	want := map[uint64][]byte{}
+	for i := range 3 {
+		idx := resolve(t, crashed.Add(t.Context(), tesseraCTEntry(testEntry(i, true))))
+		want[idx.Index] = tesseraCTEntry(testEntry(i, true)).MarshalBundleData(idx.Index)
+	}
+
+	l, err := Open(t.Context(), Config{Dir: dir, Signer: f.log.signer, Origin: "test.example/ct", Roots: f.chain[1:], CheckpointInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	if n, err := l.reader.IntegratedSize(t.Context()); err != nil || n != 6 {
+		t.Fatalf("log holds %d entries after restart (%v), want 6", n, err)
+	}
+	bundle, err := l.reader.ReadEntryBundle(t.Context(), 0, layout.PartialTileSize(0, 0, 6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for idx, data := range want {
+		if !bytes.Contains(bundle, data) {
+			t.Errorf("entry %d is not in the log as acknowledged", idx)
+		}
+	}
+	// A replayed entry sent again is a duplicate of itself; new entries
+	// follow the replayed ones.
+	if again := resolve(t, l.journal.Add(t.Context(), tesseraCTEntry(testEntry(1, true)))); !again.IsDup || again.Index != 4 {
+		t.Errorf("replayed entry sent again: %+v, want a duplicate at 4", again)
+	}
+	sct, err := l.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idx := sctIndex(t, sct.Extensions); idx != 6 {
+		t.Errorf("next SCT carries index %d, want 6", idx)
+	}
+}
+
+// A journal that cannot be opened is Open's error, not the end of the
+// process (TesseraCT exits when its storage fails).
+func TestOpenRefusesALossyJournal(t *testing.T) {
+	f := open(t)
+	if err := f.log.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Another process's journal acknowledged entry 2 of a log holding 2.
+	j := openJournalBeside(t, f.dir, 2, nil)
+	resolve(t, j.Add(t.Context(), tesseraCTEntry(testEntry(2, true))))
+	if err := j.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(t.Context(), Config{Dir: f.dir, Signer: f.log.signer, Origin: "test.example/ct", Roots: f.chain[1:]})
+	if err == nil || !strings.Contains(err.Error(), "entries 0 to 1 were acknowledged and are lost") {
+		t.Fatalf("Open: %v", err)
+	}
+}
+
+// SIGTERM cancels the context the log was opened with; Close still hands
+// Tessera what was acknowledged.
+func TestCloseAfterCancelHandsOverTheBacklog(t *testing.T) {
+	f := open(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	l, err := Open(ctx, Config{Dir: t.TempDir(), Signer: f.log.signer, Origin: "test.example/ct", Roots: f.chain[1:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := l.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer ccancel()
+	if err := l.Close(cctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if b := l.journal.Backlog(); b != 0 {
+		t.Errorf("backlog %d after Close", b)
+	}
+}
+
+func sctIndex(t *testing.T, ext []byte) uint64 {
+	t.Helper()
+	if len(ext) != 8 || ext[0] != 0 || ext[1] != 0 || ext[2] != 5 {
+		t.Fatalf("SCT extensions %x: no leaf_index", ext)
+	}
+	var idx uint64
+	for _, b := range ext[3:] {
+		idx = idx<<8 | uint64(b)
+	}
+	return idx
+}
+
+// openJournalBeside opens a journal in a CT log's directory, as the log
+// does, in front of a stand-in for Tessera holding size entries: it puts
+// each entry it takes at the end, its futures resolving once hold is closed
+// (nil: at once).
+func openJournalBeside(t *testing.T, dir string, size uint64, hold chan struct{}) *journal.Journal {
+	t.Helper()
+	var mu sync.Mutex
+	add := func(context.Context, *tessera.Entry) tessera.IndexFuture {
+		mu.Lock()
+		idx := size
+		size++
+		mu.Unlock()
+		return func() (tessera.Index, error) {
+			if hold != nil {
+				<-hold
+			}
+			return tessera.Index{Index: idx}, nil
+		}
+	}
+	sizeFn := func(context.Context) (uint64, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return size, nil
+	}
+	j, err := journal.Open(journal.Config{Dir: filepath.Join(dir, "journal"), Name: "ct", Size: size, SizeFn: sizeFn, Add: add, Decode: decodeTileLeaf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = j.Close(ctx)
+	})
+	return j
+}
+
+func resolve(t *testing.T, f tessera.IndexFuture) tessera.Index {
+	t.Helper()
+	idx, err := f()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
 }

@@ -1,4 +1,4 @@
-package ct
+package journal
 
 import (
 	"encoding/binary"
@@ -14,13 +14,14 @@ import (
 	"sync"
 )
 
-// The journal's files: DIR/journal/<index of the first entry>.log, each a run
-// of records
+// The journal's files: DIR/<index of the first entry>.log, each a run of
+// records
 //
 //	uint32 length of what follows the checksum
 //	uint32 CRC-32C of it
 //	uint64 the entry's index
-//	the entry's bundle data (its static-ct-api TileLeaf)
+//	the entry's bundle data (MarshalBundleData: a CT log's static-ct-api
+//	TileLeaf, a tlog-tiles log's length-prefixed entry)
 //
 // A segment is removed once Tessera has integrated every entry in it; a new
 // one is started when the current one passes segmentLimit.
@@ -36,8 +37,7 @@ type segments struct {
 
 const (
 	segmentLimit = 64 << 20
-	recordHeader = 8                // length, checksum
-	maxRecord    = 8 + maxEntryData // index, the largest entry add takes
+	recordHeader = 8 // length, checksum
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -127,8 +127,8 @@ type journalRecord struct {
 // while they were being removed), which are listed only. A record cut short
 // or failing its checksum at the end of the last segment is a write the crash
 // interrupted, never acknowledged: the segment is cut there. Anywhere else it
-// is damage, and an error.
-func readSegments(dir string, size uint64) (starts []uint64, records []journalRecord, err error) {
+// is damage, and an error. maxData is the largest entry data add takes.
+func readSegments(dir string, size uint64, maxData int) (starts []uint64, records []journalRecord, err error) {
 	names, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, err
@@ -156,7 +156,7 @@ func readSegments(dir string, size uint64) (starts []uint64, records []journalRe
 		}
 		off, want := 0, first
 		for off < len(b) {
-			rec, n, err := parseRecord(b[off:])
+			rec, n, err := parseRecord(b[off:], maxData)
 			if err == nil && rec.idx != want {
 				err = fmt.Errorf("entry %d where %d was due", rec.idx, want)
 			}
@@ -180,12 +180,12 @@ func readSegments(dir string, size uint64) (starts []uint64, records []journalRe
 	return starts, records, nil
 }
 
-func parseRecord(b []byte) (journalRecord, int, error) {
+func parseRecord(b []byte, maxData int) (journalRecord, int, error) {
 	if len(b) < recordHeader {
 		return journalRecord{}, 0, io.ErrUnexpectedEOF
 	}
 	n := int(binary.BigEndian.Uint32(b))
-	if n < 8 || n > maxRecord {
+	if n < 8 || n > 8+maxData { // index, the largest entry add takes
 		return journalRecord{}, 0, fmt.Errorf("record length %d", n)
 	}
 	if len(b) < recordHeader+n {

@@ -1,12 +1,11 @@
-package ct
+package journal
 
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,8 +16,6 @@ import (
 	"time"
 
 	"github.com/transparency-dev/tessera"
-	"github.com/transparency-dev/tessera/api/layout"
-	"github.com/transparency-dev/tessera/ctonly"
 )
 
 // fakeTessera stands in for Tessera's add: like the POSIX driver it puts
@@ -75,34 +72,44 @@ func (f *fakeTessera) entries() [][]byte {
 	return slices.Clone(f.got)
 }
 
-func testEntry(i int, precert bool) *ctonly.Entry {
-	h := sha256.Sum256(fmt.Appendf(nil, "issuer %d", i))
-	e := &ctonly.Entry{Timestamp: uint64(1700000000000 + i), IsPrecert: precert, Certificate: fmt.Appendf(nil, "certificate %d", i),
-		FingerprintsChain: [][32]byte{h, sha256.Sum256([]byte("root"))}}
-	if precert {
-		e.IssuerKeyHash = h[:]
-		e.Precertificate = fmt.Appendf(nil, "precertificate %d", i)
+// testEntry is a plain (tlog-tiles) entry: its bundle data is its data,
+// length-prefixed.
+func testEntry(i int) *tessera.Entry { return tessera.NewEntry(fmt.Appendf(nil, "entry %d", i)) }
+
+// decodePlain reads a plain entry's bundle data back into the entry.
+func decodePlain(_ uint64, data []byte) (*tessera.Entry, error) {
+	if len(data) < 2 || int(binary.BigEndian.Uint16(data)) != len(data)-2 {
+		return nil, errors.New("not a length-prefixed entry")
 	}
-	return e
+	return tessera.NewEntry(data[2:]), nil
 }
 
-func openTestJournal(t *testing.T, dir string, fake *fakeTessera) *journal {
+func testConfig(dir string, fake *fakeTessera) Config {
+	return Config{Dir: dir, Name: "test", Size: fake.size, SizeFn: fake.integratedSize, Add: fake.add, Decode: decodePlain}
+}
+
+func openTestJournal(t *testing.T, dir string, fake *fakeTessera) *Journal {
 	t.Helper()
-	j, err := openJournal(dir, fake.size, fake.integratedSize, fake.add, decodeTileLeaf, slog.New(slog.DiscardHandler))
+	return openTestJournalWith(t, testConfig(dir, fake))
+}
+
+func openTestJournalWith(t *testing.T, cfg Config) *Journal {
+	t.Helper()
+	j, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = j.close(ctx)
+		_ = j.Close(ctx)
 	})
 	return j
 }
 
 // waitIntegrated waits until Tessera holds n entries, the journal stops,
 // or ctx ends.
-func waitIntegrated(ctx context.Context, j *journal, n uint64) error {
+func waitIntegrated(ctx context.Context, j *Journal, n uint64) error {
 	for j.integrated() < n {
 		if err := j.Err(); err != nil {
 			return err
@@ -134,7 +141,7 @@ func TestJournalAcknowledgesBeforeTessera(t *testing.T) {
 	got := make([]tessera.Index, 3)
 	errs := make([]error, 3)
 	for i := range got {
-		wg.Go(func() { got[i], errs[i] = j.add(t.Context(), tesseraCTEntry(testEntry(i, i%2 == 0)))() })
+		wg.Go(func() { got[i], errs[i] = j.Add(t.Context(), testEntry(i))() })
 	}
 	wg.Wait()
 	seen := map[uint64]bool{}
@@ -147,7 +154,7 @@ func TestJournalAcknowledgesBeforeTessera(t *testing.T) {
 	if b := j.Backlog(); b != 3 {
 		t.Errorf("backlog %d before Tessera integrated, want 3", b)
 	}
-	_, records, err := readSegments(dir, 0)
+	_, records, err := readSegments(dir, 0, maxEntryData)
 	if err != nil || len(records) != 3 {
 		t.Fatalf("journal holds %d records (%v), want 3", len(records), err)
 	}
@@ -162,119 +169,13 @@ func TestJournalAcknowledgesBeforeTessera(t *testing.T) {
 	}
 }
 
-// After a crash between acknowledging entries and Tessera integrating them,
-// the next start hands them to Tessera under the indices the SCTs carry.
-func TestJournalReplaysAfterCrash(t *testing.T) {
-	f := open(t)
-	dir := f.dir
-	for range 3 {
-		if _, err := f.log.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.log.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	// A second process acknowledges three more, then dies before Tessera
-	// sees them.
-	never := newFake(3)
-	crashed := openTestJournal(t, filepath.Join(dir, "journal"), never)
-	t.Cleanup(func() { close(never.hold) })
-	want := map[uint64][]byte{}
-	for i := range 3 {
-		idx := resolve(t, crashed.add(t.Context(), tesseraCTEntry(testEntry(i, true))))
-		want[idx.Index] = tesseraCTEntry(testEntry(i, true)).MarshalBundleData(idx.Index)
-	}
-
-	l, err := Open(t.Context(), Config{Dir: dir, Signer: f.log.signer, Origin: "test.example/ct", Roots: f.chain[1:], CheckpointInterval: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close(context.Background())
-	if n, err := l.reader.IntegratedSize(t.Context()); err != nil || n != 6 {
-		t.Fatalf("log holds %d entries after restart (%v), want 6", n, err)
-	}
-	bundle, err := l.reader.ReadEntryBundle(t.Context(), 0, layout.PartialTileSize(0, 0, 6))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for idx, data := range want {
-		if !bytes.Contains(bundle, data) {
-			t.Errorf("entry %d is not in the log as acknowledged", idx)
-		}
-	}
-	// A replayed entry sent again is a duplicate of itself; new entries
-	// follow the replayed ones.
-	if again := resolve(t, l.journal.add(t.Context(), tesseraCTEntry(testEntry(1, true)))); !again.IsDup || again.Index != 4 {
-		t.Errorf("replayed entry sent again: %+v, want a duplicate at 4", again)
-	}
-	sct, err := l.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if idx := sctIndex(t, sct.Extensions); idx != 6 {
-		t.Errorf("next SCT carries index %d, want 6", idx)
-	}
-}
-
-// A journal that cannot be opened is Open's error, not the end of the
-// process (TesseraCT exits when its storage fails).
-func TestOpenRefusesALossyJournal(t *testing.T) {
-	f := open(t)
-	if err := f.log.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	writeJournal(t, filepath.Join(f.dir, "journal"), 2, 1)
-	_, err := Open(t.Context(), Config{Dir: f.dir, Signer: f.log.signer, Origin: "test.example/ct", Roots: f.chain[1:]})
-	if err == nil || !strings.Contains(err.Error(), "entries 0 to 1 were acknowledged and are lost") {
-		t.Fatalf("Open: %v", err)
-	}
-}
-
-// SIGTERM cancels the context the log was opened with; Close still hands
-// Tessera what was acknowledged.
-func TestCloseAfterCancelHandsOverTheBacklog(t *testing.T) {
-	f := open(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := Open(ctx, Config{Dir: t.TempDir(), Signer: f.log.signer, Origin: "test.example/ct", Roots: f.chain[1:]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		if _, err := l.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cancel()
-	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer ccancel()
-	if err := l.Close(cctx); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if b := l.journal.Backlog(); b != 0 {
-		t.Errorf("backlog %d after Close", b)
-	}
-}
-
-func sctIndex(t *testing.T, ext []byte) uint64 {
-	t.Helper()
-	if len(ext) != 8 || ext[0] != 0 || ext[1] != 0 || ext[2] != 5 {
-		t.Fatalf("SCT extensions %x: no leaf_index", ext)
-	}
-	var idx uint64
-	for _, b := range ext[3:] {
-		idx = idx<<8 | uint64(b)
-	}
-	return idx
-}
-
 // writeJournal writes records for entries first..first+n-1 as one segment.
 func writeJournal(t *testing.T, dir string, first uint64, n int) []byte {
 	t.Helper()
 	var b []byte
 	for i := range n {
 		idx := first + uint64(i)
-		b = appendRecord(b, idx, tesseraCTEntry(testEntry(int(idx), true)).MarshalBundleData(idx))
+		b = appendRecord(b, idx, testEntry(int(idx)).MarshalBundleData(idx))
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -297,37 +198,46 @@ func TestJournalRecovery(t *testing.T) {
 		damage   func(t *testing.T, dir string, seg []byte)
 		replayed int
 		err      string
+		decode   func(idx uint64, data []byte) (*tessera.Entry, error) // nil: decodePlain
 	}{
-		{"all integrated", 10, nil, 0, ""},
-		{"tail not integrated", 7, nil, 3, ""},
+		{"all integrated", 10, nil, 0, "", nil},
+		{"tail not integrated", 7, nil, 3, "", nil},
 		{"torn last record", 7, func(t *testing.T, dir string, seg []byte) {
 			mustWrite(t, filepath.Join(dir, segmentName(5)), seg[:len(seg)-3])
-		}, 2, ""},
+		}, 2, "", nil},
 		{"checksum of last record", 7, func(t *testing.T, dir string, seg []byte) {
 			seg[len(seg)-1] ^= 1
 			mustWrite(t, filepath.Join(dir, segmentName(5)), seg)
-		}, 2, ""},
+		}, 2, "", nil},
 		{"damage in an earlier segment", 7, func(t *testing.T, dir string, seg []byte) {
 			seg[len(seg)-1] ^= 1
 			mustWrite(t, filepath.Join(dir, segmentName(5)), seg)
 			writeJournal(t, dir, 10, 1)
-		}, 0, "checksum mismatch"},
+		}, 0, "checksum mismatch", nil},
 		{"damage in an integrated segment", 12, func(t *testing.T, dir string, seg []byte) {
 			seg[len(seg)-1] ^= 1
 			mustWrite(t, filepath.Join(dir, segmentName(5)), seg)
 			writeJournal(t, dir, 10, 3)
-		}, 1, ""},
-		{"record that does not read back", 5, func(t *testing.T, dir string, _ []byte) {
-			// A valid record whose TileLeaf names another index.
-			mustWrite(t, filepath.Join(dir, segmentName(5)), appendRecord(nil, 5, testEntry(5, true).LeafData(6)))
-		}, 0, "does not read back"},
-		{"gap after the log", 3, nil, 0, "entries 3 to 4 were acknowledged and are lost"},
+		}, 1, "", nil},
+		{"record that does not read back", 5, nil, 0, "entry 5 does not read back", func(idx uint64, data []byte) (*tessera.Entry, error) {
+			// A decoder that loses a byte: the entry would not be the one
+			// acknowledged.
+			e, err := decodePlain(idx, data)
+			if err != nil {
+				return nil, err
+			}
+			return tessera.NewEntry(e.Data()[1:]), nil
+		}},
+		{"record that does not decode", 5, func(t *testing.T, dir string, _ []byte) {
+			mustWrite(t, filepath.Join(dir, segmentName(5)), appendRecord(nil, 5, []byte("x")))
+		}, 0, "entry 5: not a length-prefixed entry", nil},
+		{"gap after the log", 3, nil, 0, "entries 3 to 4 were acknowledged and are lost", nil},
 		{"stray file", 7, func(t *testing.T, dir string, _ []byte) {
 			mustWrite(t, filepath.Join(dir, "7.log"), nil)
-		}, 0, "unexpected file 7.log"},
+		}, 0, "unexpected file 7.log", nil},
 		{"stopped", 7, func(t *testing.T, dir string, _ []byte) {
-			mustWrite(t, filepath.Join(dir, stoppedFile), []byte("the log and its SCTs disagree\n"))
-		}, 0, "the log was stopped (the log and its SCTs disagree)"},
+			mustWrite(t, filepath.Join(dir, stoppedFile), []byte("test: the log and what it acknowledged disagree\n"))
+		}, 0, "test journal: the log was stopped (test: the log and what it acknowledged disagree)", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -337,7 +247,11 @@ func TestJournalRecovery(t *testing.T) {
 			}
 			fake := newFake(c.size)
 			close(fake.hold)
-			j, err := openJournal(dir, c.size, fake.integratedSize, fake.add, decodeTileLeaf, slog.New(slog.DiscardHandler))
+			cfg := testConfig(dir, fake)
+			if c.decode != nil {
+				cfg.Decode = c.decode
+			}
+			j, err := Open(cfg)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("open: %v, want an error saying %q", err, c.err)
@@ -347,14 +261,14 @@ func TestJournalRecovery(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer j.close(context.Background())
+			defer j.Close(context.Background())
 			got := fake.entries()
 			if len(got) != c.replayed {
 				t.Fatalf("handed %d entries to Tessera, want %d", len(got), c.replayed)
 			}
 			for i, data := range got {
 				idx := c.size + uint64(i)
-				if want := tesseraCTEntry(testEntry(int(idx), true)).MarshalBundleData(idx); !bytes.Equal(data, want) {
+				if want := testEntry(int(idx)).MarshalBundleData(idx); !bytes.Equal(data, want) {
 					t.Errorf("entry %d replayed with other bytes", idx)
 				}
 			}
@@ -371,12 +285,12 @@ func TestJournalRecovery(t *testing.T) {
 // Replay hands Tessera one round at a time, each waited for.
 func TestJournalReplaysInRounds(t *testing.T) {
 	dir := t.TempDir()
-	writeJournal(t, dir, 0, 2*forwardRound+3)
+	writeJournal(t, dir, 0, 2*DefaultRound+3)
 	fake := newFake(0)
 	close(fake.hold)
 	j := openTestJournal(t, dir, fake)
-	if fake.most > forwardRound || j.integrated() != 2*forwardRound+3 {
-		t.Errorf("%d entries outstanding at most (want at most %d), %d integrated", fake.most, forwardRound, j.integrated())
+	if fake.most > DefaultRound || j.integrated() != 2*DefaultRound+3 {
+		t.Errorf("%d entries outstanding at most (want at most %d), %d integrated", fake.most, DefaultRound, j.integrated())
 	}
 }
 
@@ -384,9 +298,9 @@ func TestJournalDuplicateKeepsFirstIndex(t *testing.T) {
 	fake := newFake(0)
 	close(fake.hold)
 	j := openTestJournal(t, t.TempDir(), fake)
-	first := resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(1, true))))
-	resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(2, true))))
-	again := resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(1, true))))
+	first := resolve(t, j.Add(t.Context(), testEntry(1)))
+	resolve(t, j.Add(t.Context(), testEntry(2)))
+	again := resolve(t, j.Add(t.Context(), testEntry(1)))
 	if !again.IsDup || again.Index != first.Index {
 		t.Errorf("duplicate: %+v, want IsDup at %d", again, first.Index)
 	}
@@ -398,7 +312,7 @@ func TestJournalDuplicateKeepsFirstIndex(t *testing.T) {
 	}
 }
 
-func waitErr(t *testing.T, j *journal, want string) {
+func waitErr(t *testing.T, j *Journal, want string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); j.Err() == nil && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
@@ -434,13 +348,15 @@ func TestJournalStopsWhenTesseraDisagrees(t *testing.T) {
 			j := openTestJournal(t, dir, fake)
 			j.round = 2
 			for i := range 2 {
-				resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(i, true))))
+				resolve(t, j.Add(t.Context(), testEntry(i)))
 			}
 			waitErr(t, j, c.want)
-			if _, err := j.add(t.Context(), tesseraCTEntry(testEntry(9, true)))(); err == nil {
+			if _, err := j.Add(t.Context(), testEntry(9))(); err == nil {
 				t.Error("an add after the disagreement was acknowledged")
 			}
-			if _, err := openJournal(dir, 0, fake.integratedSize, fake.add, decodeTileLeaf, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "was stopped") {
+			cfg := testConfig(dir, fake)
+			cfg.Size = 0
+			if _, err := Open(cfg); err == nil || !strings.Contains(err.Error(), "was stopped") {
 				t.Errorf("reopening a stopped journal: %v", err)
 			}
 		})
@@ -455,7 +371,7 @@ func TestJournalRetriesARefusedRound(t *testing.T) {
 	close(fake.hold)
 	j := openTestJournal(t, t.TempDir(), fake)
 	for i := range 2 {
-		resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(i, true))))
+		resolve(t, j.Add(t.Context(), testEntry(i)))
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -478,7 +394,7 @@ func TestJournalWriteFailureAcknowledgesNothingAfter(t *testing.T) {
 	var acked atomic.Int32
 	for i := range 32 {
 		wg.Go(func() {
-			if _, err := j.add(t.Context(), tesseraCTEntry(testEntry(i, true)))(); err == nil {
+			if _, err := j.Add(t.Context(), testEntry(i))(); err == nil {
 				acked.Add(1)
 			}
 		})
@@ -488,7 +404,7 @@ func TestJournalWriteFailureAcknowledgesNothingAfter(t *testing.T) {
 		t.Errorf("%d entries acknowledged after the journal could not be written", n)
 	}
 	waitErr(t, j, "writing the journal")
-	j.close(context.Background())
+	j.Close(context.Background())
 	if n := len(fake.entries()); n != 0 {
 		t.Errorf("%d entries handed to Tessera", n)
 	}
@@ -503,7 +419,7 @@ func TestJournalStalledTessera(t *testing.T) {
 	j.stall = 50 * time.Millisecond
 	for i := range 100 {
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-		_, err := j.add(ctx, tesseraCTEntry(testEntry(i, true)))()
+		_, err := j.Add(ctx, testEntry(i))()
 		cancel()
 		if err != nil {
 			t.Fatalf("add %d with Tessera stuck: %v", i, err)
@@ -515,7 +431,7 @@ func TestJournalStalledTessera(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	if err := j.close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if err := j.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("close with Tessera stuck: %v", err)
 	}
 }
@@ -529,13 +445,13 @@ func TestJournalCloseDrains(t *testing.T) {
 	var acked atomic.Int32
 	for i := range 50 {
 		wg.Go(func() {
-			if _, err := j.add(t.Context(), tesseraCTEntry(testEntry(i, true)))(); err == nil {
+			if _, err := j.Add(t.Context(), testEntry(i))(); err == nil {
 				acked.Add(1)
 			}
 		})
 	}
 	time.Sleep(time.Millisecond)
-	if err := j.close(t.Context()); err != nil {
+	if err := j.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	wg.Wait()
@@ -548,16 +464,16 @@ func TestJournalPushesBack(t *testing.T) {
 	fake := newFake(0)
 	j := openTestJournal(t, t.TempDir(), fake)
 	j.backlog = 2
-	resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(1, true))))
-	resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(2, true))))
-	if _, err := j.add(t.Context(), tesseraCTEntry(testEntry(3, true)))(); !errors.Is(err, tessera.ErrPushback) {
+	resolve(t, j.Add(t.Context(), testEntry(1)))
+	resolve(t, j.Add(t.Context(), testEntry(2)))
+	if _, err := j.Add(t.Context(), testEntry(3))(); !errors.Is(err, tessera.ErrPushback) {
 		t.Errorf("third add with a backlog of 2: %v, want pushback", err)
 	}
 	close(fake.hold)
 	if err := waitIntegrated(t.Context(), j, 2); err != nil {
 		t.Fatal(err)
 	}
-	resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(3, true))))
+	resolve(t, j.Add(t.Context(), testEntry(3)))
 }
 
 func TestJournalReleasesIntegratedSegments(t *testing.T) {
@@ -566,12 +482,12 @@ func TestJournalReleasesIntegratedSegments(t *testing.T) {
 	j := openTestJournal(t, dir, fake)
 	j.store.limit = 1 // a segment per sync
 	for i := range 4 {
-		resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(i, true))))
+		resolve(t, j.Add(t.Context(), testEntry(i)))
 		if err := waitIntegrated(t.Context(), j, uint64(i+1)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	j.close(context.Background())
+	j.Close(context.Background())
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 || ents[0].Name() != segmentName(3) {
 		t.Errorf("segments left: %v, want only the last", ents)
@@ -584,39 +500,15 @@ func TestJournalRefusesOversizedEntries(t *testing.T) {
 	fake := newFake(0)
 	close(fake.hold)
 	j := openTestJournal(t, t.TempDir(), fake)
-	big := testEntry(1, true)
-	big.Precertificate = make([]byte, maxEntryData)
-	if _, err := j.add(t.Context(), tesseraCTEntry(big))(); err == nil || !strings.Contains(err.Error(), "too large") {
+	big := tessera.NewEntry(make([]byte, maxEntryData-1)) // its bundle data: 2 bytes more
+	if _, err := j.Add(t.Context(), big)(); err == nil || !strings.Contains(err.Error(), "too large") {
 		t.Errorf("oversized entry: %v", err)
 	}
-	if idx := resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(2, true)))); idx.Index != 0 {
+	if idx := resolve(t, j.Add(t.Context(), testEntry(2))); idx.Index != 0 {
 		t.Errorf("next entry at %d, want 0", idx.Index)
 	}
 	if err := j.Err(); err != nil {
 		t.Errorf("journal stopped: %v", err)
-	}
-}
-
-func TestParseTileLeaf(t *testing.T) {
-	for _, precert := range []bool{true, false} {
-		e := testEntry(7, precert)
-		data := e.LeafData(42)
-		back, err := decodeTileLeaf(42, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(back.MarshalBundleData(42), data) {
-			t.Errorf("precert %t: does not read back", precert)
-		}
-	}
-	good := testEntry(7, true).LeafData(1)
-	for name, b := range map[string][]byte{
-		"empty": nil, "short": good[:9], "cut": good[:len(good)-1], "trailing": append(good[:len(good):len(good)], 0),
-		"entry type": append(append(good[:8:8], 0, 9), good[10:]...),
-	} {
-		if _, err := parseTileLeaf(b); err == nil {
-			t.Errorf("%s: parsed", name)
-		}
 	}
 }
 
@@ -626,7 +518,7 @@ func TestJournalWritesNothingAfterAFailure(t *testing.T) {
 	dir, fake := t.TempDir(), newFake(0)
 	close(fake.hold)
 	j := openTestJournal(t, dir, fake)
-	e := tesseraCTEntry(testEntry(1, true))
+	e := testEntry(1)
 	j.mu.Lock()
 	j.failed = errors.New("an earlier write failed")
 	c := j.batch
@@ -653,26 +545,217 @@ func TestJournalCloseDuringRetry(t *testing.T) {
 	close(fake.hold)
 	j := openTestJournal(t, dir, fake)
 	for i := range 2 {
-		resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(i, true))))
+		resolve(t, j.Add(t.Context(), testEntry(i)))
 	}
 	time.Sleep(forwardInterval + 200*time.Millisecond) // the first round is refused
 	for i := 2; i < 4; i++ {
-		resolve(t, j.add(t.Context(), tesseraCTEntry(testEntry(i, true))))
+		resolve(t, j.Add(t.Context(), testEntry(i)))
 	}
 	recovered.Store(true)
-	if err := j.close(t.Context()); err == nil || !strings.Contains(err.Error(), "not integrated") {
+	if err := j.Close(t.Context()); err == nil || !strings.Contains(err.Error(), "not integrated") {
 		t.Errorf("close during a retry: %v", err)
 	}
 	for i, data := range fake.entries() {
-		if want := tesseraCTEntry(testEntry(i, true)).MarshalBundleData(uint64(i)); !bytes.Equal(data, want) {
+		if want := testEntry(i).MarshalBundleData(uint64(i)); !bytes.Equal(data, want) {
 			t.Errorf("Tessera holds another entry at index %d", i)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, stoppedFile)); err == nil {
 		t.Error("a plain close marked the log stopped")
 	}
-	_, records, err := readSegments(dir, 0)
+	_, records, err := readSegments(dir, 0, maxEntryData)
 	if err != nil || len(records) != 4 {
 		t.Errorf("journal keeps %d records (%v), want 4", len(records), err)
+	}
+}
+
+// The test entries read back as written: decodePlain is a decoder Open's
+// read-back check accepts. (tessera.NewEntry of the bundle data itself is
+// not: the bundle data is the entry's data with a length prefix.)
+func TestPlainEntriesReadBack(t *testing.T) {
+	for _, idx := range []uint64{0, 5, 1 << 40} {
+		data := testEntry(int(idx)).MarshalBundleData(idx)
+		e, err := decodePlain(idx, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.MarshalBundleData(idx); !bytes.Equal(got, data) {
+			t.Errorf("entry %d reads back as %q, want %q", idx, got, data)
+		}
+		if got := tessera.NewEntry(data).MarshalBundleData(idx); bytes.Equal(got, data) {
+			t.Errorf("entry %d: the bundle data taken as the entry's data reads back too", idx)
+		}
+	}
+}
+
+// Durable sees every acknowledged entry, batch by batch in index order,
+// before its future resolves (and not the entries Open replays); Integrated
+// sees Tessera's size after each round, never one Durable has not covered
+// yet, and not the replay's.
+func TestJournalDurableAndIntegrated(t *testing.T) {
+	dir := t.TempDir()
+	writeJournal(t, dir, 5, 3) // acknowledged by an earlier process, replayed by Open
+	fake := newFake(5)
+	close(fake.hold)
+	var (
+		mu         sync.Mutex
+		durable    = map[uint64]*tessera.Entry{}
+		next       = uint64(8) // the first index Durable should see
+		calls      int
+		sizes      []uint64
+		orderError error
+	)
+	cfg := testConfig(dir, fake)
+	cfg.Round = 8
+	cfg.Durable = func(first uint64, entries []*tessera.Entry) {
+		// Slow: a future resolved before Durable returned would find its
+		// entry missing.
+		time.Sleep(time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if first != next || len(entries) == 0 {
+			orderError = errors.Join(orderError, fmt.Errorf("batch of %d from %d, want one from %d", len(entries), first, next))
+		}
+		for i, e := range entries {
+			durable[first+uint64(i)] = e
+		}
+		next = first + uint64(len(entries))
+	}
+	cfg.Integrated = func(size uint64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if n, _ := fake.integratedSize(t.Context()); size > n {
+			orderError = errors.Join(orderError, fmt.Errorf("Integrated(%d) with Tessera holding %d", size, n))
+		}
+		if size > next {
+			orderError = errors.Join(orderError, fmt.Errorf("Integrated(%d) before Durable saw entries beyond %d", size, next))
+		}
+		sizes = append(sizes, size)
+	}
+	j := openTestJournalWith(t, cfg)
+	mu.Lock()
+	if calls != 0 || len(sizes) != 0 {
+		t.Errorf("after the replay: %d Durable calls, Integrated %v; want none", calls, sizes)
+	}
+	mu.Unlock()
+
+	const n = 100
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			e := testEntry(100 + i)
+			got, err := j.Add(t.Context(), e)()
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if durable[got.Index] != e {
+				errs[i] = fmt.Errorf("entry %d resolved before Durable saw it", got.Index)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if orderError != nil {
+		t.Error(orderError)
+	}
+	if len(durable) != n || next != 8+n {
+		t.Errorf("Durable saw %d entries up to %d, want %d up to %d", len(durable), next, n, 8+n)
+	}
+	if calls < 2 {
+		t.Logf("%d Durable calls: all %d adds in one batch", calls, n)
+	}
+	if len(sizes) < n/cfg.Round || sizes[len(sizes)-1] != 8+n {
+		t.Fatalf("Integrated reported %v, want rounds of at most %d up to %d", sizes, cfg.Round, 8+n)
+	}
+	for i, size := range sizes {
+		prev := uint64(8)
+		if i > 0 {
+			prev = sizes[i-1]
+		}
+		if size <= prev || size-prev > uint64(cfg.Round) {
+			t.Errorf("Integrated reported %d after %d: want a round of 1 to %d more", size, prev, cfg.Round)
+		}
+	}
+}
+
+// Config.MaxEntryData bounds what is acknowledged.
+func TestJournalMaxEntryData(t *testing.T) {
+	fake := newFake(0)
+	close(fake.hold)
+	cfg := testConfig(t.TempDir(), fake)
+	cfg.MaxEntryData = 100
+	j := openTestJournalWith(t, cfg)
+	if _, err := j.Add(t.Context(), tessera.NewEntry(make([]byte, 99)))(); err == nil || !strings.Contains(err.Error(), "too large (101 > 100)") {
+		t.Errorf("entry of 101 bytes under a limit of 100: %v", err)
+	}
+	if idx := resolve(t, j.Add(t.Context(), tessera.NewEntry(make([]byte, 98)))); idx.Index != 0 {
+		t.Errorf("entry of 100 bytes at %d, want 0", idx.Index)
+	}
+}
+
+// The journal's messages name the log it fronts.
+func TestJournalNamesItsLog(t *testing.T) {
+	dir, fake := t.TempDir(), newFake(0)
+	fake.skew = 1
+	close(fake.hold)
+	cfg := testConfig(dir, fake)
+	cfg.Name = "rekor"
+	j := openTestJournalWith(t, cfg)
+	resolve(t, j.Add(t.Context(), testEntry(0)))
+	waitErr(t, j, "rekor: the log and what it acknowledged disagree: Tessera put entry 0 at index 1")
+	b, err := os.ReadFile(filepath.Join(dir, stoppedFile))
+	if err != nil || !strings.HasPrefix(string(b), "rekor: the log and what it acknowledged disagree") {
+		t.Errorf("STOPPED: %q (%v)", b, err)
+	}
+	if _, err := Open(cfg); err == nil || !strings.HasPrefix(err.Error(), "rekor journal: the log was stopped") {
+		t.Errorf("reopening: %v", err)
+	}
+}
+
+func TestOpenRefusesAnIncompleteConfig(t *testing.T) {
+	fake := newFake(0)
+	good := testConfig(t.TempDir(), fake)
+	for name, change := range map[string]func(*Config){
+		"no name":   func(c *Config) { c.Name = "" },
+		"no dir":    func(c *Config) { c.Dir = "" },
+		"no add":    func(c *Config) { c.Add = nil },
+		"no size":   func(c *Config) { c.SizeFn = nil },
+		"no decode": func(c *Config) { c.Decode = nil },
+		"round":     func(c *Config) { c.Round = -1 },
+	} {
+		cfg := good
+		change(&cfg)
+		if j, err := Open(cfg); err == nil {
+			j.Close(t.Context())
+			t.Errorf("%s: opened", name)
+		}
+	}
+}
+
+// A limit lowered since the last start does not make acknowledged records
+// look torn: they are handed to Tessera as written.
+func TestJournalReplaysRecordsOverALoweredLimit(t *testing.T) {
+	dir := t.TempDir()
+	big := tessera.NewEntry(bytes.Repeat([]byte{'x'}, 1000))
+	mustWrite(t, filepath.Join(dir, segmentName(0)), appendRecord(appendRecord(nil, 0, big.MarshalBundleData(0)), 1, testEntry(1).MarshalBundleData(1)))
+	fake := newFake(0)
+	close(fake.hold)
+	cfg := testConfig(dir, fake)
+	cfg.MaxEntryData = 100
+	openTestJournalWith(t, cfg)
+	if got := fake.entries(); len(got) != 2 || !bytes.Equal(got[0], big.MarshalBundleData(0)) {
+		t.Errorf("replayed %d entries, want both as written", len(got))
 	}
 }

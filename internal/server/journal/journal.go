@@ -1,4 +1,4 @@
-package ct
+package journal
 
 import (
 	"context"
@@ -14,33 +14,57 @@ import (
 	"github.com/transparency-dev/tessera"
 )
 
-// The journal makes a CT entry durable in one synced append to a file and
-// gives it its index at once; Tessera integrates it after. An SCT is a promise
-// that the entry will be in the log, so the log may sign it once the entry
-// cannot be lost: it need not wait for Tessera's synced writes of bundles,
-// tiles and tree state (about 3 ms a round on a virtual disk, against a quarter
-// of a millisecond for one append).
+// Config configures a journal.
+type Config struct {
+	Dir          string                                                // the journal's directory
+	Name         string                                                // the log's name in errors and log lines, e.g. "ct", "rekor" (required)
+	Size         uint64                                                // entries Tessera's tree holds now
+	SizeFn       func(context.Context) (uint64, error)                 // reads Tessera's integrated size again
+	Add          tessera.AddFn                                         // Tessera's add
+	Decode       func(idx uint64, data []byte) (*tessera.Entry, error) // a journaled record (the entry's MarshalBundleData(idx)) back into its entry; Open checks it writes the same bytes again
+	Logger       *slog.Logger                                          // nil: discard
+	Round        int                                                   // entries handed to Tessera at once; 0: DefaultRound. Tessera's batch must hold a round.
+	MaxEntryData int                                                   // 0: 256 KiB (Tessera's limit); larger entries are refused before acknowledgement
+	// Durable, when set, is called by the committer with every batch once it is synced, in index order
+	// (first is entries[0]'s index), before any of the batch's Add futures resolve. It is also called
+	// before the batch is handed to Tessera, so before Integrated reports a size that covers it; it is
+	// not called for the entries Open hands to Tessera again. The committer waits for it: it must be quick.
+	Durable func(first uint64, entries []*tessera.Entry)
+	// Integrated, when set, is called by the forwarder with Tessera's new size after each round Tessera integrated
+	// (not for the replay inside Open). The forwarder waits for it.
+	Integrated func(size uint64)
+}
+
+// A Journal makes an entry durable in one synced append to a file and gives
+// it its index at once; Tessera integrates it after. An acknowledgement (a CT
+// log's SCT, a Rekor log's entry) is a promise that the entry will be in the
+// log, so the log may give it once the entry cannot be lost: it need not wait
+// for Tessera's synced writes of bundles, tiles and tree state (about 3 ms a
+// round on a virtual disk, against a quarter of a millisecond for one append).
 //
-// Every add goes through the journal, from the CA in this process and from
-// add-chain/add-pre-chain over HTTP alike, so the journal alone hands out
-// indices; it passes entries to Tessera in index order, one round at a time,
-// and checks that Tessera gives each the index the journal did. Should they
-// ever differ, the log stops taking entries rather than sign more SCTs, and
-// says so in DIR/journal/STOPPED, which keeps it from starting until someone
-// has looked. A round is at most one Tessera batch and the next waits for it,
-// so a refused batch cannot be overtaken by a later one; a refused round is
-// tried again only if Tessera's tree ends where the round begins.
+// Every add to the log goes through the journal, so the journal alone hands
+// out indices; it passes entries to Tessera in index order, one round at a
+// time, and checks that Tessera gives each the index the journal did. Should
+// they ever differ, the log stops taking entries rather than acknowledge
+// more, and says so in DIR/STOPPED, which keeps it from starting until
+// someone has looked. A round is at most one Tessera batch and the next waits
+// for it, so a refused batch cannot be overtaken by a later one; a refused
+// round is tried again only if Tessera's tree ends where the round begins.
 //
 // On start, what the journal holds beyond Tessera's tree is handed to Tessera
-// again before anything new is taken (see openJournal).
-type journal struct {
+// again before anything new is taken (see Open).
+type Journal struct {
+	name    string
 	inner   tessera.AddFn
 	size    func(context.Context) (uint64, error) // Tessera's integrated size
 	store   *segments
 	log     *slog.Logger
-	backlog uint64        // entries journaled but not yet integrated, at most
-	round   int           // entries handed to Tessera at once, at most
-	stall   time.Duration // no progress for this long with entries waiting: not ready
+	maxData int                                          // the largest entry data add takes
+	durable func(first uint64, entries []*tessera.Entry) // Config.Durable
+	onInteg func(size uint64)                            // Config.Integrated, set once replay is done
+	backlog uint64                                       // entries journaled but not yet integrated, at most
+	round   int                                          // entries handed to Tessera at once, at most
+	stall   time.Duration                                // no progress for this long with entries waiting: not ready
 
 	mu     sync.Mutex
 	next   uint64  // index of the next entry
@@ -52,7 +76,7 @@ type journal struct {
 
 	wake      chan struct{} // a batch is waiting
 	fwake     chan struct{} // the queue grew
-	quit      chan struct{} // closed by close
+	quit      chan struct{} // closed by Close
 	committed chan struct{} // commitLoop has ended
 	stopped   chan struct{} // forwardLoop has ended
 
@@ -77,23 +101,32 @@ type pendingEntry struct {
 }
 
 const (
+	// DefaultRound is how many entries Tessera gets at once, at most,
+	// unless Config.Round says otherwise: Tessera gets a round every
+	// forwardInterval, or sooner once a round's worth of entries wait. Its
+	// synced writes of bundles, tiles and state share the disk with the
+	// journal's syncs and slow them while they run: fewer, larger rounds
+	// keep acknowledgements fast. What is acknowledged reaches readers with
+	// the next checkpoint after its round (Tessera publishes one a second).
+	DefaultRound = 1024
+	// TesseraBatchAge is how long Tessera must hold a batch open: far
+	// longer than handing it a round takes, so that a round is one batch
+	// (rounds of fewer entries than Tessera's batch holds wait this long to
+	// be sequenced).
+	TesseraBatchAge = 50 * time.Millisecond
+)
+
+const (
 	// maxBacklog bounds what may be acknowledged ahead of Tessera; beyond
-	// it an add is pushed back (TesseraCT answers 503 with Retry-After).
+	// it an add is pushed back (tessera.ErrPushback: TesseraCT answers 503
+	// with Retry-After).
 	maxBacklog = 1 << 16
-	// maxEntryData is Tessera's limit on a CT entry's bundle data.
+	// maxEntryData is the default limit on an entry's bundle data:
+	// Tessera's limit on a CT entry.
 	maxEntryData = 256 << 10
-	// Tessera gets a round every forwardInterval, or sooner once
-	// forwardRound entries wait. Its synced writes of bundles, tiles and
-	// state share the disk with the journal's syncs and slow them while they
-	// run: fewer, larger rounds keep acknowledgements fast. What is
-	// acknowledged reaches readers with the next checkpoint after its round
-	// (Tessera publishes one a second).
+	// forwardInterval: Tessera gets a round this often, or sooner once a
+	// round's worth of entries wait.
 	forwardInterval = 500 * time.Millisecond
-	forwardRound    = 1024
-	// tesseraBatchAge is how long Tessera holds a batch open: far longer
-	// than handing it a round takes, so that a round is one batch (rounds
-	// of fewer than forwardRound entries wait this long to be sequenced).
-	tesseraBatchAge = 50 * time.Millisecond
 	// stallAfter: entries waiting this long with nothing integrated make
 	// the log unready.
 	stallAfter = 30 * time.Second
@@ -101,9 +134,12 @@ const (
 	stoppedFile = "STOPPED"
 )
 
-// add is the journal's tessera.AddFn. Its future waits for the sync, or
-// for ctx.
-func (j *journal) add(ctx context.Context, e *tessera.Entry) tessera.IndexFuture {
+// Add is the journal's tessera.AddFn: the entry gets the next index and is
+// acknowledged once one synced append holds it. Its future waits for the
+// sync, or for ctx. A duplicate of a recent entry gets that entry's index
+// (IsDup); beyond the backlog the journal may hold ahead of Tessera, an add
+// is pushed back (tessera.ErrPushback).
+func (j *Journal) Add(ctx context.Context, e *tessera.Entry) tessera.IndexFuture {
 	j.mu.Lock()
 	if j.failed != nil {
 		err := j.failed
@@ -112,7 +148,9 @@ func (j *journal) add(ctx context.Context, e *tessera.Entry) tessera.IndexFuture
 	}
 	if j.closed {
 		j.mu.Unlock()
-		return func() (tessera.Index, error) { return tessera.Index{}, errors.New("ct: the log is shutting down") }
+		return func() (tessera.Index, error) {
+			return tessera.Index{}, errors.New(j.name + ": the log is shutting down")
+		}
 	}
 	if idx, ok := j.dedup.Get(string(e.Identity())); ok {
 		j.mu.Unlock()
@@ -124,11 +162,11 @@ func (j *journal) add(ctx context.Context, e *tessera.Entry) tessera.IndexFuture
 	}
 	idx := j.next
 	data := e.MarshalBundleData(idx)
-	if len(data) > maxEntryData {
+	if len(data) > j.maxData {
 		j.mu.Unlock()
 		// Refused here, as Tessera would: once acknowledged it must fit.
 		return func() (tessera.Index, error) {
-			return tessera.Index{}, fmt.Errorf("entry data too large (%d > %d)", len(data), maxEntryData)
+			return tessera.Index{}, fmt.Errorf("entry data too large (%d > %d)", len(data), j.maxData)
 		}
 	}
 	j.next++
@@ -162,7 +200,7 @@ func signal(c chan struct{}) {
 // sync goes into the next. Once a write has failed nothing more is written
 // (a record after a torn one would be lost on reading back). After close it
 // writes what was taken and ends.
-func (j *journal) commitLoop() {
+func (j *Journal) commitLoop() {
 	defer close(j.committed)
 	for {
 		select {
@@ -181,10 +219,17 @@ func (j *journal) commitLoop() {
 				c.err = failed
 			default:
 				if err := j.store.append(c.entries[0].idx, c.records); err != nil {
-					c.err = j.fail(fmt.Errorf("ct: writing the journal: %w", err))
+					c.err = j.fail(fmt.Errorf("%s: writing the journal: %w", j.name, err))
 				}
 			}
 			if c.err == nil {
+				if j.durable != nil {
+					entries := make([]*tessera.Entry, len(c.entries))
+					for i, p := range c.entries {
+						entries[i] = p.entry
+					}
+					j.durable(c.entries[0].idx, entries)
+				}
 				j.mu.Lock()
 				j.queue = append(j.queue, c.entries...)
 				j.mu.Unlock()
@@ -200,7 +245,7 @@ func (j *journal) commitLoop() {
 
 // forwardLoop hands durable entries to Tessera in index order. After close
 // it hands over what is queued and ends.
-func (j *journal) forwardLoop() {
+func (j *Journal) forwardLoop() {
 	defer close(j.stopped)
 	tick := time.NewTicker(forwardInterval)
 	defer tick.Stop()
@@ -238,7 +283,7 @@ func (j *journal) forwardLoop() {
 }
 
 // forward hands entries to Tessera a round at a time.
-func (j *journal) forward(entries []*pendingEntry, retry bool) error {
+func (j *Journal) forward(entries []*pendingEntry, retry bool) error {
 	for len(entries) > 0 {
 		n := min(len(entries), j.round)
 		if err := j.forwardRound(entries[:n], retry); err != nil {
@@ -247,8 +292,11 @@ func (j *journal) forward(entries []*pendingEntry, retry bool) error {
 		last := entries[n-1].idx
 		entries = entries[n:]
 		j.setIntegrated(last + 1)
+		if j.onInteg != nil {
+			j.onInteg(last + 1)
+		}
 		if err := j.store.release(last + 1); err != nil {
-			j.log.Warn("ct journal: removing integrated segments", "err", err)
+			j.log.Warn(j.name+" journal: removing integrated segments", "err", err)
 		}
 	}
 	return nil
@@ -258,7 +306,7 @@ func (j *journal) forward(entries []*pendingEntry, retry bool) error {
 // it. A round Tessera refused from some entry on is tried again from that
 // entry, only if Tessera's tree ends just before it; with retry false (or
 // once the journal is closing) the refusal is returned.
-func (j *journal) forwardRound(round []*pendingEntry, retry bool) error {
+func (j *Journal) forwardRound(round []*pendingEntry, retry bool) error {
 	ctx := context.Background()
 	for attempt := 1; ; attempt++ {
 		futures := make([]tessera.IndexFuture, len(round))
@@ -290,54 +338,54 @@ func (j *journal) forwardRound(round []*pendingEntry, retry bool) error {
 			return j.disagree(fmt.Errorf("Tessera refused entry %d (%v) but its tree holds %d entries", round[0].idx, refused, size))
 		}
 		if !retry {
-			return fmt.Errorf("ct: Tessera refused entry %d: %w", round[0].idx, refused)
+			return fmt.Errorf("%s: Tessera refused entry %d: %w", j.name, round[0].idx, refused)
 		}
 		wait := min(time.Duration(attempt)*100*time.Millisecond, 5*time.Second)
-		j.log.Warn("ct journal: Tessera refused a round, trying again", "entries", len(round), "first", round[0].idx, "err", refused, "retry_in", wait)
+		j.log.Warn(j.name+" journal: Tessera refused a round, trying again", "entries", len(round), "first", round[0].idx, "err", refused, "retry_in", wait)
 		select {
 		case <-time.After(wait):
 		case <-j.quit:
-			return fmt.Errorf("ct: closing with entries from %d not integrated (they are at the next start): %w", round[0].idx, refused)
+			return fmt.Errorf("%s: closing with entries from %d not integrated (they are at the next start): %w", j.name, round[0].idx, refused)
 		}
 	}
 }
 
-// disagree stops the log for good: the entries Tessera holds and the SCTs
-// given no longer match. The reason is written beside the journal so that
-// the log does not start again until someone has looked.
-func (j *journal) disagree(err error) error {
-	err = fmt.Errorf("ct: the log and its SCTs disagree: %w", err)
+// disagree stops the log for good: the entries Tessera holds and the
+// acknowledgements given no longer match. The reason is written beside the
+// journal so that the log does not start again until someone has looked.
+func (j *Journal) disagree(err error) error {
+	err = fmt.Errorf("%s: the log and what it acknowledged disagree: %w", j.name, err)
 	if werr := os.WriteFile(filepath.Join(j.store.dir, stoppedFile), []byte(err.Error()+"\n"), 0o600); werr != nil {
-		j.log.Error("ct journal: recording the stop", "err", werr)
+		j.log.Error(j.name+" journal: recording the stop", "err", werr)
 	}
 	return j.fail(err)
 }
 
 // fail stops the log taking entries, once, and says why.
-func (j *journal) fail(err error) error {
+func (j *Journal) fail(err error) error {
 	j.mu.Lock()
 	if j.failed == nil {
 		j.failed = err
-		j.log.Error("ct journal: the log takes no more entries", "err", err)
+		j.log.Error(j.name+" journal: the log takes no more entries", "err", err)
 	}
 	err = j.failed
 	j.mu.Unlock()
 	return err
 }
 
-func (j *journal) integrated() uint64 {
+func (j *Journal) integrated() uint64 {
 	j.integMu.Lock()
 	defer j.integMu.Unlock()
 	return j.integ
 }
 
-func (j *journal) setIntegrated(n uint64) {
+func (j *Journal) setIntegrated(n uint64) {
 	j.integMu.Lock()
 	j.integ, j.progress = n, time.Now()
 	j.integMu.Unlock()
 }
 
-func (j *journal) setProgress() {
+func (j *Journal) setProgress() {
 	j.integMu.Lock()
 	j.progress = time.Now()
 	j.integMu.Unlock()
@@ -345,7 +393,7 @@ func (j *journal) setProgress() {
 
 // Err says why the journal takes no entries: it stopped, or Tessera has
 // integrated nothing for a while with entries waiting.
-func (j *journal) Err() error {
+func (j *Journal) Err() error {
 	j.mu.Lock()
 	failed, next := j.failed, j.next
 	j.mu.Unlock()
@@ -355,23 +403,23 @@ func (j *journal) Err() error {
 	j.integMu.Lock()
 	defer j.integMu.Unlock()
 	if waiting := next - j.integ; waiting > 0 && time.Since(j.progress) > j.stall {
-		return fmt.Errorf("ct: Tessera has integrated nothing for %s with %d entries waiting", time.Since(j.progress).Round(time.Second), waiting)
+		return fmt.Errorf("%s: Tessera has integrated nothing for %s with %d entries waiting", j.name, time.Since(j.progress).Round(time.Second), waiting)
 	}
 	return nil
 }
 
 // Backlog is how many acknowledged entries Tessera has yet to integrate.
-func (j *journal) Backlog() uint64 {
+func (j *Journal) Backlog() uint64 {
 	j.mu.Lock()
 	next := j.next
 	j.mu.Unlock()
 	return next - j.integrated()
 }
 
-// close takes no more entries and waits until what was acknowledged has
+// Close takes no more entries and waits until what was acknowledged has
 // been handed to Tessera, or ctx ends; what Tessera did not integrate is
 // handed over again at the next start.
-func (j *journal) close(ctx context.Context) error {
+func (j *Journal) Close(ctx context.Context) error {
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
