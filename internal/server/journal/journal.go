@@ -209,11 +209,13 @@ func (j *Journal) commitLoop() {
 		}
 		j.mu.Lock()
 		c, closed, failed := j.batch, j.closed, j.failed
-		if len(c.entries) > 0 {
+		// Decided under the lock: a batch left in place still takes adds.
+		take := len(c.entries) > 0
+		if take {
 			j.batch = &commit{done: make(chan struct{})}
 		}
 		j.mu.Unlock()
-		if len(c.entries) > 0 {
+		if take {
 			switch {
 			case failed != nil:
 				c.err = failed
