@@ -3,7 +3,6 @@ package journal
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -76,16 +75,8 @@ func (f *fakeTessera) entries() [][]byte {
 // length-prefixed.
 func testEntry(i int) *tessera.Entry { return tessera.NewEntry(fmt.Appendf(nil, "entry %d", i)) }
 
-// decodePlain reads a plain entry's bundle data back into the entry.
-func decodePlain(_ uint64, data []byte) (*tessera.Entry, error) {
-	if len(data) < 2 || int(binary.BigEndian.Uint16(data)) != len(data)-2 {
-		return nil, errors.New("not a length-prefixed entry")
-	}
-	return tessera.NewEntry(data[2:]), nil
-}
-
 func testConfig(dir string, fake *fakeTessera) Config {
-	return Config{Dir: dir, Name: "test", Size: fake.size, SizeFn: fake.integratedSize, Add: fake.add, Decode: decodePlain}
+	return Config{Dir: dir, Name: "test", Size: fake.size, SizeFn: fake.integratedSize, Add: fake.add, Decode: DecodeEntry}
 }
 
 func openTestJournal(t *testing.T, dir string, fake *fakeTessera) *Journal {
@@ -198,7 +189,7 @@ func TestJournalRecovery(t *testing.T) {
 		damage   func(t *testing.T, dir string, seg []byte)
 		replayed int
 		err      string
-		decode   func(idx uint64, data []byte) (*tessera.Entry, error) // nil: decodePlain
+		decode   func(idx uint64, data []byte) (*tessera.Entry, error) // nil: DecodeEntry
 	}{
 		{"all integrated", 10, nil, 0, "", nil},
 		{"tail not integrated", 7, nil, 3, "", nil},
@@ -222,7 +213,7 @@ func TestJournalRecovery(t *testing.T) {
 		{"record that does not read back", 5, nil, 0, "entry 5 does not read back", func(idx uint64, data []byte) (*tessera.Entry, error) {
 			// A decoder that loses a byte: the entry would not be the one
 			// acknowledged.
-			e, err := decodePlain(idx, data)
+			e, err := DecodeEntry(idx, data)
 			if err != nil {
 				return nil, err
 			}
@@ -569,13 +560,13 @@ func TestJournalCloseDuringRetry(t *testing.T) {
 	}
 }
 
-// The test entries read back as written: decodePlain is a decoder Open's
+// The test entries read back as written: DecodeEntry is a decoder Open's
 // read-back check accepts. (tessera.NewEntry of the bundle data itself is
 // not: the bundle data is the entry's data with a length prefix.)
 func TestPlainEntriesReadBack(t *testing.T) {
 	for _, idx := range []uint64{0, 5, 1 << 40} {
 		data := testEntry(int(idx)).MarshalBundleData(idx)
-		e, err := decodePlain(idx, data)
+		e, err := DecodeEntry(idx, data)
 		if err != nil {
 			t.Fatal(err)
 		}
