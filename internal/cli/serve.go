@@ -127,11 +127,10 @@ func (a *app) serveAll(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	// The log's group committer hands Tessera each round at once: Tessera
-	// need only hold a batch open long enough to take it (a round of a few
-	// hundred entries), not the millisecond a standalone log allows.
+	// The log on local disk answers appends from its journal, which hands
+	// Tessera its rounds.
 	logSvc, err := logserver.Open(ctx, logserver.Config{Dir: dir("log"), Signer: logKey, Origin: "hallmark.local/log",
-		V2Origin: lns["rekor-addr"].Addr().(*net.TCPAddr).IP.String(), BatchMaxAge: 250 * time.Microsecond})
+		V2Origin: lns["rekor-addr"].Addr().(*net.TCPAddr).IP.String()})
 	if err != nil {
 		return err
 	}

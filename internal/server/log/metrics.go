@@ -67,6 +67,11 @@ func newMetrics(s *Service) *metrics {
 				return 0
 			}),
 	}
+	if j := s.journal; j != nil {
+		m.collectors = append(m.collectors,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hallmark_log_journal_backlog", Help: "Entries acknowledged from the journal that Tessera has yet to integrate."},
+				func() float64 { return float64(j.Backlog()) }))
+	}
 	if db := s.cfg.MySQL; db != nil {
 		m.collectors = append(m.collectors,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hallmark_log_db_connections_in_use", Help: "Database connections in use."},

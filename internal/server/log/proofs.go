@@ -83,6 +83,9 @@ func (s *Service) node(ctx context.Context, size uint64, id compact.NodeID) ([]b
 }
 
 func (s *Service) fetchNodes(ctx context.Context, size uint64, nodes proof.Nodes) ([][]byte, error) {
+	if s.tail != nil {
+		return s.fetchTailNodes(ctx, size, nodes)
+	}
 	hashes := make([][]byte, 0, len(nodes.IDs))
 	for _, id := range nodes.IDs {
 		h, err := s.node(ctx, size, id)
@@ -110,4 +113,14 @@ func (s *Service) consistencyProof(ctx context.Context, smaller, larger uint64) 
 		return nil, fmt.Errorf("consistency proof %d to %d: %w", smaller, larger, err)
 	}
 	return s.fetchNodes(ctx, larger, nodes)
+}
+
+// fetchTailNodes is fetchNodes for a journaled log, whose tree may reach
+// beyond what Tessera holds.
+func (s *Service) fetchTailNodes(ctx context.Context, size uint64, nodes proof.Nodes) (hashes [][]byte, err error) {
+	err = s.tail.read(func(v view) error {
+		hashes, err = v.proofNodes(size, nodes, s.tiled(ctx, v))
+		return err
+	})
+	return hashes, err
 }

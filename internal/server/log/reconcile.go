@@ -152,7 +152,7 @@ func (s *Service) Ready(ctx context.Context) error {
 		if _, err := s.reader.IntegratedSize(ctx); err != nil {
 			return fmt.Errorf("log storage: %w", err)
 		}
-		return nil
+		return s.journal.Err()
 	}
 	if last := s.dbOK.Load(); last != 0 && time.Since(time.Unix(0, last)) < 5*time.Second {
 		return nil

@@ -31,6 +31,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/sync/singleflight"
 
+	"hallmark.dev/hallmark/internal/server/journal"
 	"hallmark.dev/hallmark/pkg/rekor"
 	"hallmark.dev/hallmark/pkg/tlog"
 )
@@ -51,7 +52,9 @@ type Config struct {
 	MySQL *sql.DB
 	// BatchMaxSize caps how many entries one round hands to Tessera (and
 	// Tessera's batch); BatchMaxAge is how long Tessera holds a round before
-	// sequencing it (the round arrives at once, so this only needs to be short).
+	// sequencing it (the round arrives at once, so this only needs to be
+	// short). A log on local disk hands Tessera its rounds from the journal,
+	// which Tessera holds for journal.TesseraBatchAge instead.
 	BatchMaxAge  time.Duration
 	BatchMaxSize uint
 	// Now is the clock for integrated times (tests set it).
@@ -67,7 +70,9 @@ type Config struct {
 // Service is a running log.
 type Service struct {
 	cfg      Config
-	group    *groupCommitter // appends go through it to Tessera
+	group    *groupCommitter  // appends go through it to Tessera (through the journal, if any)
+	journal  *journal.Journal // a log on local disk: acknowledges entries before Tessera has them
+	tail     *tail            // with a journal: what it acknowledged and Tessera has yet to integrate
 	reader   tessera.LogReader
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc // stops Tessera's background work
@@ -186,9 +191,16 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(signer, witnessKey).
-		WithBatching(cfg.BatchMaxSize, cfg.BatchMaxAge).
-		WithCheckpointInterval(cpInterval).
-		WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
+		WithCheckpointInterval(cpInterval)
+	if cfg.MySQL != nil {
+		opts = opts.WithBatching(cfg.BatchMaxSize, cfg.BatchMaxAge).
+			WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
+	} else {
+		// The journal hands out indices, and so finds duplicates (no
+		// antispam: Tessera must put every entry where the journal did), and
+		// hands Tessera a round that must be one batch.
+		opts = opts.WithBatching(cfg.BatchMaxSize, journal.TesseraBatchAge)
+	}
 	appender, shutdown, reader, err := tessera.NewAppender(life, driver, opts)
 	if err != nil {
 		cancel()
@@ -203,8 +215,18 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, reader: reader, shutdown: shutdown, cancel: cancel, index: ix,
-		signer: signer, v2Signer: v2Signer, logID: logID, treeID: treeIDFor(logID),
-		group: newGroupCommitter(appender.Add, ix, int(cfg.BatchMaxSize))}
+		signer: signer, v2Signer: v2Signer, logID: logID, treeID: treeIDFor(logID)}
+	add := appender.Add
+	if cfg.MySQL == nil {
+		if err := s.openJournal(ctx, appender.Add); err != nil {
+			_ = shutdown(ctx)
+			cancel()
+			_ = ix.close()
+			return nil, err
+		}
+		add = s.journal.Add
+	}
+	s.group = newGroupCommitter(add, ix, int(cfg.BatchMaxSize))
 	s.metrics = newMetrics(s)
 	s.group.observe = s.metrics.round.Observe
 	if cfg.MySQL != nil {
@@ -295,12 +317,17 @@ func (s *Service) EntryIDFor(uuid string) string {
 // TreeID is the log's tree ID, decimal, as Rekor's API names it.
 func (s *Service) TreeID() string { return s.treeID }
 
-// Close stops the appender (flushing what it holds), its background work,
-// and closes the index.
+// Close hands Tessera what the journal acknowledged, stops the appender
+// (flushing what it holds) and its background work, and closes the index.
 func (s *Service) Close(ctx context.Context) error {
+	var jerr error
+	if s.journal != nil {
+		// Hand Tessera what was acknowledged (the next start would, too).
+		jerr = s.journal.Close(ctx)
+	}
 	err := s.shutdown(ctx)
 	s.cancel()
-	return errors.Join(err, s.index.close())
+	return errors.Join(jerr, err, s.index.close())
 }
 
 // LogID is the hex SHA-256 of the log's public key.
@@ -491,7 +518,7 @@ func (s *Service) treeAt(ctx context.Context, minSize uint64) (*tree, error) {
 	if t := s.latest.Load(); t != nil && t.size >= minSize {
 		return t, nil // signed while this caller waited
 	}
-	size, err := s.reader.IntegratedSize(ctx)
+	size, err := s.size(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading log size: %w", err)
 	}
@@ -508,7 +535,12 @@ func (s *Service) treeAt(ctx context.Context, minSize uint64) (*tree, error) {
 
 func (s *Service) signTree(ctx context.Context, size uint64) (*tree, error) {
 	root := rfc6962.DefaultHasher.EmptyRoot()
-	if size > 0 {
+	if size > 0 && s.tail != nil {
+		var err error
+		if root, err = s.tailRoot(ctx, size); err != nil {
+			return nil, err
+		}
+	} else if size > 0 {
 		nodes, err := client.FetchRangeNodes(ctx, size, s.cachedTile)
 		if err != nil {
 			return nil, fmt.Errorf("reading tree of size %d: %w", size, err)
@@ -532,17 +564,39 @@ func (s *Service) signTree(ctx context.Context, size uint64) (*tree, error) {
 	return &tree{size: size, root: root, checkpoint: signed, signedAt: time.Now()}, nil
 }
 
-// current returns a signed view of the log at its current integrated size.
+// current returns a signed view of the log at its current size.
 func (s *Service) current(ctx context.Context) (*tree, error) {
-	size, err := s.reader.IntegratedSize(ctx)
+	size, err := s.size(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return s.treeAt(ctx, size)
 }
 
-// body reads entry i's canonical body from the log.
+// size is how many entries the log holds: what the journal acknowledged,
+// or without one, what Tessera integrated.
+func (s *Service) size(ctx context.Context) (uint64, error) {
+	if s.tail != nil {
+		return s.tailSize(), nil
+	}
+	return s.reader.IntegratedSize(ctx)
+}
+
+// body reads entry i's canonical body from the log (of at least size
+// entries): from the journal's tail while Tessera has yet to integrate it.
 func (s *Service) body(ctx context.Context, i, size uint64) ([]byte, error) {
+	if s.tail != nil {
+		if b, ok := s.tailBody(i); ok {
+			return b, nil
+		}
+		// Tessera holds it: read the bundle as it is now (an older partial
+		// bundle may be gone).
+		integrated, err := s.reader.IntegratedSize(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading entry %d: %w", i, err)
+		}
+		size = integrated
+	}
 	b, err := client.GetEntryBundle(ctx, s.reader.ReadEntryBundle, i/256, size)
 	if err != nil {
 		return nil, fmt.Errorf("reading entry %d: %w", i, err)
