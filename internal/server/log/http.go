@@ -67,7 +67,11 @@ const requestTimeout = 20 * time.Second
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
-	h.mux.ServeHTTP(w, r.WithContext(ctx))
+	bounded := r.WithContext(ctx)
+	h.mux.ServeHTTP(w, bounded)
+	// The route the mux matched, for the metrics and logs of the server
+	// around this handler (internal/httpserve), which see r, not the copy.
+	r.Pattern = bounded.Pattern
 }
 
 // apiError writes Rekor's error shape: {"code":N,"message":"..."}.
