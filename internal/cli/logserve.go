@@ -52,7 +52,7 @@ DIR/signing-config.json, which hallmark and cosign take as --trusted-root and --
 	f.IntVar(&o.mysqlMaxConns, "mysql-max-conns", 32, "most connections this frontend opens to the database (MariaDB allows 151 by default, for every frontend together)")
 	f.StringVar(&o.publicURL, "public-url", "", "URL clients reach the log at (default http://ADDR)")
 	f.Int64Var(&o.maxEntrySize, "max-entry-size", rekor.MaxEntrySize, "largest entry accepted, in bytes (413 above)")
-	f.DurationVar(&o.batchMaxAge, "batch-max-age", time.Millisecond, "with --mysql: longest a group of entries waits to be sequenced once handed to storage (a log on local disk answers from its journal; Tessera holds the journal's rounds 50ms)")
+	f.DurationVar(&o.batchMaxAge, "batch-max-age", time.Millisecond, "with --mysql: longest a group of entries waits to be sequenced once handed to storage (a log on local disk answers from its journal; Tessera holds the journal's rounds 1s)")
 	f.UintVar(&o.batchMaxSize, "batch-max-size", 1024, "most entries sequenced in one round (and handed from the journal to Tessera at once)")
 	o.ops.add(serve)
 	cmd.AddCommand(serve)

@@ -200,7 +200,7 @@ trusted roots (hallmark trusted-root create --ctfe).`,
 	f.StringVar(&data, "data", "hallmark-ct", "directory for the log and its key")
 	f.StringVar(&roots, "roots", "", "PEM file of the root certificates accepted chains end in")
 	f.StringVar(&publicURL, "public-url", "", "URL clients reach the log at (default http://ADDR)")
-	f.DurationVar(&batchMaxAge, "batch-max-age", 0, "how long Tessera holds a batch of journaled entries open (at least and by default 50ms, so that each round is one batch); SCTs do not wait for it, only for the journal's synced append")
+	f.DurationVar(&batchMaxAge, "batch-max-age", 0, "how long Tessera holds a batch of journaled entries open (at least and by default 1s, so that each round is one batch); SCTs do not wait for it, only for the journal's synced append")
 	ops.add(serve)
 	cmd := &cobra.Command{Use: "ct", Short: "Run the certificate transparency log"}
 	cmd.AddCommand(serve)

@@ -38,9 +38,9 @@ type Config struct {
 	Origin string
 	// Roots are the certificates chains must end in: the CA's root.
 	Roots []*x509.Certificate
-	// BatchMaxAge is how long Tessera holds a batch open: at least 50 ms,
-	// so that a round the journal hands over is one batch (SCTs do not wait
-	// for it).
+	// BatchMaxAge is how long Tessera holds a batch open: at least
+	// journal.TesseraBatchAge (1 s), so that a round the journal hands over
+	// is one batch (SCTs do not wait for it).
 	BatchMaxAge time.Duration
 	// CheckpointInterval is how often a checkpoint is published (default 1 s).
 	CheckpointInterval time.Duration

@@ -110,10 +110,13 @@ const (
 	// the next checkpoint after its round (Tessera publishes one a second).
 	DefaultRound = 1024
 	// TesseraBatchAge is how long Tessera must hold a batch open: far
-	// longer than handing it a round takes, so that a round is one batch
-	// (rounds of fewer entries than Tessera's batch holds wait this long to
-	// be sequenced).
-	TesseraBatchAge = 50 * time.Millisecond
+	// longer than handing it a round takes (about a millisecond), so that a
+	// round is one batch even across a long pause (a round split in two,
+	// the first refused and the second taken, would put the second where the
+	// first was acknowledged, after the log has answered for both). A round
+	// of fewer entries than Tessera's batch holds waits this long to be
+	// sequenced; nothing acknowledged waits for it.
+	TesseraBatchAge = time.Second
 )
 
 const (

@@ -58,8 +58,9 @@ func key(prefix byte, parts ...[]byte) []byte {
 }
 
 // putAll records entries durably in one synced commit. One machine sequences
-// every entry, and Tessera drops a duplicate before it is sequenced, so no
-// leaf is ever recorded twice here.
+// every entry, and the journal in front of Tessera answers a duplicate with
+// the first copy's index before it is sequenced, so no leaf is recorded
+// twice here (while the first copy is among the journal's recent entries).
 func (ix *pebbleIndex) putAll(_ context.Context, entries []*indexed) (map[int]uint64, error) {
 	b := ix.db.NewBatch()
 	defer b.Close()

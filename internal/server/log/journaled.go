@@ -69,20 +69,23 @@ func (s *Service) journaled(first uint64, entries []*tessera.Entry) {
 		leaves[i], bodies[i] = e.LeafHash(), e.Data()
 	}
 	if err := s.tail.append(first, leaves, bodies); err != nil {
-		// Cannot happen (the journal appends in index order); the entries'
-		// answers fail for want of a tree that covers them.
-		s.cfg.Logger.Error("rekor journal: the tail lost its place", "err", err)
+		// Cannot happen (the journal appends in index order): the entries'
+		// answers fail for want of a tree that covers them, and the log
+		// says it is not ready.
+		err = fmt.Errorf("rekor journal: the tree in memory lost its place: %w", err)
+		s.tailErr.CompareAndSwap(nil, &err)
+		s.cfg.Logger.Error(err.Error())
 	}
 }
 
 // tailRoot is the root of the tree of size entries, for size up to what the
 // journal acknowledged.
-func (s *Service) tailRoot(ctx context.Context, size uint64) (root []byte, err error) {
-	err = s.tail.read(func(v view) error {
-		root, err = v.rootAt(size, s.tiled(ctx, v))
-		return err
-	})
-	return root, err
+func (s *Service) tailRoot(ctx context.Context, size uint64) ([]byte, error) {
+	v, err := s.tail.view()
+	if err != nil {
+		return nil, err
+	}
+	return v.rootAt(size, s.tiled(ctx, v))
 }
 
 // tiled reads the nodes below v's base from Tessera's tiles.
@@ -90,15 +93,11 @@ func (s *Service) tiled(ctx context.Context, v view) func(compact.NodeID) ([]byt
 	return func(id compact.NodeID) ([]byte, error) { return s.node(ctx, v.base, id) }
 }
 
-// tailSize is how many entries the log has acknowledged.
-func (s *Service) tailSize() uint64 {
-	var n uint64
-	_ = s.tail.read(func(v view) error { n = v.size; return nil })
-	return n
-}
-
 // tailBody is entry i's body while the tail holds it.
-func (s *Service) tailBody(i uint64) (body []byte, ok bool) {
-	_ = s.tail.read(func(v view) error { body, ok = v.body(i); return nil })
-	return body, ok
+func (s *Service) tailBody(i uint64) ([]byte, bool) {
+	v, err := s.tail.view()
+	if err != nil {
+		return nil, false
+	}
+	return v.body(i)
 }

@@ -152,6 +152,9 @@ func (s *Service) Ready(ctx context.Context) error {
 		if _, err := s.reader.IntegratedSize(ctx); err != nil {
 			return fmt.Errorf("log storage: %w", err)
 		}
+		if err := s.tailErr.Load(); err != nil {
+			return *err
+		}
 		return s.journal.Err()
 	}
 	if last := s.dbOK.Load(); last != 0 && time.Since(time.Unix(0, last)) < 5*time.Second {

@@ -70,9 +70,10 @@ type Config struct {
 // Service is a running log.
 type Service struct {
 	cfg      Config
-	group    *groupCommitter  // appends go through it to Tessera (through the journal, if any)
-	journal  *journal.Journal // a log on local disk: acknowledges entries before Tessera has them
-	tail     *tail            // with a journal: what it acknowledged and Tessera has yet to integrate
+	group    *groupCommitter       // appends go through it to Tessera (through the journal, if any)
+	journal  *journal.Journal      // a log on local disk: acknowledges entries before Tessera has them
+	tail     *tail                 // with a journal: what it acknowledged and Tessera has yet to integrate
+	tailErr  atomic.Pointer[error] // set if the tail lost its place: the log answers for nothing more
 	reader   tessera.LogReader
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc // stops Tessera's background work
@@ -507,8 +508,8 @@ func (s *Service) inclusion(ctx context.Context, r *record) (*tree, [][]byte, er
 	return t, hashes, nil
 }
 
-// treeAt returns a signed view of the log at its integrated size, which is
-// at least minSize. Views are cached: many requests share one.
+// treeAt returns a signed view of the log at its size (what the journal
+// acknowledged, or Tessera integrated), which is at least minSize. Views are cached: many requests share one.
 func (s *Service) treeAt(ctx context.Context, minSize uint64) (*tree, error) {
 	if t := s.latest.Load(); t != nil && t.size >= minSize {
 		return t, nil
@@ -577,7 +578,7 @@ func (s *Service) current(ctx context.Context) (*tree, error) {
 // or without one, what Tessera integrated.
 func (s *Service) size(ctx context.Context) (uint64, error) {
 	if s.tail != nil {
-		return s.tailSize(), nil
+		return s.tail.size(), nil
 	}
 	return s.reader.IntegratedSize(ctx)
 }
@@ -585,17 +586,30 @@ func (s *Service) size(ctx context.Context) (uint64, error) {
 // body reads entry i's canonical body from the log (of at least size
 // entries): from the journal's tail while Tessera has yet to integrate it.
 func (s *Service) body(ctx context.Context, i, size uint64) ([]byte, error) {
-	if s.tail != nil {
-		if b, ok := s.tailBody(i); ok {
-			return b, nil
-		}
-		// Tessera holds it: read the bundle as it is now (an older partial
-		// bundle may be gone).
-		integrated, err := s.reader.IntegratedSize(ctx)
-		if err != nil {
+	if s.tail == nil {
+		return s.bundleEntry(ctx, i, size)
+	}
+	if b, ok := s.tailBody(i); ok {
+		return b, nil
+	}
+	// Tessera holds it: read the bundle at Tessera's size now (an older
+	// partial bundle may be gone), and once more should Tessera have widened
+	// it meanwhile.
+	b, err := s.bundleEntry(ctx, i, 0)
+	if err != nil { // Tessera's client does not say whether it was missing
+		b, err = s.bundleEntry(ctx, i, 0)
+	}
+	return b, err
+}
+
+// bundleEntry reads entry i from its bundle in the tree of size entries
+// (0: Tessera's tree as it is now).
+func (s *Service) bundleEntry(ctx context.Context, i, size uint64) ([]byte, error) {
+	if size == 0 {
+		var err error
+		if size, err = s.reader.IntegratedSize(ctx); err != nil {
 			return nil, fmt.Errorf("reading entry %d: %w", i, err)
 		}
-		size = integrated
 	}
 	b, err := client.GetEntryBundle(ctx, s.reader.ReadEntryBundle, i/256, size)
 	if err != nil {

@@ -2,6 +2,7 @@ package log
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -15,16 +16,20 @@ import (
 // Tessera's tiles and bundles hold [0, base). It keeps the tree's compact
 // range over [0, size) for the root, every node wholly inside [base, size)
 // for proofs, and the entries' bodies for reads. A node that straddles base
-// is hashed from its children (see Service.nodeAt).
+// is hashed from its children (view.nodeAt).
 //
 // The journal appends to it in index order, each synced batch before any
 // of the batch's adds is answered, and releases what Tessera integrated.
+// Readers take a view: the slices as they are, which later appends and
+// releases never write into, so that proofs (which may read Tessera's tiles
+// from disk) hold no lock the journal's committer needs.
 type tail struct {
-	mu     sync.RWMutex
+	mu     sync.Mutex
 	base   uint64
 	rng    *compact.Range // [0, size)
-	nodes  map[compact.NodeID][]byte
-	bodies [][]byte // bodies[i-base]
+	first  []uint64       // first[l]: the index of levels[l][0]
+	levels [][][]byte     // levels[l]: the nodes of level l wholly inside [base, size), in index order
+	bodies [][]byte       // bodies[i-base]
 }
 
 var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
@@ -36,7 +41,7 @@ func newTail(size uint64, hashes [][]byte) (*tail, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the tree's compact range at %d: %w", size, err)
 	}
-	return &tail{base: size, rng: rng, nodes: map[compact.NodeID][]byte{}}, nil
+	return &tail{base: size, rng: rng}, nil
 }
 
 // append adds entries first, first+1, … given their leaf hashes and bodies.
@@ -46,57 +51,100 @@ func (t *tail) append(first uint64, leaves, bodies [][]byte) error {
 	if first != t.rng.End() {
 		return fmt.Errorf("tail: entry %d appended to a tree of %d", first, t.rng.End())
 	}
+	var err error
 	keep := func(id compact.NodeID, hash []byte) {
-		if begin, _ := id.Coverage(); begin >= t.base {
-			t.nodes[id] = hash
+		if begin, _ := id.Coverage(); begin < t.base || err != nil {
+			return
 		}
+		l := int(id.Level)
+		for len(t.levels) <= l {
+			t.levels = append(t.levels, nil)
+			t.first = append(t.first, 0)
+		}
+		switch {
+		case len(t.levels[l]) == 0:
+			t.first[l] = id.Index
+		case t.first[l]+uint64(len(t.levels[l])) != id.Index:
+			err = fmt.Errorf("tail: node %d/%d completed out of order", id.Level, id.Index)
+			return
+		}
+		t.levels[l] = append(t.levels[l], hash)
 	}
 	for i, leaf := range leaves {
-		if err := t.rng.Append(leaf, keep); err != nil {
-			return err
+		if aerr := t.rng.Append(leaf, keep); aerr != nil {
+			return aerr
 		}
 		t.bodies = append(t.bodies, bodies[i])
 	}
-	return nil
+	return err
 }
 
-// release forgets what Tessera now holds: entries below size.
+// release forgets what Tessera now holds: entries below size, and the
+// nodes that lie wholly below it.
 func (t *tail) release(size uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	size = min(size, t.rng.End())
 	if size <= t.base {
 		return
 	}
-	size = min(size, t.rng.End())
-	t.bodies = t.bodies[size-t.base:]
+	t.bodies = dropFront(t.bodies, int(size-t.base))
 	t.base = size
-	for id := range t.nodes {
-		if _, end := id.Coverage(); end <= size {
-			delete(t.nodes, id)
+	for l := range t.levels {
+		// Node k of level l ends at (k+1)<<l: those below size>>l are below.
+		if below := size >> l; below > t.first[l] {
+			n := min(below-t.first[l], uint64(len(t.levels[l])))
+			t.levels[l] = dropFront(t.levels[l], int(n))
+			t.first[l] += n
 		}
 	}
 }
 
-// view is the tail as one reader sees it, under the read lock.
+// dropFront drops s's first n elements without writing to the array views
+// may hold, and copies the rest once the dropped part dominates.
+func dropFront(s [][]byte, n int) [][]byte {
+	s = s[n:]
+	if len(s) < cap(s)/2 {
+		s = append([][]byte(nil), s...)
+	}
+	return s
+}
+
+// view is the tail as it was when one reader took it.
 type view struct {
 	base, size uint64
-	t          *tail
+	root       []byte
+	first      []uint64
+	levels     [][][]byte
+	bodies     [][]byte
 }
 
-// read calls f with the tail held still.
-func (t *tail) read(f func(v view) error) error {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return f(view{base: t.base, size: t.rng.End(), t: t})
+// view snapshots the tail.
+func (t *tail) view() (view, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	root, err := t.rng.GetRootHash(nil)
+	if err != nil {
+		return view{}, err
+	}
+	return view{base: t.base, size: t.rng.End(), root: root, first: slices.Clone(t.first),
+		levels: slices.Clone(t.levels), bodies: t.bodies}, nil
 }
 
-// root is the root of the tree of v.size entries.
-func (v view) root() ([]byte, error) { return v.t.rng.GetRootHash(nil) }
+// size is how many entries the tail's tree holds.
+func (t *tail) size() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.rng.End()
+}
 
 // node is a node wholly inside [base, size), if it is.
 func (v view) node(id compact.NodeID) ([]byte, bool) {
-	h, ok := v.t.nodes[id]
-	return h, ok
+	l := int(id.Level)
+	if l >= len(v.levels) || id.Index < v.first[l] || id.Index-v.first[l] >= uint64(len(v.levels[l])) {
+		return nil, false
+	}
+	return v.levels[l][id.Index-v.first[l]], true
 }
 
 // body is entry i's body, for base <= i < size.
@@ -104,7 +152,7 @@ func (v view) body(i uint64) ([]byte, bool) {
 	if i < v.base || i >= v.size {
 		return nil, false
 	}
-	return v.t.bodies[i-v.base], true
+	return v.bodies[i-v.base], true
 }
 
 // nodeAt returns tree node id: from the tail when it lies wholly beyond
@@ -138,7 +186,7 @@ func (v view) rootAt(size uint64, below func(compact.NodeID) ([]byte, error)) ([
 		return nil, fmt.Errorf("log size %d does not yet cover entry %d", v.size, size-1)
 	}
 	if size == v.size {
-		return v.root()
+		return v.root, nil
 	}
 	if size == 0 {
 		return rfc6962.DefaultHasher.EmptyRoot(), nil

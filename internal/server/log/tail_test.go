@@ -44,6 +44,9 @@ func TestTailMatchesReferenceTree(t *testing.T) {
 			t.Fatal(err)
 		}
 		for next := base; next < total; {
+			// A view taken now still answers after the appends and
+			// releases below (which must not write into what it holds).
+			before := mustView(t, tl)
 			n := min(total-next, uint64(1+r.IntN(50)))
 			leaves, bodies := make([][]byte, n), make([][]byte, n)
 			for k := range n {
@@ -56,7 +59,21 @@ func TestTailMatchesReferenceTree(t *testing.T) {
 			if r.IntN(3) == 0 { // Tessera integrated part of it
 				tl.release(tl.base + uint64(r.IntN(int(next-tl.base)+1)))
 			}
-			_ = tl.read(func(v view) error {
+			if before.size > 0 {
+				below := func(id compact.NodeID) ([]byte, error) { return refNode(ref, id), nil }
+				i := uint64(r.IntN(int(before.size)))
+				nodes, _ := proof.Inclusion(i, before.size)
+				got, err := before.proofNodes(before.size, nodes, below)
+				if want, _ := ref.InclusionProof(i, before.size); err != nil || !equalHashes(got, want) {
+					t.Fatalf("round %d: an earlier view's inclusion proof of %d in %d changed (%v)", round, i, before.size, err)
+				}
+				for k := before.base; k < before.size; k++ {
+					if b, _ := before.body(k); string(b) != fmt.Sprintf("entry %d", k) {
+						t.Fatalf("round %d: an earlier view's body of %d changed to %q", round, k, b)
+					}
+				}
+			}
+			func(v view) {
 				below := func(id compact.NodeID) ([]byte, error) {
 					if _, end := id.Coverage(); end > v.base {
 						t.Fatalf("round %d: node %d/%d read from below base %d", round, id.Level, id.Index, v.base)
@@ -104,8 +121,8 @@ func TestTailMatchesReferenceTree(t *testing.T) {
 				if _, ok := v.body(size); ok {
 					t.Fatalf("round %d: a body beyond the tree", round)
 				}
-				return nil
-			})
+
+			}(mustView(t, tl))
 		}
 	}
 	if belowReads == 0 {
@@ -139,7 +156,7 @@ func TestTailRefusesWhatItDoesNotHold(t *testing.T) {
 	if err := tl.append(0, [][]byte{leaf, leaf, leaf}, [][]byte{nil, nil, nil}); err != nil {
 		t.Fatal(err)
 	}
-	_ = tl.read(func(v view) error {
+	func(v view) {
 		none := func(compact.NodeID) ([]byte, error) { t.Fatal("read below an empty base"); return nil, nil }
 		if _, err := v.rootAt(4, none); err == nil {
 			t.Error("root of 4 entries in a tree of 3: no error")
@@ -147,6 +164,15 @@ func TestTailRefusesWhatItDoesNotHold(t *testing.T) {
 		if _, err := v.nodeAt(compact.NewNodeID(2, 0), none); err == nil {
 			t.Error("node 2/0 (4 leaves) in a tree of 3: no error")
 		}
-		return nil
-	})
+
+	}(mustView(t, tl))
+}
+
+func mustView(t *testing.T, tl *tail) view {
+	t.Helper()
+	v, err := tl.view()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
