@@ -81,10 +81,7 @@ func (s *Service) journaled(first uint64, entries []*tessera.Entry) {
 // tailRoot is the root of the tree of size entries, for size up to what the
 // journal acknowledged.
 func (s *Service) tailRoot(ctx context.Context, size uint64) ([]byte, error) {
-	v, err := s.tail.view()
-	if err != nil {
-		return nil, err
-	}
+	v := s.tail.view()
 	return v.rootAt(size, s.tiled(ctx, v))
 }
 
@@ -94,10 +91,4 @@ func (s *Service) tiled(ctx context.Context, v view) func(compact.NodeID) ([]byt
 }
 
 // tailBody is entry i's body while the tail holds it.
-func (s *Service) tailBody(i uint64) ([]byte, bool) {
-	v, err := s.tail.view()
-	if err != nil {
-		return nil, false
-	}
-	return v.body(i)
-}
+func (s *Service) tailBody(i uint64) ([]byte, bool) { return s.tail.view().body(i) }

@@ -27,6 +27,7 @@ type tail struct {
 	mu     sync.Mutex
 	base   uint64
 	rng    *compact.Range // [0, size)
+	root   []byte         // rng's root, once per batch
 	first  []uint64       // first[l]: the index of levels[l][0]
 	levels [][][]byte     // levels[l]: the nodes of level l wholly inside [base, size), in index order
 	bodies [][]byte       // bodies[i-base]
@@ -41,7 +42,11 @@ func newTail(size uint64, hashes [][]byte) (*tail, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the tree's compact range at %d: %w", size, err)
 	}
-	return &tail{base: size, rng: rng}, nil
+	root, err := rng.GetRootHash(nil)
+	if err != nil {
+		return nil, err
+	}
+	return &tail{base: size, rng: rng, root: root}, nil
 }
 
 // append adds entries first, first+1, … given their leaf hashes and bodies.
@@ -76,6 +81,10 @@ func (t *tail) append(first uint64, leaves, bodies [][]byte) error {
 		}
 		t.bodies = append(t.bodies, bodies[i])
 	}
+	if err != nil {
+		return err
+	}
+	t.root, err = t.rng.GetRootHash(nil)
 	return err
 }
 
@@ -120,15 +129,11 @@ type view struct {
 }
 
 // view snapshots the tail.
-func (t *tail) view() (view, error) {
+func (t *tail) view() view {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	root, err := t.rng.GetRootHash(nil)
-	if err != nil {
-		return view{}, err
-	}
-	return view{base: t.base, size: t.rng.End(), root: root, first: slices.Clone(t.first),
-		levels: slices.Clone(t.levels), bodies: t.bodies}, nil
+	return view{base: t.base, size: t.rng.End(), root: t.root, first: slices.Clone(t.first),
+		levels: slices.Clone(t.levels), bodies: t.bodies}
 }
 
 // size is how many entries the tail's tree holds.
