@@ -135,9 +135,10 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		if err != nil {
 			// TesseraCT ends the process when this returns an error: Open
 			// returns it instead.
-			l.openErr = err
+			openErr := err // err is reused below
+			l.openErr = openErr
 			add = func(context.Context, *tessera.Entry) tessera.IndexFuture {
-				return func() (tessera.Index, error) { return tessera.Index{}, err }
+				return func() (tessera.Index, error) { return tessera.Index{}, openErr }
 			}
 		} else {
 			add = l.journal.Add
