@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/client"
 
 	"hallmark.dev/hallmark/internal/server/journal"
 )
@@ -45,13 +45,10 @@ func (s *Service) openJournal(ctx context.Context, add tessera.AddFn) error {
 		_ = j.Close(ctx)
 		return fmt.Errorf("reading log size: %w", err)
 	}
-	ids := compact.RangeNodes(0, size, nil)
-	hashes := make([][]byte, len(ids))
-	for i, id := range ids {
-		if hashes[i], err = s.node(ctx, size, id); err != nil {
-			_ = j.Close(ctx)
-			return fmt.Errorf("reading the tree of %d entries: %w", size, err)
-		}
+	hashes, err := client.FetchRangeNodes(ctx, size, s.cachedTile)
+	if err != nil {
+		_ = j.Close(ctx)
+		return fmt.Errorf("reading the tree of %d entries: %w", size, err)
 	}
 	if s.tail, err = newTail(size, hashes); err != nil {
 		_ = j.Close(ctx)
@@ -83,11 +80,6 @@ func (s *Service) journaled(first uint64, entries []*tessera.Entry) {
 func (s *Service) tailRoot(ctx context.Context, size uint64) ([]byte, error) {
 	v := s.tail.view()
 	return v.rootAt(size, s.tiled(ctx, v))
-}
-
-// tiled reads the nodes below v's base from Tessera's tiles.
-func (s *Service) tiled(ctx context.Context, v view) func(compact.NodeID) ([]byte, error) {
-	return func(id compact.NodeID) ([]byte, error) { return s.node(ctx, v.base, id) }
 }
 
 // tailBody is entry i's body while the tail holds it.

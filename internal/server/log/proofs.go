@@ -82,19 +82,19 @@ func (s *Service) node(ctx context.Context, size uint64, id compact.NodeID) ([]b
 	return t.levels[nl][ni], nil
 }
 
+// fetchNodes returns a proof's hashes in the tree of the given size: from
+// Tessera's tiles, and for a journaled log from the tail beyond them.
 func (s *Service) fetchNodes(ctx context.Context, size uint64, nodes proof.Nodes) ([][]byte, error) {
+	v := view{base: size, size: size} // Tessera's tree alone
 	if s.tail != nil {
-		return s.fetchTailNodes(ctx, size, nodes)
+		v = s.tail.view()
 	}
-	hashes := make([][]byte, 0, len(nodes.IDs))
-	for _, id := range nodes.IDs {
-		h, err := s.node(ctx, size, id)
-		if err != nil {
-			return nil, err
-		}
-		hashes = append(hashes, h)
-	}
-	return nodes.Rehash(hashes, rfc6962.DefaultHasher.HashChildren)
+	return v.proofNodes(size, nodes, s.tiled(ctx, v))
+}
+
+// tiled reads the nodes below v's base from Tessera's tiles.
+func (s *Service) tiled(ctx context.Context, v view) func(compact.NodeID) ([]byte, error) {
+	return func(id compact.NodeID) ([]byte, error) { return s.node(ctx, v.base, id) }
 }
 
 // inclusionProof proves leaf index in the tree of the given size.
@@ -113,11 +113,4 @@ func (s *Service) consistencyProof(ctx context.Context, smaller, larger uint64) 
 		return nil, fmt.Errorf("consistency proof %d to %d: %w", smaller, larger, err)
 	}
 	return s.fetchNodes(ctx, larger, nodes)
-}
-
-// fetchTailNodes is fetchNodes for a journaled log, whose tree may reach
-// beyond what Tessera holds.
-func (s *Service) fetchTailNodes(ctx context.Context, size uint64, nodes proof.Nodes) ([][]byte, error) {
-	v := s.tail.view()
-	return v.proofNodes(size, nodes, s.tiled(ctx, v))
 }
