@@ -7,7 +7,11 @@
 // tokens come from Hallmark's identity provider and are minted before the
 // clock starts.
 //
-//	go run ./bench/caissue [-d 10s] [-c 1,16,256] [-fulcio PATH]
+//	go run ./bench/caissue [-d 10s] [-c 1,16,256] [-fulcio PATH] [-only PREFIX] [-before COMMIT]
+//
+// -before adds hallmark serve built at COMMIT (git archive) as a further side,
+// so that a change to the serving path is measured against its parent in one
+// run (this machine drifts by tens of percent between runs).
 //
 // scripts/build-fulcio builds the peer (v1.8.8) from the module proxy.
 package main
@@ -42,8 +46,9 @@ func main() {
 	fulcio := flag.String("fulcio", filepath.Join(home, ".cache/hallmark-fulcio/v1.8.8/fulcio"), "Fulcio binary (scripts/build-fulcio)")
 	flag.StringVar(&profileDir, "profile", "", "write CPU profiles of Hallmark's CA and CT log, taken during each run with CT, to this directory")
 	flag.StringVar(&only, "only", "", "measure only the sides whose name starts with this")
+	before := flag.String("before", "", "also measure hallmark serve built at this commit (git archive)")
 	flag.Parse()
-	if err := run(*dur, *levels, *fulcio); err != nil {
+	if err := run(*dur, *levels, *fulcio, *before); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -73,7 +78,7 @@ func start(dir, name, bin string, args ...string) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
-func run(dur time.Duration, levels, fulcioBin string) error {
+func run(dur time.Duration, levels, fulcioBin, before string) error {
 	if _, err := os.Stat(fulcioBin); err != nil {
 		return fmt.Errorf("fulcio binary %s: %w (scripts/build-fulcio builds it)", fulcioBin, err)
 	}
@@ -163,35 +168,22 @@ func run(dur time.Duration, levels, fulcioBin string) error {
 	}
 
 	// hallmark serve: the CA with its CT log in the same process.
-	serveDir := filepath.Join(dir, "serve")
-	serveDebug := freeAddr()
-	serveArgs := append([]string{"serve", "--data", serveDir, "--identity", "bench@example.com", "--token-ttl", "1h", "--debug-addr", serveDebug}, quiet...)
-	for _, s := range []string{"registry", "rekor", "ct", "ca", "oidc", "tsa"} {
-		serveArgs = append(serveArgs, "--"+s+"-addr", "127.0.0.1:0")
-	}
-	if p, err = start(dir, "serve", hallmark, serveArgs...); err != nil {
-		return err
-	}
-	procs = append(procs, p)
-	var svc struct{ CA, OIDC string }
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if b, err := os.ReadFile(filepath.Join(serveDir, "services.json")); err == nil && json.Unmarshal(b, &svc) == nil && svc.CA != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("hallmark serve did not start (log in %s)", filepath.Join(dir, "serve.log"))
-		}
-	}
-	if err := load.WaitReady(svc.CA+"/readyz", 30*time.Second); err != nil {
-		return err
-	}
-	serveSecret, err := os.ReadFile(filepath.Join(serveDir, "oidc", "client-secret"))
+	serveCA, serveReqs, serveDebug, err := startServe(dir, "serve", hallmark, &procs)
 	if err != nil {
 		return err
 	}
-	serveReqs, err := requests(&idp.APIClient{Issuer: svc.OIDC, ClientID: "hallmark", ClientSecret: strings.TrimSpace(string(serveSecret))}, 512)
-	if err != nil {
-		return err
+	var beforeCA, beforeDebug string
+	var beforeReqs []load.Request
+	if before != "" {
+		bin := filepath.Join(dir, "hallmark-before")
+		src := filepath.Join(dir, "before-src")
+		sh := fmt.Sprintf("mkdir -p %s && git archive %s | tar -x -C %s && cd %s && go build -o %s ./cmd/hallmark", src, before, src, src, bin)
+		if out, err := exec.Command("sh", "-c", sh).CombinedOutput(); err != nil {
+			return fmt.Errorf("building hallmark at %s: %v\n%s", before, err, out)
+		}
+		if beforeCA, beforeReqs, beforeDebug, err = startServe(dir, "serve-before", bin, &procs); err != nil {
+			return err
+		}
 	}
 
 	reqs, err := requests(client, 512)
@@ -205,7 +197,13 @@ func run(dur time.Duration, levels, fulcioBin string) error {
 		{"Fulcio v1.8.8 (no CT)", "http://" + fulcioAddr, reqs},
 		{"Hallmark CA (no CT)", "http://" + caAddr, reqs},
 		{"Hallmark CA + CT log process (SCT)", "http://" + caCTAddr, reqs},
-		{"hallmark serve: CA + CT (SCT)", svc.CA, serveReqs},
+		{"hallmark serve: CA + CT (SCT)", serveCA, serveReqs},
+	}
+	if before != "" {
+		sides = append(sides, struct {
+			name, url string
+			reqs      []load.Request
+		}{"hallmark serve at " + before, beforeCA, beforeReqs})
 	}
 	fmt.Printf("certificate issuance, %s per side and level, same load generator, all on this machine (%d CPUs)\n", dur, runtimeCPUs())
 	for _, lv := range strings.Split(levels, ",") {
@@ -228,6 +226,9 @@ func run(dur time.Duration, levels, fulcioBin string) error {
 			if profileDir != "" && si == 3 {
 				go profile(serveDebug, filepath.Join(profileDir, fmt.Sprintf("serve-%d.prof", c)), dur)
 			}
+			if profileDir != "" && si == 4 {
+				go profile(beforeDebug, filepath.Join(profileDir, fmt.Sprintf("serve-before-%d.prof", c)), dur)
+			}
 			res, err := load.Run(c, dur, http.StatusOK, next)
 			if err != nil {
 				return fmt.Errorf("%s at %d clients: %w", s.name, c, err)
@@ -237,6 +238,9 @@ func run(dur time.Duration, levels, fulcioBin string) error {
 		}
 		fmt.Printf("%4d clients  Hallmark / Fulcio-without-CT: %.2fx without CT; with an SCT: %.2fx (CT log process), %.2fx (hallmark serve)\n",
 			c, rates[1]/rates[0], rates[2]/rates[0], rates[3]/rates[0])
+		if before != "" {
+			fmt.Printf("%4d clients  hallmark serve / at %s: %.2fx\n", c, before, rates[3]/rates[4])
+		}
 	}
 	return nil
 }
@@ -308,6 +312,41 @@ func profile(addr, path string, d time.Duration) {
 	}
 	defer f.Close()
 	_, _ = io.Copy(f, resp.Body)
+}
+
+// startServe starts hallmark serve (bin) in dir/name and returns its CA's
+// URL, requests carrying tokens from its issuer, and its pprof address.
+func startServe(dir, name, bin string, procs *[]*exec.Cmd) (string, []load.Request, string, error) {
+	serveDir := filepath.Join(dir, name)
+	debug := freeAddr()
+	args := []string{"serve", "--data", serveDir, "--identity", "bench@example.com", "--token-ttl", "1h", "--debug-addr", debug,
+		"--log-level", "error", "--max-in-flight", "100000"}
+	for _, s := range []string{"registry", "rekor", "ct", "ca", "oidc", "tsa"} {
+		args = append(args, "--"+s+"-addr", "127.0.0.1:0")
+	}
+	p, err := start(dir, name, bin, args...)
+	if err != nil {
+		return "", nil, "", err
+	}
+	*procs = append(*procs, p)
+	var svc struct{ CA, OIDC string }
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if b, err := os.ReadFile(filepath.Join(serveDir, "services.json")); err == nil && json.Unmarshal(b, &svc) == nil && svc.CA != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			return "", nil, "", fmt.Errorf("%s did not start (log in %s)", name, filepath.Join(dir, name+".log"))
+		}
+	}
+	if err := load.WaitReady(svc.CA+"/readyz", 30*time.Second); err != nil {
+		return "", nil, "", err
+	}
+	secret, err := os.ReadFile(filepath.Join(serveDir, "oidc", "client-secret"))
+	if err != nil {
+		return "", nil, "", err
+	}
+	reqs, err := requests(&idp.APIClient{Issuer: svc.OIDC, ClientID: "hallmark", ClientSecret: strings.TrimSpace(string(secret))}, 512)
+	return svc.CA, reqs, debug, err
 }
 
 // firstCert writes the first certificate of a PEM file to its own file.
