@@ -44,7 +44,7 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "measuring time per side and concurrency")
 	levels := flag.String("c", "1,16,256", "client concurrencies")
 	fulcio := flag.String("fulcio", filepath.Join(home, ".cache/hallmark-fulcio/v1.8.8/fulcio"), "Fulcio binary (scripts/build-fulcio)")
-	flag.StringVar(&profileDir, "profile", "", "write CPU profiles of Hallmark's CA and CT log, taken during each run with CT, to this directory")
+	flag.StringVar(&profileDir, "profile", "", "write CPU profiles of Hallmark's processes, taken during each run, to this directory")
 	flag.StringVar(&only, "only", "", "measure only the sides whose name starts with this")
 	before := flag.String("before", "", "also measure hallmark serve built at this commit (git archive)")
 	flag.Parse()
@@ -133,8 +133,8 @@ func run(dur time.Duration, levels, fulcioBin, before string) error {
 	}
 	procs = append(procs, p)
 
-	caAddr := freeAddr()
-	if p, err = start(dir, "ca", hallmark, append([]string{"ca", "serve", "--addr", caAddr, "--data", filepath.Join(dir, "ca"), "--oidc-issuer", issuer}, quiet...)...); err != nil {
+	caAddr, caAloneDebug := freeAddr(), freeAddr()
+	if p, err = start(dir, "ca", hallmark, append([]string{"ca", "serve", "--addr", caAddr, "--data", filepath.Join(dir, "ca"), "--oidc-issuer", issuer, "--debug-addr", caAloneDebug}, quiet...)...); err != nil {
 		return err
 	}
 	procs = append(procs, p)
@@ -219,6 +219,9 @@ func run(dur time.Duration, levels, fulcioBin, before string) error {
 			}
 			next := func(i int) load.Request { r := s.reqs[i%len(s.reqs)]; r.URL = s.url + "/api/v2/signingCert"; return r }
 			_, _ = load.Run(c, time.Second, http.StatusOK, next) // warm up
+			if profileDir != "" && si == 1 {
+				go profile(caAloneDebug, filepath.Join(profileDir, fmt.Sprintf("ca-alone-%d.prof", c)), dur)
+			}
 			if profileDir != "" && si == 2 {
 				go profile(ctDebug, filepath.Join(profileDir, fmt.Sprintf("ct-%d.prof", c)), dur)
 				go profile(caDebug, filepath.Join(profileDir, fmt.Sprintf("ca-%d.prof", c)), dur)
