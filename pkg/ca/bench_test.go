@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	ctserver "hallmark.dev/hallmark/internal/server/ct"
 	"hallmark.dev/hallmark/pkg/keys"
 	"hallmark.dev/hallmark/pkg/pki"
 )
@@ -70,4 +71,50 @@ func BenchmarkIssue(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkIssueWithSCT is issuance as hallmark serve does it: the
+// precertificate logged in an in-process TesseraCT log (journal synced
+// before the SCT), the SCT embedded in the final certificate. Many
+// requests at once, as a loaded CA sees them, so the journal's syncs are
+// shared.
+func BenchmarkIssueWithSCT(b *testing.B) {
+	tok, issuer := testIssuer(b)
+	cfg, err := ParseConfig([]byte(`{"OIDCIssuers":{"` + issuer + `":{"ClientID":"sigstore","Type":"email"}}}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	chain, key, _, err := pki.LoadOrCreateCA(b.TempDir(), pki.CASpec{Organization: "B", CommonName: "B", Intermediate: true, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	logKey, _ := keys.Generate()
+	l, err := ctserver.Open(context.Background(), ctserver.Config{Dir: b.TempDir(), Signer: logKey, Origin: "b.example/ct", Roots: chain[:1]})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	zero := 0
+	c, err := New(Options{Signer: key, Chain: chain, Issuers: cfg, CT: l, CTIssuers: &zero})
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, _ := keys.Generate()
+	proof, _ := keys.Sign(k, []byte("a@example.com"))
+	req := Request{Token: tok, PublicKey: k.Public(), Proof: proof}
+	if _, err := c.Issue(context.Background(), req); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Issue(context.Background(), req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer() // closing the log waits for Tessera's batch
 }
