@@ -130,7 +130,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		add := tessera.AddFn(nil)
 		l.journal, err = journal.Open(journal.Config{
 			Dir: filepath.Join(cfg.Dir, "journal"), Name: "ct", Size: size, SizeFn: reader.IntegratedSize,
-			Add: appender.Add, Decode: decodeTileLeaf, Logger: cfg.Logger,
+			Add: appender.Add, Decode: decodeTileLeaf, Logger: cfg.Logger, Gather: journal.DefaultGather,
 		})
 		if err != nil {
 			// TesseraCT ends the process when this returns an error: Open

@@ -33,7 +33,20 @@ type Config struct {
 	// Integrated, when set, is called by the forwarder with Tessera's new size after each round Tessera integrated
 	// (not for the replay inside Open). The forwarder waits for it.
 	Integrated func(size uint64)
+	// Gather, when set, is how long the committer lets further adds join a
+	// sync once they arrive together (the last sync held more than one):
+	// fewer, larger syncs when many independent requests add at once (a CT
+	// log's), at that much latency; a lone adder never waits. An adder that
+	// groups its own adds and waits for each group (the Rekor log's group
+	// committer) wants none: nothing more arrives while it waits.
+	Gather time.Duration
 }
+
+// DefaultGather is a Gather for logs whose adds come from independent
+// requests. 20,000 certificates issued by 64 concurrent requests through the
+// in-process CT log (pkg/ca BenchmarkIssueWithSCT) took 1,437 fsyncs instead
+// of 4,790 with it, and 201 instead of 267 µs each.
+const DefaultGather = 2 * time.Millisecond
 
 // A Journal makes an entry durable in one synced append to a file and gives
 // it its index at once; Tessera integrates it after. An acknowledgement (a CT
@@ -65,6 +78,7 @@ type Journal struct {
 	backlog uint64                                       // entries journaled but not yet integrated, at most
 	round   int                                          // entries handed to Tessera at once, at most
 	stall   time.Duration                                // no progress for this long with entries waiting: not ready
+	gather  time.Duration                                // Config.Gather
 
 	mu     sync.Mutex
 	next   uint64  // index of the next entry
@@ -130,6 +144,9 @@ const (
 	// forwardInterval: Tessera gets a round this often, or sooner once a
 	// round's worth of entries wait.
 	forwardInterval = 500 * time.Millisecond
+	// gatherDelay: once syncs are shared, the committer waits this long
+	// after an add arrives for others to join the sync.
+	gatherDelay = 2 * time.Millisecond
 	// stallAfter: entries waiting this long with nothing integrated make
 	// the log unready.
 	stallAfter = 30 * time.Second
@@ -205,15 +222,26 @@ func signal(c chan struct{}) {
 // writes what was taken and ends.
 func (j *Journal) commitLoop() {
 	defer close(j.committed)
+	shared := false // the last batch held more than one entry
 	for {
 		select {
 		case <-j.wake:
 		case <-j.quit:
 		}
+		if shared && j.gather > 0 {
+			// Adds arrive together: let more join this sync, as a
+			// database's group commit does, rather than sync each
+			// one or two. A lone writer never waits.
+			select {
+			case <-time.After(j.gather):
+			case <-j.quit:
+			}
+		}
 		j.mu.Lock()
 		c, closed, failed := j.batch, j.closed, j.failed
 		// Decided under the lock: a batch left in place still takes adds.
 		take := len(c.entries) > 0
+		shared = len(c.entries) > 1
 		if take {
 			j.batch = &commit{done: make(chan struct{})}
 		}

@@ -750,3 +750,49 @@ func TestJournalReplaysRecordsOverALoweredLimit(t *testing.T) {
 		t.Errorf("replayed %d entries, want both as written", len(got))
 	}
 }
+
+// TestGatherWaitsOnlyForSharedSyncs: with Gather set, a sync that follows
+// one holding several entries waits for more to join it; an adder alone
+// never waits.
+func TestGatherWaitsOnlyForSharedSyncs(t *testing.T) {
+	const gather = time.Second
+	fake := newFake(0)
+	close(fake.hold)
+	var hold atomic.Pointer[[2]chan struct{}] // when set: the next sync says held, then waits for release
+	cfg := testConfig(t.TempDir(), fake)
+	cfg.Gather = gather
+	cfg.Durable = func(uint64, []*tessera.Entry) {
+		if h := hold.Swap(nil); h != nil {
+			close(h[0])
+			<-h[1]
+		}
+	}
+	j := openTestJournalWith(t, cfg)
+	ctx := context.Background()
+
+	// Alone: each add is synced at once, whatever the gather.
+	for i := range 4 {
+		start := time.Now()
+		resolve(t, j.Add(ctx, testEntry(i)))
+		if d := time.Since(start); d >= gather/2 {
+			t.Fatalf("add %d alone waited %s for its sync (gather %s)", i, d, gather)
+		}
+	}
+
+	// Together: two adds land in one sync (the committer is held in the
+	// sync before theirs), so the next sync waits for company.
+	held, release := make(chan struct{}), make(chan struct{})
+	hold.Store(&[2]chan struct{}{held, release})
+	first := j.Add(ctx, testEntry(10))
+	<-held
+	a, b := j.Add(ctx, testEntry(11)), j.Add(ctx, testEntry(12))
+	close(release)
+	for _, f := range []tessera.IndexFuture{first, a, b} {
+		resolve(t, f)
+	}
+	start := time.Now()
+	resolve(t, j.Add(ctx, testEntry(13)))
+	if d := time.Since(start); d < gather {
+		t.Fatalf("the add after a shared sync was synced in %s; want it held %s for company", d, gather)
+	}
+}
