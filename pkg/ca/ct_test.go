@@ -1,9 +1,11 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"net/http/httptest"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	ct "github.com/google/certificate-transparency-go"
 	"github.com/google/certificate-transparency-go/ctutil"
+	cttls "github.com/google/certificate-transparency-go/tls"
 	ctx509 "github.com/google/certificate-transparency-go/x509"
 	"github.com/google/certificate-transparency-go/x509util"
 
@@ -113,4 +116,44 @@ func mustCT(t *testing.T, url string, pub crypto.PublicKey) CTLog {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestSCTListMatchesCertificateTransparencyGo: the embedded SCT list is
+// byte for byte what certificate-transparency-go's TLS encoder writes, and
+// an SCT outside RFC 6962's encoding is refused.
+func TestSCTListMatchesCertificateTransparencyGo(t *testing.T) {
+	sct := &ct.SignedCertificateTimestamp{SCTVersion: ct.V1, Timestamp: 1764547200123,
+		Extensions: ct.CTExtensions{0, 0, 5, 0, 0, 0, 1, 2},
+		Signature:  ct.DigitallySigned{Algorithm: cttls.SignatureAndHashAlgorithm{Hash: cttls.SHA256, Signature: cttls.ECDSA}, Signature: bytes.Repeat([]byte{0xab}, 71)}}
+	for i := range sct.LogID.KeyID {
+		sct.LogID.KeyID[i] = byte(i)
+	}
+	for name, s := range map[string]*ct.SignedCertificateTimestamp{"with extensions": sct, "without": func() *ct.SignedCertificateTimestamp { c := *sct; c.Extensions = nil; return &c }()} {
+		raw, err := cttls.Marshal(*s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := cttls.Marshal(ctx509.SignedCertificateTimestampList{SCTList: []ctx509.SerializedSCT{{Val: raw}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := asn1.Marshal(list)
+		got, err := sctListExtension(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Value, want) || !got.Id.Equal(oidSCTList) || got.Critical {
+			t.Errorf("%s: %x (%v), want %x", name, got.Value, got.Id, want)
+		}
+	}
+	bad := *sct
+	bad.SCTVersion = 1
+	if _, err := sctListExtension(&bad); err == nil {
+		t.Error("an SCT of version 1 (v2 in RFC 6962 terms) was encoded")
+	}
+	bad = *sct
+	bad.Signature.Signature = make([]byte, 1<<16)
+	if _, err := sctListExtension(&bad); err == nil {
+		t.Error("a signature over 65535 bytes was encoded")
+	}
 }

@@ -83,9 +83,9 @@ func newLeafEncoder(issuer *x509.Certificate, key crypto.Signer) (*leafEncoder, 
 }
 
 // encode writes and signs the certificate for tmpl (as CA.template fills
-// it) and pub, returning its DER.
-func (e *leafEncoder) encode(t *x509.Certificate, pub crypto.PublicKey) ([]byte, error) {
-	tbs, err := e.tbs(t, pub)
+// it) and the key whose SubjectPublicKeyInfo is spki, returning its DER.
+func (e *leafEncoder) encode(t *x509.Certificate, spki []byte) ([]byte, error) {
+	tbs, err := e.tbs(t, spki)
 	if err != nil {
 		return nil, err
 	}
@@ -96,17 +96,13 @@ func (e *leafEncoder) encode(t *x509.Certificate, pub crypto.PublicKey) ([]byte,
 // one buffer (lengths patched in as each element closes): a certificate is
 // issued for every signature, and cryptobyte's nested builders cost more
 // allocations than the rest of the encoding.
-func (e *leafEncoder) tbs(t *x509.Certificate, pub crypto.PublicKey) ([]byte, error) {
+func (e *leafEncoder) tbs(t *x509.Certificate, spki []byte) ([]byte, error) {
 	for _, addr := range t.EmailAddresses {
 		for i := 0; i < len(addr); i++ {
 			if addr[i] >= 0x80 {
 				return nil, requestErr("the e-mail address %q is not ASCII, which a certificate cannot hold", addr)
 			}
 		}
-	}
-	spki, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, err
 	}
 	serial := t.SerialNumber.Bytes()
 	if len(serial) == 0 || serial[0]&0x80 != 0 {
@@ -155,10 +151,11 @@ func (e *leafEncoder) tbs(t *x509.Certificate, pub crypto.PublicKey) ([]byte, er
 		w.closeExtension(ext)
 	}
 	for _, x := range t.ExtraExtensions {
-		oid, err := asn1.Marshal(x.Id)
+		oid, err := appendOID(w.oid[:0], x.Id)
 		if err != nil {
 			return nil, err
 		}
+		w.oid = oid
 		ext = w.extension(oid, x.Critical)
 		w.raw(x.Value)
 		w.closeExtension(ext)
@@ -210,7 +207,10 @@ func extraLen(exts []pkix.Extension) int {
 
 // derWriter appends DER to one buffer. open reserves a long-form length
 // (four bytes) that close fills in and, when shorter, compacts.
-type derWriter struct{ buf []byte }
+type derWriter struct {
+	buf []byte
+	oid []byte // scratch for an extension's OID
+}
 
 func (w *derWriter) raw(b []byte) { w.buf = append(w.buf, b...) }
 
@@ -265,6 +265,40 @@ func (w *derWriter) time(t time.Time) {
 		return
 	}
 	w.tlv(0x18, []byte(t.Format("20060102150405Z0700")))
+}
+
+// appendOID appends oid's DER (tag, length, content), as encoding/asn1
+// writes it, refusing what it refuses.
+func appendOID(b []byte, oid asn1.ObjectIdentifier) ([]byte, error) {
+	if len(oid) < 2 || oid[0] > 2 || (oid[0] < 2 && oid[1] >= 40) || oid[0] < 0 || oid[1] < 0 {
+		return nil, fmt.Errorf("ca: invalid object identifier %v", oid)
+	}
+	var body [64]byte
+	c := appendBase128(body[:0], oid[0]*40+oid[1])
+	for _, v := range oid[2:] {
+		if v < 0 {
+			return nil, fmt.Errorf("ca: invalid object identifier %v", oid)
+		}
+		c = appendBase128(c, v)
+	}
+	b = append(b, 0x06)
+	b = appendLength(b, len(c))
+	return append(b, c...), nil
+}
+
+func appendBase128(b []byte, v int) []byte {
+	n := 1
+	for t := v >> 7; t > 0; t >>= 7 {
+		n++
+	}
+	for i := n - 1; i >= 0; i-- {
+		c := byte(v>>(7*i)) & 0x7f
+		if i > 0 {
+			c |= 0x80
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 func appendLength(b []byte, n int) []byte {

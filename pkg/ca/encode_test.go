@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"net/url"
 	"testing"
 	"time"
@@ -66,7 +67,7 @@ func TestEncoderMatchesCrypto(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s/%s: crypto/x509: %v", caName, name, err)
 			}
-			got, err := enc.encode(tmpl, leafKey.Public())
+			got, err := enc.encode(tmpl, mustSPKI(t, leafKey.Public()))
 			if err != nil {
 				t.Fatalf("%s/%s: %v", caName, name, err)
 			}
@@ -93,7 +94,42 @@ func TestEncoderRefusesNonASCIIEmail(t *testing.T) {
 	issuer, _ := pki.Issue(&x509.Certificate{Subject: pkix.Name{CommonName: "CA"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}, nil, k.Public(), k)
 	enc, _ := newLeafEncoder(issuer, k)
 	serial, _ := pki.SerialNumber()
-	if _, err := enc.encode(&x509.Certificate{SerialNumber: serial, EmailAddresses: []string{"ü@example.com"}, NotBefore: time.Now(), NotAfter: time.Now()}, k.Public()); err == nil {
+	if _, err := enc.encode(&x509.Certificate{SerialNumber: serial, EmailAddresses: []string{"ü@example.com"}, NotBefore: time.Now(), NotAfter: time.Now()}, mustSPKI(t, k.Public())); err == nil {
 		t.Error("a non-ASCII e-mail address was encoded")
+	}
+}
+
+func mustSPKI(t *testing.T, pub crypto.PublicKey) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// TestAppendOIDMatchesASN1: the encoder's OIDs are encoding/asn1's, and it
+// refuses the ones encoding/asn1 refuses.
+func TestAppendOIDMatchesASN1(t *testing.T) {
+	for _, oid := range []asn1.ObjectIdentifier{
+		{1, 3, 6, 1, 4, 1, 57264, 1, 8}, {1, 3, 6, 1, 4, 1, 11129, 2, 4, 2}, {2, 5, 29, 17}, {0, 0}, {1, 39}, {2, 999, 3},
+		{1, 2, 840, 113549, 1, 1, 11}, {1, 3, 1 << 30, 127, 128, 16383, 16384},
+		{}, {1}, {3, 1}, {1, 40}, {0, 40, 1},
+	} {
+		want, wantErr := asn1.Marshal(oid)
+		got, err := appendOID(nil, oid)
+		if (err != nil) != (wantErr != nil) {
+			t.Errorf("%v: error %v, encoding/asn1's %v", oid, err, wantErr)
+			continue
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%v: %x, want %x", oid, got, want)
+		}
+	}
+	// encoding/asn1 writes negative components as something; they are refused.
+	for _, oid := range []asn1.ObjectIdentifier{{1, 2, -1}, {-1, 2}} {
+		if _, err := appendOID(nil, oid); err == nil {
+			t.Errorf("%v was encoded", oid)
+		}
 	}
 }

@@ -19,8 +19,7 @@ import (
 	"time"
 
 	ct "github.com/google/certificate-transparency-go"
-	cttls "github.com/google/certificate-transparency-go/tls"
-	ctx509 "github.com/google/certificate-transparency-go/x509"
+	"golang.org/x/crypto/cryptobyte"
 
 	"hallmark.dev/hallmark/pkg/cosign"
 	"hallmark.dev/hallmark/pkg/keys"
@@ -165,18 +164,24 @@ func (c *CA) Issue(ctx context.Context, req Request) (*Issued, error) {
 	default:
 		return nil, requestErr("the request carries neither a public key nor a CSR")
 	}
-	tmpl, err := c.template(p, pub)
+	// The key's encoding, made once: the key ID, and each certificate (one,
+	// or precertificate, log entry and final certificate) carry it.
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, requestErr("the public key cannot be encoded: %v", err)
+	}
+	tmpl, err := c.template(p, spki)
 	if err != nil {
 		return nil, err
 	}
 	if c.ct == nil {
-		leaf, err := c.sign(tmpl, pub)
+		leaf, err := c.sign(tmpl, pub, spki)
 		if err != nil {
 			return nil, err
 		}
 		return &Issued{Leaf: leaf, Chain: c.chain}, nil
 	}
-	return c.issueWithSCT(ctx, tmpl, pub)
+	return c.issueWithSCT(ctx, tmpl, pub, spki)
 }
 
 var (
@@ -191,10 +196,10 @@ type CTError struct{ Err error }
 func (e *CTError) Error() string { return "logging the precertificate: " + e.Err.Error() }
 func (e *CTError) Unwrap() error { return e.Err }
 
-func (c *CA) issueWithSCT(ctx context.Context, tmpl *x509.Certificate, pub crypto.PublicKey) (*Issued, error) {
+func (c *CA) issueWithSCT(ctx context.Context, tmpl *x509.Certificate, pub crypto.PublicKey, spki []byte) (*Issued, error) {
 	pre := *tmpl
 	pre.ExtraExtensions = append(append([]pkix.Extension{}, tmpl.ExtraExtensions...), pkix.Extension{Id: oidCTPoison, Critical: true, Value: asn1NullDER})
-	precert, err := c.sign(&pre, pub)
+	precert, err := c.sign(&pre, pub, spki)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +207,7 @@ func (c *CA) issueWithSCT(ctx context.Context, tmpl *x509.Certificate, pub crypt
 	// certificate's without the SCT list, which the encoder writes directly.
 	var tbs []byte
 	if c.enc != nil {
-		tbs, err = c.enc.tbs(tmpl, pub)
+		tbs, err = c.enc.tbs(tmpl, spki)
 	} else {
 		tbs, err = precertTBS(precert)
 	}
@@ -228,24 +233,41 @@ func (c *CA) issueWithSCT(ctx context.Context, tmpl *x509.Certificate, pub crypt
 	}
 	final := *tmpl
 	final.ExtraExtensions = append(append([]pkix.Extension{}, tmpl.ExtraExtensions...), ext)
-	leaf, err := c.sign(&final, pub)
+	leaf, err := c.sign(&final, pub, spki)
 	if err != nil {
 		return nil, err
 	}
 	return &Issued{Leaf: leaf, Chain: c.chain, Embedded: true}, nil
 }
 
-// sctListExtension wraps one SCT as RFC 6962's embedded SCT list.
+// sctListExtension wraps one SCT as RFC 6962's embedded SCT list: the SCT
+// in its TLS encoding (RFC 6962 §3.2), in a SignedCertificateTimestampList
+// (§3.3), in an OCTET STRING. Written directly, once per certificate;
+// TestSCTListMatchesCertificateTransparencyGo holds it to what
+// certificate-transparency-go's TLS encoder writes.
 func sctListExtension(sct *ct.SignedCertificateTimestamp) (pkix.Extension, error) {
-	raw, err := cttls.Marshal(*sct)
-	if err != nil {
-		return pkix.Extension{}, fmt.Errorf("encoding the SCT: %w", err)
+	if sct.SCTVersion != ct.V1 || sct.Signature.Algorithm.Hash > 255 || sct.Signature.Algorithm.Signature > 255 {
+		return pkix.Extension{}, fmt.Errorf("encoding the SCT: version %d, algorithm %v not as RFC 6962 defines them", sct.SCTVersion, sct.Signature.Algorithm)
 	}
-	list, err := cttls.Marshal(ctx509.SignedCertificateTimestampList{SCTList: []ctx509.SerializedSCT{{Val: raw}}})
+	var b cryptobyte.Builder
+	b.AddUint16LengthPrefixed(func(list *cryptobyte.Builder) {
+		list.AddUint16LengthPrefixed(func(s *cryptobyte.Builder) {
+			s.AddUint8(uint8(sct.SCTVersion))
+			s.AddBytes(sct.LogID.KeyID[:])
+			s.AddUint64(sct.Timestamp)
+			s.AddUint16LengthPrefixed(func(e *cryptobyte.Builder) { e.AddBytes(sct.Extensions) })
+			s.AddUint8(uint8(sct.Signature.Algorithm.Hash))
+			s.AddUint8(uint8(sct.Signature.Algorithm.Signature))
+			s.AddUint16LengthPrefixed(func(g *cryptobyte.Builder) { g.AddBytes(sct.Signature.Signature) })
+		})
+	})
+	list, err := b.Bytes()
 	if err != nil {
 		return pkix.Extension{}, fmt.Errorf("encoding the SCT list: %w", err)
 	}
-	val, err := asn1.Marshal(list)
+	var o cryptobyte.Builder
+	o.AddASN1OctetString(list)
+	val, err := o.Bytes()
 	if err != nil {
 		return pkix.Extension{}, err
 	}
@@ -254,12 +276,12 @@ func sctListExtension(sct *ct.SignedCertificateTimestamp) (pkix.Extension, error
 
 // template is Fulcio's leaf profile for p and pub: empty subject, one
 // critical SAN, digital signature, code signing, the OIDC extensions.
-func (c *CA) template(p *principal, pub crypto.PublicKey) (*x509.Certificate, error) {
+func (c *CA) template(p *principal, spki []byte) (*x509.Certificate, error) {
 	serial, err := pki.SerialNumber()
 	if err != nil {
 		return nil, err
 	}
-	skid, err := pki.SubjectKeyID(pub)
+	skid, err := pki.KeyIDOfSPKI(spki)
 	if err != nil {
 		return nil, requestErr("the public key cannot be encoded: %v", err)
 	}
@@ -297,9 +319,10 @@ func (c *CA) template(p *principal, pub crypto.PublicKey) (*x509.Certificate, er
 	return t, nil
 }
 
-func (c *CA) sign(tmpl *x509.Certificate, pub crypto.PublicKey) ([]byte, error) {
+// sign signs tmpl for pub, whose encoding is spki.
+func (c *CA) sign(tmpl *x509.Certificate, pub crypto.PublicKey, spki []byte) ([]byte, error) {
 	if c.enc != nil {
-		return c.enc.encode(tmpl, pub)
+		return c.enc.encode(tmpl, spki)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.chain[0], pub, c.signer)
 	if err != nil {

@@ -9,6 +9,10 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // Fulcio's certificate extensions live under 1.3.6.1.4.1.57264.1 (Fulcio's
@@ -126,13 +130,25 @@ func MarshalCertExtensions(e CertExtensions, legacyIssuer bool) ([]pkix.Extensio
 		val := []byte(*dst)
 		if der {
 			var err error
-			if val, err = asn1.MarshalWithParams(*dst, "utf8"); err != nil {
-				return nil, err
+			if val, err = utf8StringDER(*dst); err != nil {
+				return nil, fmt.Errorf("certificate extension %v: %w", fulcioOID(n), err)
 			}
 		}
 		out = append(out, pkix.Extension{Id: fulcioOID(n), Value: val})
 	}
 	return out, nil
+}
+
+// utf8StringDER is s as a DER UTF8String: what encoding/asn1 writes with
+// the "utf8" parameter, without its reflection (a certificate carries up to
+// 23 of these, and the CA writes one for every signature).
+func utf8StringDER(s string) ([]byte, error) {
+	if !utf8.ValidString(s) {
+		return nil, errors.New("not valid UTF-8")
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.UTF8String, func(c *cryptobyte.Builder) { c.AddBytes([]byte(s)) })
+	return b.Bytes()
 }
 
 // CertSubject is the identity a Fulcio certificate was issued to, as

@@ -7,9 +7,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"math/big"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"hallmark.dev/hallmark/pkg/keys"
 )
@@ -34,14 +38,21 @@ func SubjectKeyID(pub crypto.PublicKey) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var spki struct {
-		Algorithm pkix.AlgorithmIdentifier
-		Key       asn1.BitString
+	return KeyIDOfSPKI(der)
+}
+
+// KeyIDOfSPKI is SubjectKeyID of a key already encoded as a DER
+// SubjectPublicKeyInfo.
+func KeyIDOfSPKI(spki []byte) ([]byte, error) {
+	var (
+		in, body cryptobyte.String = spki, nil
+		key      asn1.BitString
+	)
+	if !in.ReadASN1(&body, cbasn1.SEQUENCE) || !in.Empty() ||
+		!body.SkipASN1(cbasn1.SEQUENCE) || !body.ReadASN1BitString(&key) || !body.Empty() {
+		return nil, errors.New("pki: malformed SubjectPublicKeyInfo")
 	}
-	if _, err := asn1.Unmarshal(der, &spki); err != nil {
-		return nil, err
-	}
-	sum := sha1.Sum(spki.Key.Bytes)
+	sum := sha1.Sum(key.Bytes)
 	return sum[:], nil
 }
 

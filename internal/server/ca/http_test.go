@@ -349,3 +349,18 @@ func TestClient(t *testing.T) {
 		t.Errorf("client with a refused token: %v", err)
 	}
 }
+
+// TestCertPEMMatchesEncodingPEM: the answer's leaf is encoding/pem's block,
+// for every length that ends a line differently.
+func TestCertPEMMatchesEncodingPEM(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 47, 48, 49, 95, 96, 97, 700, 1234} {
+		der := make([]byte, n)
+		for i := range der {
+			der[i] = byte(i*7 + n)
+		}
+		want := strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+		if got := certPEM(der); got != want {
+			t.Errorf("%d bytes:\n%s\nwant\n%s", n, got, want)
+		}
+	}
+}

@@ -243,7 +243,9 @@ func (j *Journal) commitLoop() {
 		take := len(c.entries) > 0
 		shared = len(c.entries) > 1
 		if take {
-			j.batch = &commit{done: make(chan struct{})}
+			// Sized as this one: a batch's records grow by append, and
+			// regrowing them under the lock costs every add.
+			j.batch = &commit{done: make(chan struct{}), records: make([]byte, 0, min(len(c.records), 1<<20))}
 		}
 		j.mu.Unlock()
 		if take {
