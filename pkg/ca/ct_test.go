@@ -157,3 +157,50 @@ func TestSCTListMatchesCertificateTransparencyGo(t *testing.T) {
 		t.Error("a signature over 65535 bytes was encoded")
 	}
 }
+
+// unsyncedLog is an in-process log whose sync fails after it gave an SCT.
+type unsyncedLog struct {
+	*ctserver.Log
+	synced chan struct{}
+}
+
+func (u unsyncedLog) LogPrecert(ctx context.Context, precert, tbs []byte, issuer *x509.Certificate) (*ct.SignedCertificateTimestamp, func() error, error) {
+	sct, _, err := u.Log.LogPrecert(ctx, precert, tbs, issuer)
+	return sct, func() error { close(u.synced); return errors.New("disk gone") }, err
+}
+
+// TestNoCertificateBeforeTheLogHoldsIt: the in-process log's SCT comes
+// before its entry is synced; the CA waits for the sync, and one that fails
+// issues nothing.
+func TestNoCertificateBeforeTheLogHoldsIt(t *testing.T) {
+	chain, caKey, _, err := pki.LoadOrCreateCA(t.TempDir(), pki.CASpec{Organization: "T", CommonName: "T CA", Intermediate: true,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logKey, _ := keys.Generate()
+	l, err := ctserver.Open(context.Background(), ctserver.Config{Dir: t.TempDir(), Signer: logKey, Origin: "t.example/ct", Roots: chain[:1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	tok, issuerURL := testToken(t)
+	cfg, _ := ParseConfig([]byte(`{"OIDCIssuers":{"` + issuerURL + `":{"ClientID":"sigstore","Type":"email"}}}`))
+	log := unsyncedLog{l, make(chan struct{})}
+	c, err := New(Options{Signer: caKey, Chain: chain, Issuers: cfg, CT: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := keys.Generate()
+	proof, _ := keys.Sign(k, []byte("a@example.com"))
+	out, err := c.Issue(context.Background(), Request{Token: tok, PublicKey: k.Public(), Proof: proof})
+	var ce *CTError
+	if !errors.As(err, &ce) || out != nil {
+		t.Fatalf("sync failed: got a certificate: %v, error %v; want none and a CT error", out != nil, err)
+	}
+	select {
+	case <-log.synced:
+	default:
+		t.Error("the CA did not wait for the sync")
+	}
+}

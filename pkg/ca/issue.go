@@ -214,9 +214,12 @@ func (c *CA) issueWithSCT(ctx context.Context, tmpl *x509.Certificate, pub crypt
 	if err != nil {
 		return nil, err
 	}
-	var sct *ct.SignedCertificateTimestamp
+	var (
+		sct     *ct.SignedCertificateTimestamp
+		durable = func() error { return nil } // a remote log's SCT is its promise
+	)
 	if local, ok := c.ct.(LocalCTLog); ok {
-		if sct, err = local.LogPrecert(ctx, precert, tbs, c.chain[0]); err != nil {
+		if sct, durable, err = local.LogPrecert(ctx, precert, tbs, c.chain[0]); err != nil {
 			return nil, &CTError{Err: err}
 		}
 	} else {
@@ -236,6 +239,10 @@ func (c *CA) issueWithSCT(ctx context.Context, tmpl *x509.Certificate, pub crypt
 	leaf, err := c.sign(&final, pub, spki)
 	if err != nil {
 		return nil, err
+	}
+	// Nothing carrying the SCT leaves before the log holds the entry.
+	if err := durable(); err != nil {
+		return nil, &CTError{Err: err}
 	}
 	return &Issued{Leaf: leaf, Chain: c.chain, Embedded: true}, nil
 }

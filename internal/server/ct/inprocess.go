@@ -16,6 +16,7 @@ import (
 
 	ctgo "github.com/google/certificate-transparency-go"
 	cttls "github.com/google/certificate-transparency-go/tls"
+	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/ctonly"
 )
 
@@ -50,28 +51,40 @@ func (l *Log) AddPreChain(ctx context.Context, chain [][]byte) (*ctgo.SignedCert
 // entry is TesseraCT's (ctonly.Entry, through its CT storage), so the log
 // holds exactly what add-pre-chain would have written; the SCT carries the
 // leaf_index extension and is signed with the log's key as TesseraCT signs.
-func (l *Log) LogPrecert(ctx context.Context, precert, tbs []byte, issuer *x509.Certificate) (*ctgo.SignedCertificateTimestamp, error) {
+//
+// The SCT is made as soon as the journal has given the entry its index,
+// while the entry is being synced: durable waits for the sync, and neither
+// the SCT nor anything carrying it may leave the process before durable
+// returns nil (the CA signs the final certificate meanwhile).
+func (l *Log) LogPrecert(ctx context.Context, precert, tbs []byte, issuer *x509.Certificate) (sct *ctgo.SignedCertificateTimestamp, durable func() error, err error) {
 	if l.storage == nil {
-		return nil, errors.New("ct: the log's storage is not open")
+		return nil, nil, errors.New("ct: the log's storage is not open")
 	}
 	if err := l.knownIssuer(ctx, issuer); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ikh := sha256.Sum256(issuer.RawSubjectPublicKeyInfo)
 	e := &ctonly.Entry{
 		Timestamp: uint64(time.Now().UnixMilli()), IsPrecert: true, Certificate: tbs, Precertificate: precert,
 		IssuerKeyHash: ikh[:], FingerprintsChain: [][32]byte{sha256.Sum256(issuer.Raw)},
 	}
-	future, err := l.storage.Add(ctx, e)
+	var seq sequenced
+	future, err := l.storage.Add(context.WithValue(ctx, sequencedKey{}, &seq), e)
 	if err != nil {
-		return nil, fmt.Errorf("ct: sequencing the precertificate: %w", err)
+		return nil, nil, fmt.Errorf("ct: sequencing the precertificate: %w", err)
 	}
-	idx, err := future()
+	idx := seq.idx
+	if seq.set {
+		err, durable = seq.err, seq.durable
+	} else { // not through the journal (it did not open): the future says why
+		idx, err = future()
+		durable = func() error { return nil }
+	}
 	if err != nil {
-		return nil, fmt.Errorf("ct: sequencing the precertificate: %w", err)
+		return nil, nil, fmt.Errorf("ct: sequencing the precertificate: %w", err)
 	}
 	if idx.IsDup {
-		return nil, errors.New("ct: this precertificate is already in the log")
+		return nil, nil, errors.New("ct: this precertificate is already in the log")
 	}
 	leaf := e.MerkleTreeLeaf(idx.Index)
 	// The SCT signs the same bytes as the Merkle tree leaf (RFC 6962 §3.2):
@@ -79,7 +92,7 @@ func (l *Log) LogPrecert(ctx context.Context, precert, tbs []byte, issuer *x509.
 	sum := sha256.Sum256(leaf)
 	sig, err := l.signer.Sign(rand.Reader, sum[:], crypto.SHA256)
 	if err != nil {
-		return nil, fmt.Errorf("ct: signing the SCT: %w", err)
+		return nil, nil, fmt.Errorf("ct: signing the SCT: %w", err)
 	}
 	return &ctgo.SignedCertificateTimestamp{
 		SCTVersion: ctgo.V1, LogID: ctgo.LogID{KeyID: l.logID}, Timestamp: e.Timestamp,
@@ -88,8 +101,20 @@ func (l *Log) LogPrecert(ctx context.Context, precert, tbs []byte, issuer *x509.
 			Algorithm: cttls.SignatureAndHashAlgorithm{Hash: cttls.SHA256, Signature: cttls.ECDSA},
 			Signature: sig,
 		},
-	}, nil
+	}, durable, nil
 }
+
+// sequenced is what the journal said of an entry LogPrecert added: its
+// index at once, and how to wait for its sync. LogPrecert passes one down
+// through TesseraCT's storage in the context, which the log's add fills.
+type sequenced struct {
+	idx     tessera.Index
+	durable func() error
+	err     error
+	set     bool
+}
+
+type sequencedKey struct{}
 
 // leafIndexExtension is static-ct-api's SCT extension naming the entry's
 // index: type 0, length 5, the index in 40 bits.

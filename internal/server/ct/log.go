@@ -141,7 +141,14 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 				return func() (tessera.Index, error) { return tessera.Index{}, openErr }
 			}
 		} else {
-			add = l.journal.Add
+			jr := l.journal
+			add = func(ctx context.Context, e *tessera.Entry) tessera.IndexFuture {
+				idx, durable, err := jr.Sequence(ctx, e)
+				if at, ok := ctx.Value(sequencedKey{}).(*sequenced); ok {
+					*at = sequenced{idx: idx, durable: durable, err: err, set: true}
+				}
+				return journal.Future(idx, durable, err)
+			}
 		}
 		issuers, err := posix.NewIssuerStorage(ctx, cfg.Dir)
 		if err != nil {

@@ -218,8 +218,11 @@ func TestReadyReportsAStoppedJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustWrite(t, jdir, nil)
-	if _, err := f.log.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0]); err == nil {
-		t.Error("a journal that could not be written gave an SCT")
+	// The entry has its index, so the SCT is made; durable says the sync
+	// failed, and the CA hands out nothing.
+	sct, durable, err := f.log.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0])
+	if err == nil && (sct == nil || durable() == nil) {
+		t.Error("a journal that could not be written held the precertificate")
 	}
 	if err := f.log.Ready(t.Context()); err == nil || !strings.Contains(err.Error(), "ct: writing the journal") {
 		t.Errorf("Ready after the journal stopped: %v", err)
@@ -231,7 +234,7 @@ func TestReadyReportsAStoppedJournal(t *testing.T) {
 	if err := os.Mkdir(jdir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.log.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0]); err == nil {
+	if _, err := logPrecert(t, f.log, f.precert(t, true).Raw, f.chain[0]); err == nil {
 		t.Error("a stopped journal gave an SCT")
 	}
 	if err := f.log.Ready(t.Context()); err == nil {
@@ -252,7 +255,7 @@ func TestJournalReplaysAfterCrash(t *testing.T) {
 	f := open(t)
 	dir := f.dir
 	for range 3 {
-		if _, err := f.log.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0]); err != nil {
+		if _, err := logPrecert(t, f.log, f.precert(t, true).Raw, f.chain[0]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -292,7 +295,7 @@ func TestJournalReplaysAfterCrash(t *testing.T) {
 	if again := resolve(t, l.journal.Add(t.Context(), tesseraCTEntry(testEntry(1, true)))); !again.IsDup || again.Index != 4 {
 		t.Errorf("replayed entry sent again: %+v, want a duplicate at 4", again)
 	}
-	sct, err := l.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0])
+	sct, err := logPrecert(t, l, f.precert(t, true).Raw, f.chain[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +333,7 @@ func TestCloseAfterCancelHandsOverTheBacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if _, err := l.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0]); err != nil {
+		if _, err := logPrecert(t, l, f.precert(t, true).Raw, f.chain[0]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -400,4 +403,18 @@ func resolve(t *testing.T, f tessera.IndexFuture) tessera.Index {
 		t.Fatal(err)
 	}
 	return idx
+}
+
+// logPrecert logs a precertificate in-process and waits for it to be
+// durable, as the CA does before answering.
+func logPrecert(t *testing.T, l *Log, precert []byte, issuer *x509.Certificate) (*ctgo.SignedCertificateTimestamp, error) {
+	t.Helper()
+	sct, durable, err := l.LogPrecert(t.Context(), precert, []byte("tbs"), issuer)
+	if err != nil {
+		return nil, err
+	}
+	if err := durable(); err != nil {
+		return nil, err
+	}
+	return sct, nil
 }

@@ -160,52 +160,69 @@ const (
 // (IsDup); beyond the backlog the journal may hold ahead of Tessera, an add
 // is pushed back (tessera.ErrPushback).
 func (j *Journal) Add(ctx context.Context, e *tessera.Entry) tessera.IndexFuture {
+	return Future(j.Sequence(ctx, e))
+}
+
+// Sequence is Add for a caller with work to do while the entry is synced
+// (a CT log signs its SCT meanwhile): it gives the entry's index at once,
+// and durable, which waits for the sync (or ctx) and says whether it
+// failed. Nothing that promises the entry may leave the process before
+// durable has returned nil. A duplicate of a recent entry gets that entry's
+// index (IsDup); err is set when the entry was not taken at all.
+func (j *Journal) Sequence(ctx context.Context, e *tessera.Entry) (idx tessera.Index, durable func() error, err error) {
 	j.mu.Lock()
 	if j.failed != nil {
 		err := j.failed
 		j.mu.Unlock()
-		return func() (tessera.Index, error) { return tessera.Index{}, err }
+		return tessera.Index{}, nil, err
 	}
 	if j.closed {
 		j.mu.Unlock()
-		return func() (tessera.Index, error) {
-			return tessera.Index{}, errors.New(j.name + ": the log is shutting down")
-		}
+		return tessera.Index{}, nil, errors.New(j.name + ": the log is shutting down")
 	}
 	if idx, ok := j.dedup.Get(string(e.Identity())); ok {
 		j.mu.Unlock()
-		return func() (tessera.Index, error) { return tessera.Index{Index: idx, IsDup: true}, nil }
+		return tessera.Index{Index: idx, IsDup: true}, func() error { return nil }, nil
 	}
 	if j.next-j.integrated() >= j.backlog {
 		j.mu.Unlock()
-		return func() (tessera.Index, error) { return tessera.Index{}, tessera.ErrPushback }
+		return tessera.Index{}, nil, tessera.ErrPushback
 	}
-	idx := j.next
-	data := e.MarshalBundleData(idx)
+	next := j.next
+	data := e.MarshalBundleData(next)
 	if len(data) > j.maxData {
 		j.mu.Unlock()
 		// Refused here, as Tessera would: once acknowledged it must fit.
-		return func() (tessera.Index, error) {
-			return tessera.Index{}, fmt.Errorf("entry data too large (%d > %d)", len(data), j.maxData)
-		}
+		return tessera.Index{}, nil, fmt.Errorf("entry data too large (%d > %d)", len(data), j.maxData)
 	}
 	j.next++
-	j.dedup.Add(string(e.Identity()), idx)
+	j.dedup.Add(string(e.Identity()), next)
 	c := j.batch
-	c.records = appendRecord(c.records, idx, data)
-	c.entries = append(c.entries, &pendingEntry{idx: idx, entry: e})
+	c.records = appendRecord(c.records, next, data)
+	c.entries = append(c.entries, &pendingEntry{idx: next, entry: e})
 	j.mu.Unlock()
 	signal(j.wake)
-	return func() (tessera.Index, error) {
+	return tessera.Index{Index: next}, func() error {
 		select {
 		case <-c.done:
 		case <-ctx.Done():
-			return tessera.Index{}, ctx.Err()
+			return ctx.Err()
 		}
-		if c.err != nil {
-			return tessera.Index{}, c.err
+		return c.err
+	}, nil
+}
+
+// Future is Sequence's answer as Tessera's future: the index once durable
+// says the entry is synced.
+func Future(idx tessera.Index, durable func() error, err error) tessera.IndexFuture {
+	return func() (tessera.Index, error) {
+		if err != nil {
+			return tessera.Index{}, err
 		}
-		return tessera.Index{Index: idx}, nil
+		if err := durable(); err != nil {
+			return tessera.Index{}, err
+		}
+		return idx, nil
 	}
 }
 

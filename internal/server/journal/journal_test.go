@@ -796,3 +796,34 @@ func TestGatherWaitsOnlyForSharedSyncs(t *testing.T) {
 		t.Fatalf("the add after a shared sync was synced in %s; want it held %s for company", d, gather)
 	}
 }
+
+// TestSequenceGivesTheIndexBeforeTheSync: Sequence answers with the entry's
+// index while its sync is still under way; durable waits for the sync.
+func TestSequenceGivesTheIndexBeforeTheSync(t *testing.T) {
+	fake := newFake(7)
+	close(fake.hold)
+	held, release := make(chan struct{}), make(chan struct{})
+	cfg := testConfig(t.TempDir(), fake)
+	var once sync.Once
+	cfg.Durable = func(uint64, []*tessera.Entry) { once.Do(func() { close(held); <-release }) }
+	j := openTestJournalWith(t, cfg)
+	idx, durable, err := j.Sequence(t.Context(), testEntry(0))
+	if err != nil || idx.Index != 7 || idx.IsDup {
+		t.Fatalf("Sequence: %+v, %v; want index 7", idx, err)
+	}
+	<-held // the committer is in the entry's sync
+	done := make(chan error, 1)
+	go func() { done <- durable() }()
+	select {
+	case err := <-done:
+		t.Fatalf("durable returned (%v) before the sync finished", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if again, durable, err := j.Sequence(t.Context(), testEntry(0)); err != nil || !again.IsDup || again.Index != 7 || durable() != nil {
+		t.Errorf("the same entry again: %+v, %v; want a duplicate of 7", again, err)
+	}
+}
