@@ -8,6 +8,9 @@
 // index there, so an SCT waits for that append alone, and Tessera integrates
 // entries in rounds after (replayed from the journal after a crash). This
 // package gives the journal the log's entry format: a journaled record is
-// the entry's static-ct-api TileLeaf, read back by decodeTileLeaf. The CT
-// logic is TesseraCT's.
+// the entry's static-ct-api TileLeaf, read back by decodeTileLeaf. Syncs
+// are grouped (journal.DefaultGather). The CA in the same process logs
+// through LogPrecert, which signs the SCT as soon as the journal has given
+// the entry its index and hands back a wait for the sync, which the CA
+// passes before it answers. The CT logic is TesseraCT's.
 package ct
