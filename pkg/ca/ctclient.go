@@ -30,9 +30,9 @@ type CTLog interface {
 // LocalCTLog is a CT log in the CA's own process: it takes the
 // precertificate with its TBS (poison removed) and issuer as the CA made
 // them, and returns an SCT it signed itself, which the CA does not re-check,
-// as soon as the entry has its place in the log. durable waits until the
-// entry cannot be lost; the CA signs the final certificate meanwhile and
-// hands it out only once durable has returned nil.
+// as soon as the entry has its place in the log. durable (never nil when
+// err is) waits until the entry cannot be lost; the CA signs the final
+// certificate meanwhile and hands it out only once durable has returned nil.
 type LocalCTLog interface {
 	CTLog
 	LogPrecert(ctx context.Context, precert, tbs []byte, issuer *x509.Certificate) (sct *ct.SignedCertificateTimestamp, durable func() error, err error)

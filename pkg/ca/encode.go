@@ -268,7 +268,8 @@ func (w *derWriter) time(t time.Time) {
 }
 
 // appendOID appends oid's DER (tag, length, content), as encoding/asn1
-// writes it, refusing what it refuses.
+// writes it, refusing what it refuses and negative components too (which it
+// writes).
 func appendOID(b []byte, oid asn1.ObjectIdentifier) ([]byte, error) {
 	if len(oid) < 2 || oid[0] > 2 || (oid[0] < 2 && oid[1] >= 40) || oid[0] < 0 || oid[1] < 0 {
 		return nil, fmt.Errorf("ca: invalid object identifier %v", oid)

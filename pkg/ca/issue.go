@@ -222,6 +222,9 @@ func (c *CA) issueWithSCT(ctx context.Context, tmpl *x509.Certificate, pub crypt
 		if sct, durable, err = local.LogPrecert(ctx, precert, tbs, c.chain[0]); err != nil {
 			return nil, &CTError{Err: err}
 		}
+		if durable == nil {
+			return nil, &CTError{Err: errors.New("the in-process log gave no way to wait for its entry")}
+		}
 	} else {
 		if sct, err = c.ct.AddPreChain(ctx, append([][]byte{precert}, c.ctChain...)); err != nil {
 			return nil, &CTError{Err: err}

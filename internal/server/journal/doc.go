@@ -4,13 +4,14 @@
 //
 // Every add to the log goes through the journal, which gives the entry the
 // next index and appends it to a segment file (DIR/<first index>.log),
-// synced once for all who arrived during the last sync; with Config.Gather a
-// sync that follows a shared one waits that long for more to join it (group
-// commit, for adds from independent requests). The entry is acknowledged
-// (its index answered) once one synced append holds it, without waiting for
-// Tessera's own synced writes; after a failed write nothing more is written
-// or acknowledged. Sequence gives the index at once and a wait for the sync,
-// for a caller that prepares its acknowledgement meanwhile. Recent entries are remembered, so a duplicate
+// synced once for all who arrived during the last sync; with Config.Gather,
+// a sync that follows a shared one waits that long for more to join it
+// (group commit, for adds from independent requests). The entry is
+// acknowledged (its index answered) once one synced append holds it,
+// without waiting for Tessera's own synced writes; after a failed write
+// nothing more is written or acknowledged. Sequence gives the index at once
+// and a wait for the sync, for a caller that prepares its acknowledgement
+// meanwhile. Recent entries are remembered, so a duplicate
 // gets the first copy's index; beyond a bounded backlog ahead of Tessera an
 // add is pushed back.
 //

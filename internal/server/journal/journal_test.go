@@ -811,7 +811,7 @@ func TestSequenceGivesTheIndexBeforeTheSync(t *testing.T) {
 	if err != nil || idx.Index != 7 || idx.IsDup {
 		t.Fatalf("Sequence: %+v, %v; want index 7", idx, err)
 	}
-	<-held // the committer is in the entry's sync
+	<-held // the committer has synced the entry and is held before answering
 	done := make(chan error, 1)
 	go func() { done <- durable() }()
 	select {
