@@ -13,6 +13,11 @@
 // so that a change to the serving path is measured against its parent in one
 // run (this machine drifts by tens of percent between runs).
 //
+// Each row also gives the CPU time the serving processes used per
+// certificate (from /proc): the load generator shares the two cores, so a
+// faster server leaves itself less of them, and this says what each
+// certificate cost the server itself.
+//
 // scripts/build-fulcio builds the peer (v1.8.8) from the module proxy.
 package main
 
@@ -132,12 +137,14 @@ func run(dur time.Duration, levels, fulcioBin, before string) error {
 		return err
 	}
 	procs = append(procs, p)
+	fulcioProc := p
 
 	caAddr, caAloneDebug := freeAddr(), freeAddr()
 	if p, err = start(dir, "ca", hallmark, append([]string{"ca", "serve", "--addr", caAddr, "--data", filepath.Join(dir, "ca"), "--oidc-issuer", issuer, "--debug-addr", caAloneDebug}, quiet...)...); err != nil {
 		return err
 	}
 	procs = append(procs, p)
+	caProc := p
 	if err := load.WaitReady("http://"+caAddr+"/readyz", 30*time.Second); err != nil {
 		return err
 	}
@@ -151,6 +158,7 @@ func run(dur time.Duration, levels, fulcioBin, before string) error {
 		return err
 	}
 	procs = append(procs, p)
+	ctProc := p
 	if err := load.WaitReady("http://"+ctAddr+"/readyz", 30*time.Second); err != nil {
 		return err
 	}
@@ -160,6 +168,7 @@ func run(dur time.Duration, levels, fulcioBin, before string) error {
 		return err
 	}
 	procs = append(procs, p)
+	caCTProc := p
 	if err := load.WaitReady("http://"+caCTAddr+"/readyz", 30*time.Second); err != nil {
 		return err
 	}
@@ -172,6 +181,8 @@ func run(dur time.Duration, levels, fulcioBin, before string) error {
 	if err != nil {
 		return err
 	}
+	serveProc := procs[len(procs)-1]
+	var beforeProc *exec.Cmd
 	var beforeCA, beforeDebug string
 	var beforeReqs []load.Request
 	if before != "" {
@@ -184,26 +195,26 @@ func run(dur time.Duration, levels, fulcioBin, before string) error {
 		if beforeCA, beforeReqs, beforeDebug, err = startServe(dir, "serve-before", bin, &procs); err != nil {
 			return err
 		}
+		beforeProc = procs[len(procs)-1]
 	}
 
 	reqs, err := requests(client, 512)
 	if err != nil {
 		return err
 	}
-	sides := []struct {
+	type side struct {
 		name, url string
 		reqs      []load.Request
-	}{
-		{"Fulcio v1.8.8 (no CT)", "http://" + fulcioAddr, reqs},
-		{"Hallmark CA (no CT)", "http://" + caAddr, reqs},
-		{"Hallmark CA + CT log process (SCT)", "http://" + caCTAddr, reqs},
-		{"hallmark serve: CA + CT (SCT)", serveCA, serveReqs},
+		procs     []*exec.Cmd // whose CPU time serves this side
+	}
+	sides := []side{
+		{"Fulcio v1.8.8 (no CT)", "http://" + fulcioAddr, reqs, []*exec.Cmd{fulcioProc}},
+		{"Hallmark CA (no CT)", "http://" + caAddr, reqs, []*exec.Cmd{caProc}},
+		{"Hallmark CA + CT log process (SCT)", "http://" + caCTAddr, reqs, []*exec.Cmd{caCTProc, ctProc}},
+		{"hallmark serve: CA + CT (SCT)", serveCA, serveReqs, []*exec.Cmd{serveProc}},
 	}
 	if before != "" {
-		sides = append(sides, struct {
-			name, url string
-			reqs      []load.Request
-		}{"hallmark serve at " + before, beforeCA, beforeReqs})
+		sides = append(sides, side{"hallmark serve at " + before, beforeCA, beforeReqs, []*exec.Cmd{beforeProc}})
 	}
 	fmt.Printf("certificate issuance, %s per side and level, same load generator, all on this machine (%d CPUs)\n", dur, runtimeCPUs())
 	for _, lv := range strings.Split(levels, ",") {
@@ -232,12 +243,14 @@ func run(dur time.Duration, levels, fulcioBin, before string) error {
 			if profileDir != "" && si == 4 {
 				go profile(beforeDebug, filepath.Join(profileDir, fmt.Sprintf("serve-before-%d.prof", c)), dur)
 			}
+			cpu0 := cpuTime(s.procs)
 			res, err := load.Run(c, dur, http.StatusOK, next)
 			if err != nil {
 				return fmt.Errorf("%s at %d clients: %w", s.name, c, err)
 			}
+			cpu := cpuTime(s.procs) - cpu0
 			rates = append(rates, res.Rate)
-			fmt.Printf("%4d clients  %-36s %s\n", c, s.name, res)
+			fmt.Printf("%4d clients  %-36s %s  server CPU %4.0f µs/cert\n", c, s.name, res, cpu.Seconds()*1e6/(res.Rate*dur.Seconds()))
 		}
 		fmt.Printf("%4d clients  Hallmark / Fulcio-without-CT: %.2fx without CT; with an SCT: %.2fx (CT log process), %.2fx (hallmark serve)\n",
 			c, rates[1]/rates[0], rates[2]/rates[0], rates[3]/rates[0])
@@ -246,6 +259,28 @@ func run(dur time.Duration, levels, fulcioBin, before string) error {
 		}
 	}
 	return nil
+}
+
+// cpuTime is the CPU time (user and system) the processes have used, from
+// /proc (clock ticks of 10 ms; a run of seconds makes that fine enough).
+func cpuTime(procs []*exec.Cmd) time.Duration {
+	var total time.Duration
+	for _, p := range procs {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Process.Pid))
+		if err != nil {
+			return 0
+		}
+		// Fields after the command name (which may hold spaces): state is
+		// the first, utime and stime the 12th and 13th.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 13 {
+			return 0
+		}
+		u, _ := strconv.Atoi(f[11])
+		s, _ := strconv.Atoi(f[12])
+		total += time.Duration(u+s) * 10 * time.Millisecond
+	}
+	return total
 }
 
 func runtimeCPUs() int {
