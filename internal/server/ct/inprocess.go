@@ -69,17 +69,13 @@ func (l *Log) LogPrecert(ctx context.Context, precert, tbs []byte, issuer *x509.
 		IssuerKeyHash: ikh[:], FingerprintsChain: [][32]byte{sha256.Sum256(issuer.Raw)},
 	}
 	var seq sequenced
-	future, err := l.storage.Add(context.WithValue(ctx, sequencedKey{}, &seq), e)
-	if err != nil {
+	if _, err := l.storage.Add(context.WithValue(ctx, sequencedKey{}, &seq), e); err != nil {
 		return nil, nil, fmt.Errorf("ct: sequencing the precertificate: %w", err)
 	}
-	idx := seq.idx
-	if seq.set {
-		err, durable = seq.err, seq.durable
-	} else { // not through the journal (it did not open): the future says why
-		idx, err = future()
-		durable = func() error { return nil }
+	if !seq.set { // Open fails when the journal does not open, so every add goes through it
+		return nil, nil, errors.New("ct: the precertificate did not reach the log's journal")
 	}
+	idx, durable, err := seq.idx, seq.durable, seq.err
 	if err != nil {
 		return nil, nil, fmt.Errorf("ct: sequencing the precertificate: %w", err)
 	}

@@ -36,10 +36,9 @@ type Config struct {
 	// Gather, when set, is how long the committer lets further adds join a
 	// sync once they arrive together (the last sync held more than one):
 	// fewer, larger syncs when many independent requests add at once (a CT
-	// log's), at that much latency; an adder whose last sync held only its
-	// own entry never waits. An adder that
-	// groups its own adds and waits for each group (the Rekor log's group
-	// committer) wants none: nothing more arrives while it waits.
+	// log's), at that much latency; after a sync of one entry nobody waits.
+	// An adder that groups its own adds and waits for each group (the Rekor
+	// log's group committer) wants none: nothing more arrives while it waits.
 	Gather time.Duration
 }
 
