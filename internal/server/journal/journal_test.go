@@ -434,6 +434,10 @@ func TestJournalCloseDrains(t *testing.T) {
 	j := openTestJournal(t, t.TempDir(), fake)
 	var wg sync.WaitGroup
 	var acked atomic.Int32
+	// One add before the rest, so the log is never empty when Close comes
+	// (the 50 below may not have started within the millisecond).
+	resolve(t, j.Add(t.Context(), testEntry(100)))
+	acked.Add(1)
 	for i := range 50 {
 		wg.Go(func() {
 			if _, err := j.Add(t.Context(), testEntry(i))(); err == nil {
