@@ -46,6 +46,7 @@ import (
 
 func main() {
 	home, _ := os.UserHomeDir()
+	load.ClientFlag()
 	dur := flag.Duration("d", 10*time.Second, "measuring time per side and concurrency")
 	levels := flag.String("c", "1,16,256", "client concurrencies")
 	fulcio := flag.String("fulcio", filepath.Join(home, ".cache/hallmark-fulcio/v1.8.8/fulcio"), "Fulcio binary (scripts/build-fulcio)")
@@ -216,7 +217,7 @@ func run(dur time.Duration, levels, fulcioBin, before string) error {
 	if before != "" {
 		sides = append(sides, side{"hallmark serve at " + before, beforeCA, beforeReqs, []*exec.Cmd{beforeProc}})
 	}
-	fmt.Printf("certificate issuance, %s per side and level, same load generator, all on this machine (%d CPUs)\n", dur, runtimeCPUs())
+	fmt.Printf("certificate issuance, %s per side and level, same load generator (client %s), all on this machine (%d CPUs)\n", dur, load.Client, runtimeCPUs())
 	for _, lv := range strings.Split(levels, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(lv))
 		if err != nil || c < 1 {

@@ -33,6 +33,7 @@ import (
 
 func main() {
 	home, _ := os.UserHomeDir()
+	load.ClientFlag()
 	dur := flag.Duration("d", 10*time.Second, "measuring time per side and concurrency")
 	levels := flag.String("c", "1,16,256", "client concurrencies")
 	peer := flag.String("tsa", filepath.Join(home, ".cache/hallmark-timestamp-authority/v2.1.3/timestamp-server"), "timestamp-server binary (scripts/build-timestamp-authority)")
@@ -116,7 +117,7 @@ func run(dur time.Duration, levels, peer string) error {
 		{"timestamp-authority v2.1.3", "http://" + peerAddr + "/api/v1/timestamp"},
 		{"Hallmark TSA", "http://" + hmAddr + "/api/v1/timestamp"},
 	}
-	fmt.Printf("RFC 3161 timestamps, %s per side and level, same key and chain, same load generator\n", dur)
+	fmt.Printf("RFC 3161 timestamps, %s per side and level, same key and chain, same load generator (client %s)\n", dur, load.Client)
 	for _, lv := range strings.Split(levels, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(lv))
 		if err != nil || c < 1 {
