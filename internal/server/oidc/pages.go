@@ -4,11 +4,17 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"sync"
 
 	"hallmark.dev/hallmark/pkg/idp"
 )
 
-var pages = template.Must(template.New("").Parse(`
+// pages are parsed when first served, not in every hallmark process's init.
+var pages = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Parse(pagesText))
+})
+
+const pagesText = `
 {{define "head"}}<!doctype html><html><head><meta charset="utf-8"><title>Hallmark sign-in</title>
 <style>body{font-family:sans-serif;max-width:32em;margin:3em auto}label{display:block;margin:.4em 0}button{margin-right:1em}</style>
 </head><body><h1>Hallmark sign-in</h1>{{end}}
@@ -24,7 +30,7 @@ var pages = template.Must(template.New("").Parse(`
 {{template "identities" .}}
 <p><button name="action" value="approve">Approve</button><button name="action" value="deny">Deny</button></p></form></body></html>{{end}}
 {{define "message"}}{{template "head"}}<p>{{.}}</p></body></html>{{end}}
-`))
+`
 
 func (h *Handler) page(w http.ResponseWriter, code int, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -34,7 +40,7 @@ func (h *Handler) page(w http.ResponseWriter, code int, name string, data any) {
 	// the consent form, to the client's loopback listener.
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	w.WriteHeader(code)
-	_ = pages.ExecuteTemplate(w, name, data)
+	_ = pages().ExecuteTemplate(w, name, data)
 }
 
 func (h *Handler) pageError(w http.ResponseWriter, err error) {
