@@ -2,8 +2,6 @@ package log
 
 import (
 	"context"
-	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/transparency-dev/tessera"
@@ -42,9 +40,6 @@ type groupCommitter struct {
 	max      int
 	interval time.Duration // least time between the starts of busy rounds
 	observe  func(float64) // round sizes; may be nil
-	// onIndexError, when set, hears of each failed attempt to index a group.
-	onIndexError func(error)
-	indexErr     atomic.Pointer[error] // the last attempt's failure while retrying
 }
 
 // pendingAdd is one entry on its way into the log. Its channels are
@@ -174,56 +169,13 @@ func (g *groupCommitter) runIndexer(ctx context.Context) {
 			for i, p := range group {
 				entries[i] = &p.indexed
 			}
-			firsts, err := g.putAll(ctx, entries)
+			firsts, err := g.index.putAll(ctx, entries)
 			for i, p := range group {
 				first, dup := firsts[i]
 				p.done <- indexDone{err: err, dup: dup, first: first}
 			}
 		}
 	}
-}
-
-// Bounds on the wait between attempts to index a group the index refused.
-const (
-	indexRetryFirst = 10 * time.Millisecond
-	indexRetryMax   = time.Second
-)
-
-// putAll indexes a sequenced group, trying again until the index takes it
-// or the log stops. The group is in the log already and must not be skipped:
-// the index holds every entry below the highest it holds (at open only what
-// lies beyond that is indexed again), and a duplicate of an entry waits for
-// its first copy's record. Meanwhile later groups wait behind it, appends
-// time out (503), and the log reports itself not ready (indexErr).
-func (g *groupCommitter) putAll(ctx context.Context, entries []*indexed) (map[int]uint64, error) {
-	wait := indexRetryFirst
-	for {
-		firsts, err := g.index.putAll(ctx, entries)
-		if err == nil {
-			g.indexErr.Store(nil)
-			return firsts, nil
-		}
-		err = fmt.Errorf("indexing entries %d to %d: %w", entries[0].rec.LogIndex, entries[len(entries)-1].rec.LogIndex, err)
-		g.indexErr.Store(&err)
-		if g.onIndexError != nil {
-			g.onIndexError(err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, indexRetryMax)
-	}
-}
-
-// IndexErr is why the last attempt to index a group failed, while it is
-// being tried again; nil once the index took it.
-func (g *groupCommitter) IndexErr() error {
-	if err := g.indexErr.Load(); err != nil {
-		return *err
-	}
-	return nil
 }
 
 // append queues p for the next group and waits until it is durable in the

@@ -16,7 +16,6 @@ type metrics struct {
 	indexGaps       prometheus.Gauge
 	reindexed       prometheus.Counter
 	reconcileErrors prometheus.Counter
-	indexRetries    prometheus.Counter
 	collectors      []prometheus.Collector
 }
 
@@ -49,11 +48,8 @@ func newMetrics(s *Service) *metrics {
 		reconcileErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hallmark_log_reconcile_errors_total", Help: "Passes of the shared-index reconciler that failed (MySQL).",
 		}),
-		indexRetries: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hallmark_log_index_retries_total", Help: "Failed attempts to index a sequenced group, each tried again (appends wait meanwhile).",
-		}),
 	}
-	m.collectors = []prometheus.Collector{m.appends, m.appendSeconds, m.round, m.indexGaps, m.reindexed, m.reconcileErrors, m.indexRetries,
+	m.collectors = []prometheus.Collector{m.appends, m.appendSeconds, m.round, m.indexGaps, m.reindexed, m.reconcileErrors,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hallmark_log_queue_depth", Help: "Appends waiting for the next round."},
 			func() float64 { return float64(len(s.group.submit)) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hallmark_log_checkpoint_size", Help: "Tree size of the latest checkpoint this frontend signed."},

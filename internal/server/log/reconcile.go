@@ -147,11 +147,7 @@ func missingPositions(ctx context.Context, db *sql.DB, from, to uint64) ([]uint6
 // otherwise it asks, briefly. The reconciler's failures are logged and
 // counted, not made a readiness failure: every frontend runs the same pass
 // against the same database, and one bad pass must not empty the Service.
-// A group the index refused, while it is tried again, makes the log unready.
 func (s *Service) Ready(ctx context.Context) error {
-	if err := s.group.IndexErr(); err != nil {
-		return err
-	}
 	if s.cfg.MySQL == nil {
 		if _, err := s.reader.IntegratedSize(ctx); err != nil {
 			return fmt.Errorf("log storage: %w", err)

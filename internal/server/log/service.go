@@ -230,10 +230,6 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s.group = newGroupCommitter(add, ix, int(cfg.BatchMaxSize))
 	s.metrics = newMetrics(s)
 	s.group.observe = s.metrics.round.Observe
-	s.group.onIndexError = func(err error) {
-		s.metrics.indexRetries.Inc()
-		s.cfg.Logger.Error("the index refused a sequenced group; trying again", "err", err)
-	}
 	if cfg.MySQL != nil {
 		s.group.interval = mysqlRoundInterval
 	}
