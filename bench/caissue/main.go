@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"hallmark.dev/hallmark/bench/internal/load"
+	"hallmark.dev/hallmark/bench/internal/proc"
 	"hallmark.dev/hallmark/pkg/idp"
 	"hallmark.dev/hallmark/pkg/keys"
 )
@@ -244,12 +245,12 @@ func run(dur time.Duration, levels, fulcioBin, before string) error {
 			if profileDir != "" && si == 4 {
 				go profile(beforeDebug, filepath.Join(profileDir, fmt.Sprintf("serve-before-%d.prof", c)), dur)
 			}
-			cpu0 := cpuTime(s.procs)
+			cpu0 := proc.CPUTime(s.procs...)
 			res, err := load.Run(c, dur, http.StatusOK, next)
 			if err != nil {
 				return fmt.Errorf("%s at %d clients: %w", s.name, c, err)
 			}
-			cpu := cpuTime(s.procs) - cpu0
+			cpu := proc.CPUTime(s.procs...) - cpu0
 			rates = append(rates, res.Rate)
 			fmt.Printf("%4d clients  %-36s %s  server CPU %4.0f µs/cert\n", c, s.name, res, cpu.Seconds()*1e6/(res.Rate*dur.Seconds()))
 		}
@@ -260,28 +261,6 @@ func run(dur time.Duration, levels, fulcioBin, before string) error {
 		}
 	}
 	return nil
-}
-
-// cpuTime is the CPU time (user and system) the processes have used, from
-// /proc (clock ticks of 10 ms; a run of seconds makes that fine enough).
-func cpuTime(procs []*exec.Cmd) time.Duration {
-	var total time.Duration
-	for _, p := range procs {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Process.Pid))
-		if err != nil {
-			return 0
-		}
-		// Fields after the command name (which may hold spaces): state is
-		// the first, utime and stime the 12th and 13th.
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(f) < 13 {
-			return 0
-		}
-		u, _ := strconv.Atoi(f[11])
-		s, _ := strconv.Atoi(f[12])
-		total += time.Duration(u+s) * 10 * time.Millisecond
-	}
-	return total
 }
 
 func runtimeCPUs() int {

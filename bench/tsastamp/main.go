@@ -29,6 +29,7 @@ import (
 	"github.com/digitorus/timestamp"
 
 	"hallmark.dev/hallmark/bench/internal/load"
+	"hallmark.dev/hallmark/bench/internal/proc"
 )
 
 func main() {
@@ -113,9 +114,12 @@ func run(dur time.Duration, levels, peer string) error {
 		}
 		reqs[i] = load.Request{ContentType: "application/timestamp-query", Body: der}
 	}
-	sides := []struct{ name, url string }{
-		{"timestamp-authority v2.1.3", "http://" + peerAddr + "/api/v1/timestamp"},
-		{"Hallmark TSA", "http://" + hmAddr + "/api/v1/timestamp"},
+	sides := []struct {
+		name, url string
+		proc      *exec.Cmd
+	}{
+		{"timestamp-authority v2.1.3", "http://" + peerAddr + "/api/v1/timestamp", procs[1]},
+		{"Hallmark TSA", "http://" + hmAddr + "/api/v1/timestamp", procs[0]},
 	}
 	fmt.Printf("RFC 3161 timestamps, %s per side and level, same key and chain, same load generator (client %s)\n", dur, load.Client)
 	for _, lv := range strings.Split(levels, ",") {
@@ -127,12 +131,14 @@ func run(dur time.Duration, levels, peer string) error {
 		for _, s := range sides {
 			next := func(i int) load.Request { r := reqs[i%len(reqs)]; r.URL = s.url; return r }
 			_, _ = load.Run(c, time.Second, http.StatusOK, next)
+			cpu0 := proc.CPUTime(s.proc)
 			res, err := load.Run(c, dur, http.StatusOK, next)
 			if err != nil {
 				return fmt.Errorf("%s at %d clients: %w", s.name, c, err)
 			}
+			cpu := proc.CPUTime(s.proc) - cpu0
 			rates = append(rates, res.Rate)
-			fmt.Printf("%4d clients  %-28s %s\n", c, s.name, res)
+			fmt.Printf("%4d clients  %-28s %s  server CPU %4.0f µs/stamp\n", c, s.name, res, cpu.Seconds()*1e6/(res.Rate*dur.Seconds()))
 		}
 		fmt.Printf("%4d clients  Hallmark / timestamp-authority: %.2fx\n", c, rates[1]/rates[0])
 	}

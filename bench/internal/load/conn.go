@@ -23,7 +23,7 @@ type connSender struct {
 	body bytes.Buffer
 }
 
-// timeout bounds one request, as the net/http client's does.
+// timeout bounds one request, for both clients.
 const timeout = 60 * time.Second
 
 func (s *connSender) send(ctx context.Context, r Request) (int, []byte, error) {
@@ -43,16 +43,26 @@ func (s *connSender) send(ctx context.Context, r Request) (int, []byte, error) {
 		}
 		s.addr, s.conn, s.br = u.Host, c, bufio.NewReaderSize(c, 16<<10)
 	}
-	s.buf.Reset()
-	fmt.Fprintf(&s.buf, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n", u.RequestURI(), u.Host, r.ContentType, len(r.Body))
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			s.buf.WriteString(k + ": " + v + "\r\n")
+	// The headers net/http would send: its defaults, the caller's, the
+	// body's type and length.
+	h := http.Header{"User-Agent": {"Go-http-client/1.1"}, "Accept-Encoding": {"gzip"}}
+	for k, v := range r.Header {
+		if k != "Host" && k != "Content-Length" {
+			h[k] = v
 		}
 	}
+	h.Set("Content-Type", r.ContentType)
+	s.buf.Reset()
+	fmt.Fprintf(&s.buf, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", u.RequestURI(), u.Host, len(r.Body))
+	_ = h.Write(&s.buf)
 	s.buf.WriteString("\r\n")
 	s.buf.Write(r.Body)
-	_ = s.conn.SetDeadline(time.Now().Add(timeout))
+	// Bounded as the net/http client is, and abandoned when the run ends.
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = s.conn.SetDeadline(deadline)
 	if _, err := s.conn.Write(s.buf.Bytes()); err != nil {
 		s.close()
 		return 0, nil, err
