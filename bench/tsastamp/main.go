@@ -84,22 +84,23 @@ func run(dur time.Duration, levels, peer string) error {
 		}
 	}()
 	hmAddr := freeAddr()
-	p, err := start(dir, "hallmark-tsa", hallmark, "tsa", "serve", "--addr", hmAddr, "--data", filepath.Join(dir, "tsa"), "--log-level", "error", "--max-in-flight", "100000")
+	hmProc, err := start(dir, "hallmark-tsa", hallmark, "tsa", "serve", "--addr", hmAddr, "--data", filepath.Join(dir, "tsa"), "--log-level", "error", "--max-in-flight", "100000")
 	if err != nil {
 		return err
 	}
-	procs = append(procs, p)
+	procs = append(procs, hmProc)
 	if err := load.WaitReady("http://"+hmAddr+"/readyz", 30*time.Second); err != nil {
 		return err
 	}
 	peerAddr := freeAddr()
 	host, port, _ := net.SplitHostPort(peerAddr)
-	if p, err = start(dir, "timestamp-server", peer, "serve", "--host", host, "--port", port, "--timestamp-signer", "file",
+	peerProc, err := start(dir, "timestamp-server", peer, "serve", "--host", host, "--port", port, "--timestamp-signer", "file",
 		"--file-signer-key-path", filepath.Join(dir, "tsa", "key.pem"), "--certificate-chain-path", filepath.Join(dir, "tsa", "chain.pem"),
-		"--disable-ntp-monitoring", "--log-type", "prod"); err != nil {
+		"--disable-ntp-monitoring", "--log-type", "prod")
+	if err != nil {
 		return err
 	}
-	procs = append(procs, p)
+	procs = append(procs, peerProc)
 	if err := waitPeer("http://" + peerAddr + "/api/v1/timestamp/certchain"); err != nil {
 		return fmt.Errorf("%w (log in %s)", err, filepath.Join(dir, "timestamp-server.log"))
 	}
@@ -118,8 +119,8 @@ func run(dur time.Duration, levels, peer string) error {
 		name, url string
 		proc      *exec.Cmd
 	}{
-		{"timestamp-authority v2.1.3", "http://" + peerAddr + "/api/v1/timestamp", procs[1]},
-		{"Hallmark TSA", "http://" + hmAddr + "/api/v1/timestamp", procs[0]},
+		{"timestamp-authority v2.1.3", "http://" + peerAddr + "/api/v1/timestamp", peerProc},
+		{"Hallmark TSA", "http://" + hmAddr + "/api/v1/timestamp", hmProc},
 	}
 	fmt.Printf("RFC 3161 timestamps, %s per side and level, same key and chain, same load generator (client %s)\n", dur, load.Client)
 	for _, lv := range strings.Split(levels, ",") {

@@ -23,9 +23,6 @@ type connSender struct {
 	body bytes.Buffer
 }
 
-// timeout bounds one request, for both clients.
-const timeout = 60 * time.Second
-
 func (s *connSender) send(ctx context.Context, r Request) (int, []byte, error) {
 	u, err := url.Parse(r.URL)
 	if err != nil {

@@ -57,6 +57,9 @@ type Request struct {
 // the faster one.
 var Client = "conn"
 
+// timeout bounds one request, for both clients.
+const timeout = 60 * time.Second
+
 // sender sends one request and returns the answer's status and body (valid
 // until the next send).
 type sender interface {
