@@ -164,7 +164,7 @@ type unsyncedLog struct {
 	synced chan struct{}
 }
 
-func (u unsyncedLog) LogPrecert(ctx context.Context, precert, tbs []byte, issuer *x509.Certificate) (*ct.SignedCertificateTimestamp, func() error, error) {
+func (u unsyncedLog) LogPrecert(ctx context.Context, precert, tbs []byte, issuer *x509.Certificate) (func() (*ct.SignedCertificateTimestamp, error), func() error, error) {
 	sct, _, err := u.Log.LogPrecert(ctx, precert, tbs, issuer)
 	return sct, func() error { close(u.synced); return errors.New("disk gone") }, err
 }

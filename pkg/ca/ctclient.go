@@ -29,13 +29,15 @@ type CTLog interface {
 
 // LocalCTLog is a CT log in the CA's own process: it takes the
 // precertificate with its TBS (poison removed) and issuer as the CA made
-// them, and returns an SCT it signed itself, which the CA does not re-check,
-// as soon as the entry has its place in the log. durable (never nil when
-// err is) waits until the entry cannot be lost; the CA signs the final
-// certificate meanwhile and hands it out only once durable has returned nil.
+// them, and returns as soon as the entry has its place in the log. sct
+// signs the entry's SCT, which the CA does not re-check; durable waits until
+// the entry cannot be lost (both are set when err is nil). The CA calls
+// durable on the goroutine that called LogPrecert (the log may sync the
+// entry there) while another signs the SCT and the final certificate, and
+// hands the certificate out only once durable has returned nil.
 type LocalCTLog interface {
 	CTLog
-	LogPrecert(ctx context.Context, precert, tbs []byte, issuer *x509.Certificate) (sct *ct.SignedCertificateTimestamp, durable func() error, err error)
+	LogPrecert(ctx context.Context, precert, tbs []byte, issuer *x509.Certificate) (sct func() (*ct.SignedCertificateTimestamp, error), durable func() error, err error)
 }
 
 // ctClient speaks RFC 6962 add-pre-chain over HTTP.

@@ -10,7 +10,8 @@
 // package gives the journal the log's entry format: a journaled record is
 // the entry's static-ct-api TileLeaf, read back by decodeTileLeaf. Syncs
 // are grouped (journal.DefaultGather). The CA in the same process logs
-// through LogPrecert, which signs the SCT as soon as the journal has given
-// the entry its index and hands back a wait for the sync, which the CA
-// passes before it answers. The CT logic is TesseraCT's.
+// through LogPrecert, which returns once the journal has given the entry its
+// index, with the SCT to sign and the wait for the sync; the CA waits (and,
+// when the journal was idle, syncs) while another goroutine signs, and
+// answers only after. The CT logic is TesseraCT's.
 package ct

@@ -46,17 +46,18 @@ func (l *Log) AddPreChain(ctx context.Context, chain [][]byte) (*ctgo.SignedCert
 }
 
 // LogPrecert logs a precertificate made by the CA in this process and
-// returns its SCT. The CA hands over what TesseraCT would otherwise work out
+// returns how to sign its SCT. The CA hands over what TesseraCT would otherwise work out
 // from the submitted chain: the TBS without the poison and the issuer. The
 // entry is TesseraCT's (ctonly.Entry, through its CT storage), so the log
 // holds exactly what add-pre-chain would have written; the SCT carries the
 // leaf_index extension and is signed with the log's key as TesseraCT signs.
 //
-// The SCT is made as soon as the journal has given the entry its index,
-// while the entry is being synced: durable waits for the sync, and neither
-// the SCT nor anything carrying it may leave the process before durable
-// returns nil (the CA signs the final certificate meanwhile).
-func (l *Log) LogPrecert(ctx context.Context, precert, tbs []byte, issuer *x509.Certificate) (sct *ctgo.SignedCertificateTimestamp, durable func() error, err error) {
+// It returns as soon as the journal has given the entry its index, so that
+// the SCT can be signed while the entry is synced: durable waits for the
+// sync (and makes it, on the caller's goroutine, when the journal was idle;
+// see journal.Sequence), and neither the SCT nor anything carrying it may
+// leave the process before durable returns nil.
+func (l *Log) LogPrecert(ctx context.Context, precert, tbs []byte, issuer *x509.Certificate) (sct func() (*ctgo.SignedCertificateTimestamp, error), durable func() error, err error) {
 	if l.storage == nil {
 		return nil, nil, errors.New("ct: the log's storage is not open")
 	}
@@ -83,20 +84,23 @@ func (l *Log) LogPrecert(ctx context.Context, precert, tbs []byte, issuer *x509.
 		return nil, nil, errors.New("ct: this precertificate is already in the log")
 	}
 	leaf := e.MerkleTreeLeaf(idx.Index)
-	// The SCT signs the same bytes as the Merkle tree leaf (RFC 6962 §3.2):
-	// version, type, timestamp, the precertificate entry, the extensions.
-	sum := sha256.Sum256(leaf)
-	sig, err := l.signer.Sign(rand.Reader, sum[:], crypto.SHA256)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ct: signing the SCT: %w", err)
-	}
-	return &ctgo.SignedCertificateTimestamp{
-		SCTVersion: ctgo.V1, LogID: ctgo.LogID{KeyID: l.logID}, Timestamp: e.Timestamp,
-		Extensions: ctgo.CTExtensions(leafIndexExtension(idx.Index)),
-		Signature: ctgo.DigitallySigned{
-			Algorithm: cttls.SignatureAndHashAlgorithm{Hash: cttls.SHA256, Signature: cttls.ECDSA},
-			Signature: sig,
-		},
+	return func() (*ctgo.SignedCertificateTimestamp, error) {
+		// The SCT signs the same bytes as the Merkle tree leaf (RFC 6962
+		// §3.2): version, type, timestamp, the precertificate entry, the
+		// extensions.
+		sum := sha256.Sum256(leaf)
+		sig, err := l.signer.Sign(rand.Reader, sum[:], crypto.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("ct: signing the SCT: %w", err)
+		}
+		return &ctgo.SignedCertificateTimestamp{
+			SCTVersion: ctgo.V1, LogID: ctgo.LogID{KeyID: l.logID}, Timestamp: e.Timestamp,
+			Extensions: ctgo.CTExtensions(leafIndexExtension(idx.Index)),
+			Signature: ctgo.DigitallySigned{
+				Algorithm: cttls.SignatureAndHashAlgorithm{Hash: cttls.SHA256, Signature: cttls.ECDSA},
+				Signature: sig,
+			},
+		}, nil
 	}, durable, nil
 }
 

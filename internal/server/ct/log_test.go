@@ -218,7 +218,7 @@ func TestReadyReportsAStoppedJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustWrite(t, jdir, nil)
-	// The entry has its index, so the SCT is made; durable says the sync
+	// The entry has its index, so the SCT can be signed; durable says the sync
 	// failed, and the CA hands out nothing.
 	sct, durable, err := f.log.LogPrecert(t.Context(), f.precert(t, true).Raw, []byte("tbs"), f.chain[0])
 	if err == nil && (sct == nil || durable() == nil) {
@@ -416,5 +416,5 @@ func logPrecert(t *testing.T, l *Log, precert []byte, issuer *x509.Certificate) 
 	if err := durable(); err != nil {
 		return nil, err
 	}
-	return sct, nil
+	return sct()
 }

@@ -4,7 +4,9 @@
 //
 // Every add to the log goes through the journal, which gives the entry the
 // next index and appends it to a segment file (DIR/<first index>.log),
-// synced once for all who arrived during the last sync; with Config.Gather,
+// synced once for all who arrived during the last sync (an add that finds
+// the journal idle is written and synced by its own caller, when it waits
+// for it, rather than by the committer goroutine); with Config.Gather,
 // a sync that follows a shared one waits that long for more to join it
 // (group commit, for adds from independent requests). The entry is
 // acknowledged (its index answered) once one synced append holds it,

@@ -25,10 +25,11 @@ type Config struct {
 	Logger       *slog.Logger                                          // nil: discard
 	Round        int                                                   // entries handed to Tessera at once; 0: DefaultRound. Tessera's batch must hold a round.
 	MaxEntryData int                                                   // 0: 256 KiB (Tessera's limit); larger entries are refused before acknowledgement
-	// Durable, when set, is called by the committer with every batch once it is synced, in index order
-	// (first is entries[0]'s index), before any of the batch's Add futures resolve. It is also called
-	// before the batch is handed to Tessera, so before Integrated reports a size that covers it; it is
-	// not called for the entries Open hands to Tessera again. The committer waits for it: it must be quick.
+	// Durable, when set, is called with every batch once it is synced, in index order (first is
+	// entries[0]'s index), one batch at a time, before any of the batch's Add futures resolve, by whoever
+	// wrote the batch: the committer, or an add's caller (see Sequence). It is also called before the
+	// batch is handed to Tessera, so before Integrated reports a size that covers it; it is not called
+	// for the entries Open hands to Tessera again. Nothing more is written until it returns: it must be quick.
 	Durable func(first uint64, entries []*tessera.Entry)
 	// Integrated, when set, is called by the forwarder with Tessera's new size after each round Tessera integrated
 	// (not for the replay inside Open). The forwarder waits for it.
@@ -80,13 +81,15 @@ type Journal struct {
 	stall   time.Duration                                // no progress for this long with entries waiting: not ready
 	gather  time.Duration                                // Config.Gather
 
-	mu     sync.Mutex
-	next   uint64  // index of the next entry
-	batch  *commit // records waiting for the next sync
-	dedup  *lru.Cache[string, uint64]
-	failed error // set once: the log takes nothing more
-	closed bool
-	queue  []*pendingEntry // durable, waiting for Tessera, in index order
+	mu      sync.Mutex
+	next    uint64  // index of the next entry
+	batch   *commit // records waiting for the next sync
+	dedup   *lru.Cache[string, uint64]
+	failed  error // set once: the log takes nothing more
+	closed  bool
+	writing bool            // a batch is being written and synced, by the committer or an add (see Sequence)
+	shared  bool            // the last batch taken held more than one entry
+	queue   []*pendingEntry // durable, waiting for Tessera, in index order
 
 	wake      chan struct{} // a batch is waiting
 	fwake     chan struct{} // the queue grew
@@ -168,7 +171,9 @@ func (j *Journal) Add(ctx context.Context, e *tessera.Entry) tessera.IndexFuture
 // index (IsDup) and a durable that promises nothing (the first copy may
 // still be syncing: a caller that answers for duplicates waits for the
 // first copy its own way); err is set when the entry was not taken at all,
-// and durable is nil only then.
+// and durable is nil only then. An entry that found the journal idle is
+// written by durable itself, on the caller's goroutine (the sync cannot be
+// interrupted, so durable may return after ctx ends).
 func (j *Journal) Sequence(ctx context.Context, e *tessera.Entry) (idx tessera.Index, durable func() error, err error) {
 	j.mu.Lock()
 	if j.failed != nil {
@@ -200,16 +205,58 @@ func (j *Journal) Sequence(ctx context.Context, e *tessera.Entry) (idx tessera.I
 	c := j.batch
 	c.records = appendRecord(c.records, next, data)
 	c.entries = append(c.entries, &pendingEntry{idx: next, entry: e})
+	// Alone (nothing is being written, nothing else waits, and the last
+	// sync was not shared, so there is no company to gather): this add's
+	// durable writes the batch itself, on the caller's goroutine, rather
+	// than wake the committer, which would start on the other CPU about a
+	// tenth of a millisecond later. Should durable not come within
+	// leadWithin (a caller need not wait for its entry), the committer
+	// writes it.
+	lead := !j.writing && !j.shared && len(c.entries) == 1
 	j.mu.Unlock()
-	signal(j.wake)
+	if !lead {
+		signal(j.wake)
+		return tessera.Index{Index: next}, c.wait(ctx), nil
+	}
+	backstop := time.AfterFunc(leadWithin, func() { signal(j.wake) })
 	return tessera.Index{Index: next}, func() error {
+		backstop.Stop() // whoever writes a batch while it waits wakes the committer after
+		j.lead(c)
+		return c.wait(ctx)()
+	}, nil
+}
+
+// leadWithin is how long a batch an add may write itself waits for it
+// before the committer writes it.
+const leadWithin = 2 * time.Millisecond
+
+// wait waits for the batch's sync, or ctx.
+func (c *commit) wait(ctx context.Context) func() error {
+	return func() error {
 		select {
 		case <-c.done:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 		return c.err
-	}, nil
+	}
+}
+
+// lead writes c on the caller's goroutine if it is still the open batch.
+// Then nothing is being written: nothing was when c's one entry was added,
+// and whatever has been taken since would have been c.
+func (j *Journal) lead(c *commit) {
+	next := &commit{done: make(chan struct{})}
+	j.mu.Lock()
+	if j.batch != c {
+		j.mu.Unlock()
+		return
+	}
+	j.batch, j.writing, j.shared = next, true, len(c.entries) > 1
+	failed := j.failed
+	j.mu.Unlock()
+	j.write(c, failed)
+	j.written()
 }
 
 // Future is Sequence's answer as Tessera's future: the index once durable
@@ -234,19 +281,27 @@ func signal(c chan struct{}) {
 }
 
 // commitLoop writes and syncs batches, one at a time: what arrives during a
-// sync goes into the next. Once a write has failed nothing more is written
-// (a record after a torn one would be lost on reading back). After close it
-// writes what was taken and ends.
+// sync goes into the next. A batch an add writes itself (see Sequence) is
+// one of them: nothing else is written meanwhile. Once a write has failed
+// nothing more is written (a record after a torn one would be lost on
+// reading back). After close it writes what was taken and ends.
 func (j *Journal) commitLoop() {
 	defer close(j.committed)
-	shared := false // the last batch held more than one entry
-	last := 0       // bytes of records the last batch held
+	last := 0 // bytes of records the last batch it took held
+	closing := false
 	for {
-		select {
-		case <-j.wake:
-		case <-j.quit:
+		if closing {
+			<-j.wake // an add writing its batch says when it is done
+		} else {
+			select {
+			case <-j.wake:
+			case <-j.quit:
+			}
 		}
-		if shared && j.gather > 0 {
+		j.mu.Lock()
+		shared := j.shared
+		j.mu.Unlock()
+		if shared && j.gather > 0 && !closing {
 			// Adds arrive together: let more join this sync, as a
 			// database's group commit does, rather than sync each
 			// one or two. After a sync of one entry nobody waits.
@@ -259,42 +314,64 @@ func (j *Journal) commitLoop() {
 		// records grow by append, so it starts as large as the last.
 		next := &commit{done: make(chan struct{}), records: make([]byte, 0, min(last, 1<<20))}
 		j.mu.Lock()
-		c, closed, failed := j.batch, j.closed, j.failed
+		c, failed := j.batch, j.failed
+		closing = j.closed
 		// Decided under the lock: a batch left in place still takes adds.
-		take := len(c.entries) > 0
-		shared = len(c.entries) > 1
+		take := len(c.entries) > 0 && !j.writing
 		if take {
-			j.batch = next
+			j.batch, j.writing, j.shared = next, true, len(c.entries) > 1
 			last = len(c.records)
 		}
 		j.mu.Unlock()
 		if take {
-			switch {
-			case failed != nil:
-				c.err = failed
-			default:
-				if err := j.store.append(c.entries[0].idx, c.records); err != nil {
-					c.err = j.fail(fmt.Errorf("%s: writing the journal: %w", j.name, err))
-				}
-			}
-			if c.err == nil {
-				if j.durable != nil {
-					entries := make([]*tessera.Entry, len(c.entries))
-					for i, p := range c.entries {
-						entries[i] = p.entry
-					}
-					j.durable(c.entries[0].idx, entries)
-				}
-				j.mu.Lock()
-				j.queue = append(j.queue, c.entries...)
-				j.mu.Unlock()
-				signal(j.fwake)
-			}
-			close(c.done)
+			j.write(c, failed)
+			j.written()
+			continue // another batch may wait, or close may: look again
 		}
-		if closed {
-			return
+		if closing {
+			j.mu.Lock()
+			done := !j.writing && len(j.batch.entries) == 0
+			j.mu.Unlock()
+			if done {
+				return
+			}
 		}
+	}
+}
+
+// write writes and syncs c (unless the log has failed), tells Durable and
+// queues c's entries for Tessera, and ends c's wait. The caller has set
+// writing.
+func (j *Journal) write(c *commit, failed error) {
+	if failed != nil {
+		c.err = failed
+	} else if err := j.store.append(c.entries[0].idx, c.records); err != nil {
+		c.err = j.fail(fmt.Errorf("%s: writing the journal: %w", j.name, err))
+	}
+	if c.err == nil {
+		if j.durable != nil {
+			entries := make([]*tessera.Entry, len(c.entries))
+			for i, p := range c.entries {
+				entries[i] = p.entry
+			}
+			j.durable(c.entries[0].idx, entries)
+		}
+		j.mu.Lock()
+		j.queue = append(j.queue, c.entries...)
+		j.mu.Unlock()
+		signal(j.fwake)
+	}
+	close(c.done)
+}
+
+// written ends a write; the committer looks for what waits.
+func (j *Journal) written() {
+	j.mu.Lock()
+	j.writing = false
+	more := len(j.batch.entries) > 0 || j.closed
+	j.mu.Unlock()
+	if more {
+		signal(j.wake)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -829,5 +830,217 @@ func TestSequenceGivesTheIndexBeforeTheSync(t *testing.T) {
 	}
 	if again, durable, err := j.Sequence(t.Context(), testEntry(0)); err != nil || !again.IsDup || again.Index != 7 || durable() != nil {
 		t.Errorf("the same entry again: %+v, %v; want a duplicate of 7", again, err)
+	}
+}
+
+// goid is the calling goroutine's id, from its stack trace's first line.
+func goid() string {
+	b := make([]byte, 64)
+	b = b[:runtime.Stack(b, false)]
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return ""
+	}
+	return f[1]
+}
+
+// TestAloneAnAddIsWrittenByItsCaller: an add that finds the journal idle is
+// written and synced on the goroutine that waits for it, not handed to the
+// committer (which would start late on the other CPU); one that comes while
+// a sync is under way is written by the committer after it.
+func TestAloneAnAddIsWrittenByItsCaller(t *testing.T) {
+	fake := newFake(0)
+	close(fake.hold)
+	cfg := testConfig(t.TempDir(), fake)
+	writers := make(chan string, 10)
+	var hold atomic.Pointer[[2]chan struct{}]
+	cfg.Durable = func(uint64, []*tessera.Entry) {
+		writers <- goid()
+		if h := hold.Swap(nil); h != nil {
+			close(h[0])
+			<-h[1]
+		}
+	}
+	j := openTestJournalWith(t, cfg)
+	for i := range 3 {
+		_, durable, err := j.Sequence(t.Context(), testEntry(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := durable(); err != nil {
+			t.Fatal(err)
+		}
+		if w, me := <-writers, goid(); w != me {
+			t.Fatalf("add %d, alone, was written by goroutine %s, not by its caller %s", i, w, me)
+		}
+	}
+	// A sync under way (held in Durable): the next add is the committer's.
+	held, release := make(chan struct{}), make(chan struct{})
+	hold.Store(&[2]chan struct{}{held, release})
+	first := make(chan error, 1)
+	go func() { first <- resolveErr(j.Add(t.Context(), testEntry(10))) }()
+	<-held
+	<-writers
+	_, durable, err := j.Sequence(t.Context(), testEntry(11))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case w := <-writers:
+		t.Fatalf("goroutine %s wrote a batch while another was being written", w)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := durable(); err != nil {
+		t.Fatal(err)
+	}
+	if w, me := <-writers, goid(); w == me {
+		t.Errorf("an add that came during a sync was written by its caller (goroutine %s)", me)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func resolveErr(f tessera.IndexFuture) error {
+	_, err := f()
+	return err
+}
+
+// TestAnAddNobodyWaitsForIsWritten: a caller need not wait for its entry;
+// one that found the journal idle, and whose durable never comes, is
+// written by the committer soon after.
+func TestAnAddNobodyWaitsForIsWritten(t *testing.T) {
+	fake := newFake(0)
+	close(fake.hold)
+	cfg := testConfig(t.TempDir(), fake)
+	synced := make(chan uint64, 1)
+	cfg.Durable = func(first uint64, _ []*tessera.Entry) { synced <- first }
+	j := openTestJournalWith(t, cfg)
+	if _, _, err := j.Sequence(t.Context(), testEntry(0)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-synced:
+	case <-time.After(5 * time.Second):
+		t.Fatal("an entry nobody waited for was not written within 5 s")
+	}
+	if err := waitIntegrated(t.Context(), j, 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWritesAreOneAtATimeInOrder: adds from many goroutines, some written
+// by their callers, some by the committer, some never waited for: no two
+// writes overlap, batches are synced in index order, and Tessera gets every
+// entry at the index it was given.
+func TestWritesAreOneAtATimeInOrder(t *testing.T) {
+	fake := newFake(0)
+	close(fake.hold)
+	cfg := testConfig(t.TempDir(), fake)
+	var (
+		writing atomic.Int32
+		mu      sync.Mutex
+		end     uint64
+		bad     []string
+	)
+	cfg.Durable = func(first uint64, entries []*tessera.Entry) {
+		if n := writing.Add(1); n != 1 {
+			mu.Lock()
+			bad = append(bad, fmt.Sprintf("%d writes at once", n))
+			mu.Unlock()
+		}
+		mu.Lock()
+		if first != end {
+			bad = append(bad, fmt.Sprintf("batch at %d after one that ended at %d", first, end))
+		}
+		end = first + uint64(len(entries))
+		mu.Unlock()
+		time.Sleep(time.Duration(first%3) * 50 * time.Microsecond) // widen the window for an overlap
+		writing.Add(-1)
+	}
+	j := openTestJournalWith(t, cfg)
+	const workers, each = 8, 150
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				e := testEntry(w*each + i)
+				switch i % 3 {
+				case 0:
+					if err := resolveErr(j.Add(t.Context(), e)); err != nil {
+						t.Error(err)
+					}
+				case 1:
+					_, durable, err := j.Sequence(t.Context(), e)
+					if err == nil {
+						err = durable()
+					}
+					if err != nil {
+						t.Error(err)
+					}
+				default: // never waited for
+					if _, _, err := j.Sequence(t.Context(), e); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := waitIntegrated(t.Context(), j, workers*each); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bad) > 0 {
+		t.Fatalf("%d faults, first: %s", len(bad), bad[0])
+	}
+	got := map[string]bool{}
+	for i, data := range fake.entries() {
+		e, err := DecodeEntry(uint64(i), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[string(e.Identity())] = true
+	}
+	if len(got) != workers*each {
+		t.Errorf("Tessera holds %d distinct entries; want %d", len(got), workers*each)
+	}
+}
+
+// TestCloseWaitsForACallersWrite: Close does not end the journal while an
+// add's caller is still writing its batch; what it wrote reaches Tessera.
+func TestCloseWaitsForACallersWrite(t *testing.T) {
+	fake := newFake(0)
+	close(fake.hold)
+	cfg := testConfig(t.TempDir(), fake)
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	cfg.Durable = func(uint64, []*tessera.Entry) { once.Do(func() { close(held); <-release }) }
+	j := openTestJournalWith(t, cfg)
+	_, durable, err := j.Sequence(t.Context(), testEntry(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrote := make(chan error, 1)
+	go func() { wrote <- durable() }()
+	<-held // the caller is writing (its batch is synced, Durable holds it)
+	closed := make(chan error, 1)
+	go func() { closed <- j.Close(t.Context()) }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while an add's caller was writing", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.entries()); n != 1 {
+		t.Errorf("Tessera got %d entries after Close; want the 1 the caller wrote", n)
 	}
 }
