@@ -3,7 +3,8 @@
 // Tessera (the CT log, the Rekor log).
 //
 // Every add to the log goes through the journal, which gives the entry the
-// next index and appends it to a segment file (DIR/<first index>.log),
+// next index and writes it into a segment file (DIR/<first index>.log, zeroed
+// ahead of its records so that a sync flushes data alone),
 // synced once for all who arrived during the last sync (an add that finds
 // the journal idle is written and synced by its own caller, when it waits
 // for it, rather than by the committer goroutine); with Config.Gather,

@@ -201,6 +201,20 @@ func TestJournalRecovery(t *testing.T) {
 			seg[len(seg)-1] ^= 1
 			mustWrite(t, filepath.Join(dir, segmentName(5)), seg)
 		}, 2, "", nil},
+		{"zeroed end after the records", 7, func(t *testing.T, dir string, seg []byte) {
+			mustWrite(t, filepath.Join(dir, segmentName(5)), append(seg, make([]byte, 4096)...))
+		}, 3, "", nil},
+		{"torn last record before the zeroed end", 7, func(t *testing.T, dir string, seg []byte) {
+			mustWrite(t, filepath.Join(dir, segmentName(5)), append(seg[:len(seg)-3], make([]byte, 4096)...))
+		}, 2, "", nil},
+		{"zeroed end of an earlier segment", 7, func(t *testing.T, dir string, seg []byte) {
+			mustWrite(t, filepath.Join(dir, segmentName(5)), append(seg, make([]byte, 4096)...))
+			writeJournal(t, dir, 10, 1)
+		}, 4, "", nil},
+		{"records after zeroes", 7, func(t *testing.T, dir string, seg []byte) {
+			mustWrite(t, filepath.Join(dir, segmentName(5)), append(append(seg, make([]byte, 64)...), 1))
+			writeJournal(t, dir, 10, 1)
+		}, 0, "record length 0", nil},
 		{"damage in an earlier segment", 7, func(t *testing.T, dir string, seg []byte) {
 			seg[len(seg)-1] ^= 1
 			mustWrite(t, filepath.Join(dir, segmentName(5)), seg)
@@ -1042,5 +1056,42 @@ func TestCloseWaitsForACallersWrite(t *testing.T) {
 	}
 	if n := len(fake.entries()); n != 1 {
 		t.Errorf("Tessera got %d entries after Close; want the 1 the caller wrote", n)
+	}
+}
+
+// TestSegmentsAreZeroedAhead: a segment's file is zeroed (and synced) ahead
+// of its records, a zeroStep at a time, so that each write's sync is of its
+// data alone; the journal reads back every record of such segments, the
+// zeroes after them in segments before the last as well.
+func TestSegmentsAreZeroedAhead(t *testing.T) {
+	fake := newFake(0) // holds what it takes: no segment is integrated and removed
+	defer close(fake.hold)
+	dir := t.TempDir()
+	j := openTestJournal(t, dir, fake)
+	j.store.limit = 4 << 10 // several segments
+	const n = 1000
+	for i := range n {
+		resolve(t, j.Add(t.Context(), testEntry(i)))
+	}
+	starts, records, err := readSegments(dir, 0, maxEntryData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(starts) < 3 || len(records) != n {
+		t.Fatalf("read back %d segments and %d records; want several and %d", len(starts), len(records), n)
+	}
+	for i, r := range records {
+		if want := testEntry(i).MarshalBundleData(uint64(i)); r.idx != uint64(i) || !bytes.Equal(r.data, want) {
+			t.Fatalf("record %d reads back as entry %d, or with other bytes", i, r.idx)
+		}
+	}
+	for _, first := range starts {
+		fi, err := os.Stat(filepath.Join(dir, segmentName(first)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() == 0 || fi.Size()%zeroStep != 0 {
+			t.Errorf("segment %d is %d bytes; want it zeroed ahead to a whole number of %d", first, fi.Size(), zeroStep)
+		}
 	}
 }

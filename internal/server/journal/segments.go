@@ -23,22 +23,31 @@ import (
 //	the entry's bundle data (MarshalBundleData: a CT log's static-ct-api
 //	TileLeaf, a tlog-tiles log's length-prefixed entry)
 //
-// A segment is removed once Tessera has integrated every entry in it; a new
-// one is started when the current one passes segmentLimit.
+// A segment's file is zeroed and synced ahead of its records, zeroStep at a
+// time, so that the sync after each write is of the data alone
+// (fdatasync, no change to the file's size for ext4 to journal); zeroes
+// after the last record are the end of a segment's records. A segment is
+// removed once Tessera has integrated every entry in it; a new one is
+// started when the current one passes segmentLimit.
 type segments struct {
 	dir   string
 	limit int64 // start a new segment past this size
 
 	mu     sync.Mutex // starts is read by release while append grows it
 	starts []uint64   // first index of each segment on disk, ascending
-	f      *os.File   // the last segment, open for appending
-	size   int64
+	f      *os.File   // the last segment, open for writing
+	size   int64      // bytes of records in f
+	zeroed int64      // bytes of f zeroed and synced
 }
 
 const (
 	segmentLimit = 64 << 20
+	zeroStep     = 1 << 20
 	recordHeader = 8 // length, checksum
 )
+
+// zeroes is written ahead of a segment's records.
+var zeroes [64 << 10]byte
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -61,17 +70,37 @@ func (s *segments) append(first uint64, records []byte) error {
 			return err
 		}
 	}
-	n, err := s.f.Write(records)
+	if err := s.zeroAhead(int64(len(records))); err != nil {
+		return err
+	}
+	n, err := s.f.WriteAt(records, s.size)
 	s.size += int64(n)
 	if err != nil {
 		return err
+	}
+	return datasync(s.f)
+}
+
+// zeroAhead makes sure the next n bytes of the segment are zeroed and
+// synced (size and all), a whole number of zeroSteps at a time.
+func (s *segments) zeroAhead(n int64) error {
+	if s.size+n <= s.zeroed {
+		return nil
+	}
+	end := (s.size + n + zeroStep - 1) / zeroStep * zeroStep
+	for s.zeroed < end {
+		w, err := s.f.WriteAt(zeroes[:min(int64(len(zeroes)), end-s.zeroed)], s.zeroed)
+		s.zeroed += int64(w)
+		if err != nil {
+			return err
+		}
 	}
 	return s.f.Sync()
 }
 
 // start opens a new segment for entries from first on.
 func (s *segments) start(first uint64) error {
-	f, err := os.OpenFile(filepath.Join(s.dir, segmentName(first)), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(filepath.Join(s.dir, segmentName(first)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
@@ -85,7 +114,7 @@ func (s *segments) start(first uint64) error {
 	s.mu.Lock()
 	s.starts = append(s.starts, first)
 	s.mu.Unlock()
-	s.f, s.size = f, 0
+	s.f, s.size, s.zeroed = f, 0, 0
 	return nil
 }
 
@@ -124,10 +153,11 @@ type journalRecord struct {
 
 // readSegments lists the journal's segments and reads their records in
 // order, but for segments wholly below size (integrated; left by a crash
-// while they were being removed), which are listed only. A record cut short
-// or failing its checksum at the end of the last segment is a write the crash
-// interrupted, never acknowledged: the segment is cut there. Anywhere else it
-// is damage, and an error. maxData is the largest entry data add takes.
+// while they were being removed), which are listed only. A segment's records
+// end where only zeroes follow. A record cut short or failing its checksum
+// at the end of the last segment is a write the crash interrupted, never
+// acknowledged: the segment is cut there. Anywhere else it is damage, and an
+// error. maxData is the largest entry data add takes.
 func readSegments(dir string, size uint64, maxData int) (starts []uint64, records []journalRecord, err error) {
 	names, err := os.ReadDir(dir)
 	if err != nil {
@@ -160,6 +190,9 @@ func readSegments(dir string, size uint64, maxData int) (starts []uint64, record
 			if err == nil && rec.idx != want {
 				err = fmt.Errorf("entry %d where %d was due", rec.idx, want)
 			}
+			if err != nil && allZero(b[off:]) {
+				break // the zeroed end of the segment
+			}
 			if err != nil {
 				if i < len(starts)-1 {
 					return nil, nil, fmt.Errorf("journal %s at byte %d: %w", path, off, err)
@@ -178,6 +211,15 @@ func readSegments(dir string, size uint64, maxData int) (starts []uint64, record
 		}
 	}
 	return starts, records, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func parseRecord(b []byte, maxData int) (journalRecord, int, error) {
