@@ -8,12 +8,22 @@ import (
 
 // datasync flushes f's data, and its metadata only where reading the data
 // back needs it (fdatasync): not the times a write into zeroed space
-// changes.
+// changes. Through f's RawConn, so that f cannot be closed (and its
+// descriptor reused) meanwhile.
 func datasync(f *os.File) error {
-	for {
-		err := unix.Fdatasync(int(f.Fd()))
-		if err != unix.EINTR {
-			return err
-		}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
 	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			if serr = unix.Fdatasync(int(fd)); serr != unix.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	return serr
 }

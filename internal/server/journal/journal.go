@@ -80,6 +80,9 @@ type Journal struct {
 	round   int                                          // entries handed to Tessera at once, at most
 	stall   time.Duration                                // no progress for this long with entries waiting: not ready
 	gather  time.Duration                                // Config.Gather
+	// leadWithin is how long a batch an add may write itself waits for
+	// the add's durable before the committer writes it.
+	leadWithin time.Duration
 
 	mu      sync.Mutex
 	next    uint64  // index of the next entry
@@ -171,8 +174,10 @@ func (j *Journal) Add(ctx context.Context, e *tessera.Entry) tessera.IndexFuture
 // index (IsDup) and a durable that promises nothing (the first copy may
 // still be syncing: a caller that answers for duplicates waits for the
 // first copy its own way); err is set when the entry was not taken at all,
-// and durable is nil only then. An entry that found the journal idle is
-// written by durable itself, on the caller's goroutine (the sync cannot be
+// and durable is nil only then. An entry that found the journal idle
+// (nothing being written, nothing else waiting, the last sync not shared)
+// is written by durable itself, on the caller's goroutine, if durable comes
+// within 2 ms, and by the committer otherwise (the sync cannot be
 // interrupted, so durable may return after ctx ends).
 func (j *Journal) Sequence(ctx context.Context, e *tessera.Entry) (idx tessera.Index, durable func() error, err error) {
 	j.mu.Lock()
@@ -218,7 +223,7 @@ func (j *Journal) Sequence(ctx context.Context, e *tessera.Entry) (idx tessera.I
 		signal(j.wake)
 		return tessera.Index{Index: next}, c.wait(ctx), nil
 	}
-	backstop := time.AfterFunc(leadWithin, func() { signal(j.wake) })
+	backstop := time.AfterFunc(j.leadWithin, func() { signal(j.wake) })
 	return tessera.Index{Index: next}, func() error {
 		backstop.Stop() // whoever writes a batch while it waits wakes the committer after
 		j.lead(c)
@@ -226,13 +231,18 @@ func (j *Journal) Sequence(ctx context.Context, e *tessera.Entry) (idx tessera.I
 	}, nil
 }
 
-// leadWithin is how long a batch an add may write itself waits for it
-// before the committer writes it.
+// leadWithin is Journal.leadWithin.
 const leadWithin = 2 * time.Millisecond
 
-// wait waits for the batch's sync, or ctx.
+// wait waits for the batch's sync, or ctx; a sync already done is reported
+// whatever ctx says.
 func (c *commit) wait(ctx context.Context) func() error {
 	return func() error {
+		select {
+		case <-c.done:
+			return c.err
+		default:
+		}
 		select {
 		case <-c.done:
 		case <-ctx.Done():
@@ -255,8 +265,18 @@ func (j *Journal) lead(c *commit) {
 	j.batch, j.writing, j.shared = next, true, len(c.entries) > 1
 	failed := j.failed
 	j.mu.Unlock()
+	defer j.written()
+	defer func() {
+		// A write that panics does so on a request's goroutine, which
+		// net/http recovers: the log takes nothing more, c's waiters
+		// learn why, and the committer is not left waiting for the write.
+		if r := recover(); r != nil {
+			c.err = j.fail(fmt.Errorf("%s: writing the journal: %v", j.name, r))
+			close(c.done)
+			panic(r)
+		}
+	}()
 	j.write(c, failed)
-	j.written()
 }
 
 // Future is Sequence's answer as Tessera's future: the index once durable
@@ -560,12 +580,17 @@ func (j *Journal) Close(ctx context.Context) error {
 	j.closed = true
 	j.mu.Unlock()
 	close(j.quit)
-	select {
-	case <-j.stopped:
-	case <-ctx.Done():
-		// The forwarder may still wait on Tessera; what it has not handed
-		// over is integrated at the next start.
-		return ctx.Err()
+	// The forwarder ends after the committer, but for one that stopped
+	// early (the log stopped): wait for both, so that no write is under
+	// way when the segment is closed.
+	for _, ended := range []chan struct{}{j.stopped, j.committed} {
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			// The forwarder may still wait on Tessera; what it has not
+			// handed over is integrated at the next start.
+			return ctx.Err()
+		}
 	}
 	return errors.Join(j.forwardErr, j.store.close())
 }

@@ -876,6 +876,7 @@ func TestAloneAnAddIsWrittenByItsCaller(t *testing.T) {
 		}
 	}
 	j := openTestJournalWith(t, cfg)
+	j.leadWithin = time.Minute // the committer must not write first, however late durable comes
 	for i := range 3 {
 		_, durable, err := j.Sequence(t.Context(), testEntry(i))
 		if err != nil {
@@ -1031,15 +1032,21 @@ func TestCloseWaitsForACallersWrite(t *testing.T) {
 	cfg := testConfig(t.TempDir(), fake)
 	held, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	cfg.Durable = func(uint64, []*tessera.Entry) { once.Do(func() { close(held); <-release }) }
+	var writer atomic.Value
+	cfg.Durable = func(uint64, []*tessera.Entry) { once.Do(func() { writer.Store(goid()); close(held); <-release }) }
 	j := openTestJournalWith(t, cfg)
+	j.leadWithin = time.Minute // the caller writes, however late its goroutine starts
 	_, durable, err := j.Sequence(t.Context(), testEntry(0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	wrote := make(chan error, 1)
-	go func() { wrote <- durable() }()
+	caller := make(chan string, 1)
+	go func() { caller <- goid(); wrote <- durable() }()
 	<-held // the caller is writing (its batch is synced, Durable holds it)
+	if w, c := writer.Load(), <-caller; w != c {
+		t.Fatalf("the batch was written by goroutine %v, not by its caller %s", w, c)
+	}
 	closed := make(chan error, 1)
 	go func() { closed <- j.Close(t.Context()) }()
 	select {
@@ -1093,5 +1100,82 @@ func TestSegmentsAreZeroedAhead(t *testing.T) {
 		if fi.Size() == 0 || fi.Size()%zeroStep != 0 {
 			t.Errorf("segment %d is %d bytes; want it zeroed ahead to a whole number of %d", first, fi.Size(), zeroStep)
 		}
+	}
+}
+
+// TestAPanicInACallersWriteStopsTheLog: a write that panics on a caller's
+// goroutine (net/http recovers a handler's panic) stops the log, tells the
+// batch's waiters, and leaves Close nothing to wait for.
+func TestAPanicInACallersWriteStopsTheLog(t *testing.T) {
+	fake := newFake(0)
+	close(fake.hold)
+	cfg := testConfig(t.TempDir(), fake)
+	cfg.Durable = func(uint64, []*tessera.Entry) { panic("durable failed") }
+	j := openTestJournalWith(t, cfg)
+	j.leadWithin = time.Minute
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	_, durable, err := j.Sequence(ctx, testEntry(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != "durable failed" {
+				t.Errorf("durable's caller recovered %v; want the write's panic", r)
+			}
+		}()
+		_ = durable()
+	}()
+	if err := durable(); err == nil || !strings.Contains(err.Error(), "durable failed") {
+		t.Errorf("the batch's wait after the panic: %v; want the panic's reason", err)
+	}
+	if _, _, err := j.Sequence(t.Context(), testEntry(1)); err == nil {
+		t.Error("the log took an entry after a write panicked")
+	}
+	if err := j.Close(ctx); err != nil {
+		t.Errorf("Close after the panic: %v", err)
+	}
+}
+
+// TestCloseAfterTheLogStoppedWaitsForAWrite: once the forwarder has stopped
+// early (Tessera put an entry elsewhere), Close still waits for a write under
+// way before it closes the segment.
+func TestCloseAfterTheLogStoppedWaitsForAWrite(t *testing.T) {
+	fake := newFake(0)
+	fake.skew = 1
+	close(fake.hold)
+	cfg := testConfig(t.TempDir(), fake)
+	cfg.Round = 1
+	held, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	cfg.Durable = func(uint64, []*tessera.Entry) {
+		if calls.Add(1) == 2 {
+			close(held)
+			<-release
+		}
+	}
+	j := openTestJournalWith(t, cfg)
+	j.leadWithin = time.Minute
+	resolve(t, j.Add(t.Context(), testEntry(0))) // Tessera will put it at index 1
+	_, durable, err := j.Sequence(t.Context(), testEntry(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrote := make(chan error, 1)
+	go func() { wrote <- durable() }()
+	<-held
+	waitErr(t, j, "Tessera put entry 0 at index 1")
+	closed := make(chan error, 1)
+	go func() { closed <- j.Close(t.Context()) }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a write was under way", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	<-wrote
+	if err := <-closed; err == nil || !strings.Contains(err.Error(), "Tessera put entry 0 at index 1") {
+		t.Errorf("Close: %v; want the reason the log stopped", err)
 	}
 }

@@ -67,7 +67,7 @@ func Open(cfg Config) (*Journal, error) {
 	j := &Journal{
 		name: name, inner: cfg.Add, size: cfg.SizeFn, store: &segments{dir: dir, limit: segmentLimit}, log: log,
 		maxData: cfg.MaxEntryData, durable: cfg.Durable,
-		backlog: maxBacklog, round: cfg.Round, stall: stallAfter, gather: cfg.Gather,
+		backlog: maxBacklog, round: cfg.Round, stall: stallAfter, gather: cfg.Gather, leadWithin: leadWithin,
 		next: size, batch: &commit{done: make(chan struct{})}, dedup: dedup,
 		wake: make(chan struct{}, 1), fwake: make(chan struct{}, 1), quit: make(chan struct{}),
 		committed: make(chan struct{}), stopped: make(chan struct{}), integ: size, progress: time.Now(),
