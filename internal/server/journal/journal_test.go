@@ -1047,13 +1047,7 @@ func TestCloseWaitsForACallersWrite(t *testing.T) {
 	if w, c := writer.Load(), <-caller; w != c {
 		t.Fatalf("the batch was written by goroutine %v, not by its caller %s", w, c)
 	}
-	closed := make(chan error, 1)
-	go func() { closed <- j.Close(t.Context()) }()
-	select {
-	case err := <-closed:
-		t.Fatalf("Close returned (%v) while an add's caller was writing", err)
-	case <-time.After(100 * time.Millisecond):
-	}
+	closed := closeHeld(t, j, "an add's caller was writing")
 	close(release)
 	if err := <-wrote; err != nil {
 		t.Fatal(err)
@@ -1064,6 +1058,21 @@ func TestCloseWaitsForACallersWrite(t *testing.T) {
 	if n := len(fake.entries()); n != 1 {
 		t.Errorf("Tessera got %d entries after Close; want the 1 the caller wrote", n)
 	}
+}
+
+// closeHeld starts j.Close and fails the test if it returns within 100 ms,
+// while, the test says, what Close must wait for is under way; the channel
+// gives Close's answer.
+func closeHeld(t *testing.T, j *Journal, while string) <-chan error {
+	t.Helper()
+	closed := make(chan error, 1)
+	go func() { closed <- j.Close(t.Context()) }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while %s", err, while)
+	case <-time.After(100 * time.Millisecond):
+	}
+	return closed
 }
 
 // TestSegmentsAreZeroedAhead: a segment's file is zeroed (and synced) ahead
@@ -1166,13 +1175,7 @@ func TestCloseAfterTheLogStoppedWaitsForAWrite(t *testing.T) {
 	go func() { wrote <- durable() }()
 	<-held
 	waitErr(t, j, "Tessera put entry 0 at index 1")
-	closed := make(chan error, 1)
-	go func() { closed <- j.Close(t.Context()) }()
-	select {
-	case err := <-closed:
-		t.Fatalf("Close returned (%v) while a write was under way", err)
-	case <-time.After(100 * time.Millisecond):
-	}
+	closed := closeHeld(t, j, "a write was under way")
 	close(release)
 	<-wrote
 	if err := <-closed; err == nil || !strings.Contains(err.Error(), "Tessera put entry 0 at index 1") {
