@@ -227,7 +227,7 @@ func run(dur time.Duration, levels, fulcioBin, before string) error {
 		var rates []float64
 		for si, s := range sides {
 			if only != "" && !strings.HasPrefix(s.name, only) {
-				rates = append(rates, 1)
+				rates = append(rates, 0) // not measured: no ratio names it
 				continue
 			}
 			next := func(i int) load.Request { r := s.reqs[i%len(s.reqs)]; r.URL = s.url + "/api/v2/signingCert"; return r }
@@ -254,9 +254,11 @@ func run(dur time.Duration, levels, fulcioBin, before string) error {
 			rates = append(rates, res.Rate)
 			fmt.Printf("%4d clients  %-36s %s  server CPU %4.0f µs/cert\n", c, s.name, res, cpu.Seconds()*1e6/(res.Rate*dur.Seconds()))
 		}
-		fmt.Printf("%4d clients  Hallmark / Fulcio-without-CT: %.2fx without CT; with an SCT: %.2fx (CT log process), %.2fx (hallmark serve)\n",
-			c, rates[1]/rates[0], rates[2]/rates[0], rates[3]/rates[0])
-		if before != "" {
+		if rates[0] > 0 && rates[1] > 0 && rates[2] > 0 && rates[3] > 0 {
+			fmt.Printf("%4d clients  Hallmark / Fulcio-without-CT: %.2fx without CT; with an SCT: %.2fx (CT log process), %.2fx (hallmark serve)\n",
+				c, rates[1]/rates[0], rates[2]/rates[0], rates[3]/rates[0])
+		}
+		if before != "" && rates[3] > 0 && rates[4] > 0 {
 			fmt.Printf("%4d clients  hallmark serve / at %s: %.2fx\n", c, before, rates[3]/rates[4])
 		}
 	}
