@@ -1153,7 +1153,6 @@ func TestAPanicInACallersWriteStopsTheLog(t *testing.T) {
 func TestCloseAfterTheLogStoppedWaitsForAWrite(t *testing.T) {
 	fake := newFake(0)
 	fake.skew = 1
-	close(fake.hold)
 	cfg := testConfig(t.TempDir(), fake)
 	cfg.Round = 1
 	held, release := make(chan struct{}), make(chan struct{})
@@ -1174,6 +1173,7 @@ func TestCloseAfterTheLogStoppedWaitsForAWrite(t *testing.T) {
 	wrote := make(chan error, 1)
 	go func() { wrote <- durable() }()
 	<-held
+	close(fake.hold) // only now does Tessera answer for entry 0, and the log stop
 	waitErr(t, j, "Tessera put entry 0 at index 1")
 	closed := closeHeld(t, j, "a write was under way")
 	close(release)
