@@ -231,7 +231,8 @@ func (j *Journal) Sequence(ctx context.Context, e *tessera.Entry) (idx tessera.I
 	}, nil
 }
 
-// leadWithin is Journal.leadWithin.
+// leadWithin is what Open sets Journal.leadWithin to (tests set it longer,
+// to see who writes a batch).
 const leadWithin = 2 * time.Millisecond
 
 // wait waits for the batch's sync, or ctx; a sync already done is reported
