@@ -85,10 +85,10 @@ func (s *Signer) attestationBundle(ctx context.Context, statement []byte, policy
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := s.verifier.VerifyAttestationBundle(s.asKeyed(b), policy); err != nil {
-		return nil, nil, fmt.Errorf("self-check of new attestation failed: %w", err)
-	}
-	if err := s.postCheck(func(v *verify.Verifier) error { _, err := v.VerifyAttestationBundle(b, policy); return err }); err != nil {
+	if err := s.judgeBundle("attestation", b, func(v *verify.Verifier, b *cosign.Bundle) error {
+		_, err := v.VerifyAttestationBundle(b, policy)
+		return err
+	}); err != nil {
 		return nil, nil, err
 	}
 	raw, err := cosign.MarshalBundle(b)
@@ -123,10 +123,10 @@ func (s *Signer) legacyAttestation(ctx context.Context, statement []byte, predic
 		}
 		ann[cosign.LegacyBundleAnnotation] = rb
 	}
-	if _, err := s.verifier.VerifyLegacyAttestation(env, ann, policy); err != nil {
-		return nil, nil, fmt.Errorf("self-check of new attestation failed: %w", err)
-	}
-	if err := s.postCheck(func(v *verify.Verifier) error { _, err := v.VerifyLegacyAttestation(env, ann, policy); return err }); err != nil {
+	if err := s.judge("attestation", func(v *verify.Verifier) error {
+		_, err := v.VerifyLegacyAttestation(env, ann, policy)
+		return err
+	}); err != nil {
 		return nil, nil, err
 	}
 	return env, ann, nil

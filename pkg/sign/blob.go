@@ -73,10 +73,10 @@ func (s *Signer) SignBlobBundle(ctx context.Context, blob verify.Blob) (*cosign.
 	if tle != nil {
 		b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, tle)
 	}
-	if _, err := s.verifier.VerifyBlobBundle(s.asKeyed(b), blob); err != nil {
-		return nil, fmt.Errorf("self-check of new signature failed: %w", err)
-	}
-	if err := s.postCheck(func(v *verify.Verifier) error { _, err := v.VerifyBlobBundle(b, blob); return err }); err != nil {
+	if err := s.judgeBundle("signature", b, func(v *verify.Verifier, b *cosign.Bundle) error {
+		_, err := v.VerifyBlobBundle(b, blob)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	return b, nil

@@ -122,11 +122,13 @@ func (s *Signer) SignImage(ctx context.Context, c *oci.Client, d name.Digest, de
 			}
 			ann[cosign.LegacyBundleAnnotation] = rb
 		}
-		if err := s.postCheck(func(v *verify.Verifier) error {
-			_, err := v.VerifyLegacy(verify.LegacyFromAnnotations(payload, ann), policy)
-			return err
-		}); err != nil {
-			return nil, err
+		if s.selfCheck != nil {
+			if err := s.judge("signature", func(v *verify.Verifier) error {
+				_, err := v.VerifyLegacy(verify.LegacyFromAnnotations(payload, ann), policy)
+				return err
+			}); err != nil {
+				return nil, err
+			}
 		}
 		if err := c.AppendLegacySignature(ctx, d, payload, ann); err != nil {
 			return nil, err
@@ -142,10 +144,10 @@ func (s *Signer) SignImage(ctx context.Context, c *oci.Client, d name.Digest, de
 		if err != nil {
 			return nil, err
 		}
-		if _, err := s.verifier.VerifyImageBundle(s.asKeyed(b), policy); err != nil {
-			return nil, fmt.Errorf("self-check of new signature failed: %w", err)
-		}
-		if err := s.postCheck(func(v *verify.Verifier) error { _, err := v.VerifyImageBundle(b, policy); return err }); err != nil {
+		if err := s.judgeBundle("signature", b, func(v *verify.Verifier, b *cosign.Bundle) error {
+			_, err := v.VerifyImageBundle(b, policy)
+			return err
+		}); err != nil {
 			return nil, err
 		}
 		raw, err := cosign.MarshalBundle(b)

@@ -114,20 +114,38 @@ func (s *Signer) legacyKeylessAnnotations(ann map[string]string, tss [][]byte) e
 // Certificate returns the keyless signer's certificate (nil when keyed).
 func (s *Signer) Certificate() *x509.Certificate { return s.cert }
 
-// postCheck judges a finished signature with the self-check verifier, when
-// one was given: it sees the certificate, log entry and timestamp together.
-func (s *Signer) postCheck(check func(*verify.Verifier) error) error {
-	if s.selfCheck == nil {
+// judge checks a finished signature once, before it is stored or returned.
+// A signer with a self-check verifier has check judge it against the trusted
+// root, certificate, log entry and timestamps together (the signature with
+// them, so nothing is checked twice); any other signer has check judge the
+// signature alone with the signing key. what names it in the error.
+func (s *Signer) judge(what string, check func(*verify.Verifier) error) error {
+	if s.selfCheck != nil {
+		if err := check(s.selfCheck); err != nil {
+			return fmt.Errorf("the new %s does not verify against the trusted root: %w", what, err)
+		}
 		return nil
 	}
-	if err := check(s.selfCheck); err != nil {
-		return fmt.Errorf("the new signature does not verify against the trusted root: %w", err)
+	if err := check(s.verifier); err != nil {
+		return fmt.Errorf("self-check of new %s failed: %w", what, err)
 	}
 	return nil
 }
 
-// asKeyed is b as the key alone would have signed it, for the signature
-// check every new signature gets (the certificate is judged by postCheck).
+// judgeBundle is judge for a bundle: the signing key alone judges b as the
+// key would have signed it (asKeyed).
+func (s *Signer) judgeBundle(what string, b *cosign.Bundle, check func(*verify.Verifier, *cosign.Bundle) error) error {
+	return s.judge(what, func(v *verify.Verifier) error {
+		if v == s.verifier {
+			return check(v, s.asKeyed(b))
+		}
+		return check(v, b)
+	})
+}
+
+// asKeyed is b as the key alone would have signed it, for the check of a
+// signer without a self-check verifier (a keyless signer's certificate is
+// judged with the trusted root, when there is one).
 func (s *Signer) asKeyed(b *cosign.Bundle) *cosign.Bundle {
 	if s.cert == nil {
 		return b
