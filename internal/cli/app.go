@@ -49,11 +49,15 @@ func (a *app) run(ctx context.Context, args []string) int {
 	// lock, and they are cut off when the command ends.
 	a.stderr = lockedWriter{mu: &sync.Mutex{}, w: a.stderr}
 	defer logs.Debug.SetOutput(io.Discard)
-	root := a.rootCommand()
+	root := a.rootCommand(args)
 	root.SetArgs(args)
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
+	// cobra adds its help and completion commands as it executes; args are
+	// looked up before that, and completion takes its output as it is added.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd(args...)
 	var err error
 	if _, _, ferr := root.Find(args); ferr != nil {
 		err = fmt.Errorf("%w: %v (see hallmark --help)", errUsage, ferr) // an unknown command
@@ -72,7 +76,13 @@ func (a *app) run(ctx context.Context, args []string) int {
 	return exitCode(err)
 }
 
-func (a *app) rootCommand() *cobra.Command {
+// rootCommand is the command tree for a run with args: the root and, when
+// args start with a top-level command's name, only that command (and its
+// subcommands). A run never needs its siblings, and building them all (their
+// flags, first touches of their code) was a measurable part of a short
+// command's start. Any other args (help, completion, a flag first, a typo)
+// get the whole tree, for cobra's listings and suggestions.
+func (a *app) rootCommand(args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "hallmark",
 		Short:         "Sign and verify container images and blobs (cosign-compatible)",
@@ -101,36 +111,50 @@ func (a *app) rootCommand() *cobra.Command {
 	// README says; cobra would make them plain errors.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
 	defer usageArgs(root)
-	root.AddCommand(
-		a.generateKeyPairCommand(),
-		a.importKeyPairCommand(),
-		a.publicKeyCommand(),
-		a.signCommand(),
-		a.verifyCommand(),
-		a.signBlobCommand(),
-		a.verifyBlobCommand(),
-		a.attestCommand(),
-		a.verifyAttestationCommand(),
-		a.attestBlobCommand(),
-		a.verifyBlobAttestationCommand(),
-		a.downloadCommand(),
-		a.treeCommand(),
-		a.provenanceCommand(),
-		a.admissionCommand(),
-		a.policyCommand(),
-		a.registryCommand(),
-		a.logCommand(),
-		a.serveCommand(),
-		a.oidcCommand(),
-		a.caCommand(),
-		a.ctCommand(),
-		a.tsaCommand(),
-		a.trustedRootCommand(),
-		a.signingConfigCommand(),
-		a.quickstartCommand(),
-		a.versionCommand(),
-	)
+	top := a.topCommands()
+	if len(args) > 0 {
+		if build, ok := top[args[0]]; ok {
+			root.AddCommand(build())
+			return root
+		}
+	}
+	for _, build := range top {
+		root.AddCommand(build())
+	}
 	return root
+}
+
+// topCommands are the top-level commands by name, each built on demand.
+func (a *app) topCommands() map[string]func() *cobra.Command {
+	return map[string]func() *cobra.Command{
+		"generate-key-pair":       a.generateKeyPairCommand,
+		"import-key-pair":         a.importKeyPairCommand,
+		"public-key":              a.publicKeyCommand,
+		"sign":                    a.signCommand,
+		"verify":                  a.verifyCommand,
+		"sign-blob":               a.signBlobCommand,
+		"verify-blob":             a.verifyBlobCommand,
+		"attest":                  a.attestCommand,
+		"verify-attestation":      a.verifyAttestationCommand,
+		"attest-blob":             a.attestBlobCommand,
+		"verify-blob-attestation": a.verifyBlobAttestationCommand,
+		"download":                a.downloadCommand,
+		"tree":                    a.treeCommand,
+		"provenance":              a.provenanceCommand,
+		"admission":               a.admissionCommand,
+		"policy":                  a.policyCommand,
+		"registry":                a.registryCommand,
+		"log":                     a.logCommand,
+		"serve":                   a.serveCommand,
+		"oidc":                    a.oidcCommand,
+		"ca":                      a.caCommand,
+		"ct":                      a.ctCommand,
+		"tsa":                     a.tsaCommand,
+		"trusted-root":            a.trustedRootCommand,
+		"signing-config":          a.signingConfigCommand,
+		"quickstart":              a.quickstartCommand,
+		"version":                 a.versionCommand,
+	}
 }
 
 // usageArgs makes every command's argument-count errors usage errors.

@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+// Each top-level command is built under the name a run dispatches on, so a
+// run naming it finds it in the one-command tree it builds.
+func TestTopCommandsAreBuiltUnderTheirNames(t *testing.T) {
+	a := &app{}
+	for name, build := range a.topCommands() {
+		if got := build().Name(); got != name {
+			t.Errorf("top command %q builds a command named %q", name, got)
+		}
+	}
+}
+
+// A run builds only the command it names; help, a flag first or a typo get
+// the whole tree, and both trees list a command's flags alike. `hallmark help`
+// and `hallmark completion` work, as cosign's do.
+func TestRootCommandBuildsWhatTheRunNeeds(t *testing.T) {
+	a := &app{}
+	all := len(a.topCommands())
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"sign-blob", "--help"}, 1},
+		{[]string{"log", "serve"}, 1},
+		{[]string{"help", "sign-blob"}, all},
+		{[]string{"-d", "sign-blob"}, all},
+		{[]string{"sing-blob"}, all},
+		{nil, all},
+	} {
+		if got := len(a.rootCommand(c.args).Commands()); got != c.want {
+			t.Errorf("%q: %d top-level commands, want %d", c.args, got, c.want)
+		}
+	}
+	one := hm(t, nil, "sign-blob", "--help")
+	whole := hm(t, nil, "help", "sign-blob")
+	if one.code != 0 || one.stdout != whole.stdout || !strings.Contains(one.stdout, "--identity-token") {
+		t.Errorf("sign-blob --help (exit %d) differs from help sign-blob:\n%s\n---\n%s", one.code, one.stdout, whole.stdout)
+	}
+	if r := hm(t, nil, "help"); r.code != 0 || !strings.Contains(r.stdout, "verify-blob-attestation") {
+		t.Errorf("help: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := hm(t, nil, "completion", "bash"); r.code != 0 || !strings.Contains(r.stdout, "bash completion") {
+		t.Errorf("completion bash: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
