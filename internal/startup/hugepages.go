@@ -16,16 +16,25 @@ const (
 	heapArena = 64 << 20 // the runtime's heap arena on 64-bit Linux (heapArenaBytes)
 
 	thpSetting = "/sys/kernel/mm/transparent_hugepage/enabled"
+
+	optIn = "HALLMARK_HUGEPAGES" // =1 turns the advice on
 )
 
 func init() {
-	off = disabled() || thpNever()
+	off = !optedIn() || disabled() || thpNever()
 	AdviseHugePages()
 }
 
-// off is set once, by init: GODEBUG=disablethp=1, or huge pages switched
-// off machine-wide ("never"), which MADV_COLLAPSE would otherwise ignore.
+// off is set once, by init: unless HALLMARK_HUGEPAGES=1 asks for the advice,
+// and also with GODEBUG=disablethp=1 or huge pages switched off machine-wide
+// ("never"), which MADV_COLLAPSE would otherwise ignore.
 var off bool
+
+// optedIn reports HALLMARK_HUGEPAGES=1.
+func optedIn() bool {
+	v, _ := syscall.Getenv(optIn)
+	return v == "1"
+}
 
 // probe is where the calls allocate to learn where the heap is growing; a
 // package variable so the allocation escapes to the heap.

@@ -47,14 +47,17 @@ func hasFlag(flags []string, f string) bool {
 	return false
 }
 
+// thpAvailable skips a test on a machine without transparent huge pages,
+// and otherwise switches the advice on (as HALLMARK_HUGEPAGES=1 does) for
+// the test.
 func thpAvailable(t *testing.T) {
 	b, err := os.ReadFile(thpSetting)
 	if err != nil || strings.Contains(string(b), "[never]") {
 		t.Skipf("SKIP: transparent huge pages unavailable here (%q, %v)", b, err)
 	}
-	if off {
-		t.Skip("SKIP: switched off in this run (GODEBUG=disablethp=1)")
-	}
+	was := off
+	t.Cleanup(func() { off = was })
+	off = false
 }
 
 // Heap memory the runtime maps after the package's init (here, a fresh 8 MiB
@@ -75,7 +78,8 @@ func TestAdviseHugePagesMarksHeap(t *testing.T) {
 	runtime.KeepAlive(fresh)
 }
 
-// When switched off (GODEBUG=disablethp=1, or THP "never"), nothing is advised.
+// When switched off (the default; GODEBUG=disablethp=1, or THP "never"),
+// nothing is advised.
 func TestAdviseHugePagesOff(t *testing.T) {
 	thpAvailable(t)
 	defer func(was bool) { off = was }(off)
@@ -99,6 +103,20 @@ func TestSelectsNever(t *testing.T) {
 		if got := selectsNever([]byte(setting)); got != want {
 			t.Errorf("selectsNever(%q) = %v, want %v", setting, got, want)
 		}
+	}
+}
+
+// The advice is off unless HALLMARK_HUGEPAGES=1 asks for it.
+func TestAdviseHugePagesIsOptIn(t *testing.T) {
+	for v, want := range map[string]bool{"1": true, "": false, "0": false, "true": false} {
+		t.Setenv(optIn, v)
+		if got := optedIn(); got != want {
+			t.Errorf("%s=%q: optedIn() = %v, want %v", optIn, v, got, want)
+		}
+	}
+	// This test process did not opt in.
+	if os.Getenv(optIn) == "" && !off {
+		t.Error("the advice is on in a process that did not ask for it")
 	}
 }
 

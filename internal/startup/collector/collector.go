@@ -1,5 +1,6 @@
 // Package collector pauses the garbage collector while a hallmark command
-// runs, and has the heap it will grow into mapped ahead on huge pages.
+// runs, and, when huge pages are asked for (HALLMARK_HUGEPAGES=1, see
+// package startup), has the heap it will grow into mapped ahead on them.
 //
 // A command runs for tens of milliseconds and allocates a few MiB: a
 // collection during initialisation (the heap passes the runtime's first
@@ -9,9 +10,10 @@
 // internal/cli), and GOGC or GOMEMLIMIT in the environment leave the
 // runtime's defaults alone.
 //
-// With the collector paused, startup.MapAhead can have the heap mapped in
-// one advised piece: once from init, before most packages initialise and
-// allocate ~3 MiB, and once from main (MapAhead) for the command itself.
+// With the collector paused, startup.MapAhead (when asked for) has the heap
+// mapped in one advised piece: once from init, before most packages
+// initialise and allocate ~3 MiB, and once from main (MapAhead) for the
+// command itself.
 // Without it, whether initialisation crossed one of the runtime's 4 MiB
 // mapping steps before the advice decided between ~150 and ~900 page faults
 // (~13 µs each on the VMs this runs on).
