@@ -58,8 +58,9 @@ func (a *app) run(ctx context.Context, args []string) int {
 	// looked up before that, and completion takes its output as it is added.
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd(args...)
+	usageArgs(root)
 	var err error
-	if _, _, ferr := root.Find(args); ferr != nil {
+	if _, _, ferr := root.Find(args); ferr != nil && !shellCompletion(args) {
 		err = fmt.Errorf("%w: %v (see hallmark --help)", errUsage, ferr) // an unknown command
 	} else {
 		err = root.ExecuteContext(ctx)
@@ -110,7 +111,6 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 	// Bad flags and argument counts are usage errors (exit 2), as the
 	// README says; cobra would make them plain errors.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
-	defer usageArgs(root)
 	top := a.topCommands()
 	if len(args) > 0 {
 		if build, ok := top[args[0]]; ok {
@@ -155,6 +155,12 @@ func (a *app) topCommands() map[string]func() *cobra.Command {
 		"quickstart":              a.quickstartCommand,
 		"version":                 a.versionCommand,
 	}
+}
+
+// shellCompletion reports a completion script's request (hallmark
+// __complete ARGS), which cobra answers itself: it is no command to look up.
+func shellCompletion(args []string) bool {
+	return len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd)
 }
 
 // usageArgs makes every command's argument-count errors usage errors.

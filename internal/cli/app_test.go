@@ -18,7 +18,8 @@ func TestTopCommandsAreBuiltUnderTheirNames(t *testing.T) {
 
 // A run builds only the command it names; help, a flag first or a typo get
 // the whole tree, and both trees list a command's flags alike. `hallmark help`
-// and `hallmark completion` work, as cosign's do.
+// and `hallmark completion` (with the scripts' __complete requests) work, as
+// cosign's do.
 func TestRootCommandBuildsWhatTheRunNeeds(t *testing.T) {
 	a := &app{}
 	all := len(a.topCommands())
@@ -47,5 +48,16 @@ func TestRootCommandBuildsWhatTheRunNeeds(t *testing.T) {
 	}
 	if r := hm(t, nil, "completion", "bash"); r.code != 0 || !strings.Contains(r.stdout, "bash completion") {
 		t.Errorf("completion bash: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// What the completion scripts ask.
+	if r := hm(t, nil, "__complete", "sign-blob", "--identity-t"); r.code != 0 || !strings.Contains(r.stdout, "--identity-token") {
+		t.Errorf("__complete sign-blob --identity-t: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := hm(t, nil, "__completeNoDesc", "verify-b"); r.code != 0 || !strings.Contains(r.stdout, "verify-blob-attestation") {
+		t.Errorf("__completeNoDesc verify-b: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// Their argument counts are usage errors too (exit 2), as every command's.
+	if r := hm(t, nil, "completion", "bash", "extra"); r.code != 2 {
+		t.Errorf("completion bash extra: exit %d, want 2 (stderr %q)", r.code, r.stderr)
 	}
 }

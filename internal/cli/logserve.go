@@ -157,8 +157,8 @@ const (
 	logMemoryLimit = 1 << 30
 )
 
-// A server also gives back the huge pages every process asks for at start
-// (internal/startup): they are for short commands.
+// A server also gives back the huge pages a process asks for at start when
+// HALLMARK_HUGEPAGES=1 (internal/startup): they are for short commands.
 func tuneGC() {
 	startup.AdviseSmallPages()
 	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {

@@ -123,7 +123,7 @@ func (s *Signer) legacyAttestation(ctx context.Context, statement []byte, predic
 		}
 		ann[cosign.LegacyBundleAnnotation] = rb
 	}
-	if err := s.judge("attestation", func(v *verify.Verifier) error {
+	if err := s.judge("attestation", func(v *verify.Verifier, _ bool) error {
 		_, err := v.VerifyLegacyAttestation(env, ann, policy)
 		return err
 	}); err != nil {

@@ -123,7 +123,7 @@ func (s *Signer) SignImage(ctx context.Context, c *oci.Client, d name.Digest, de
 			ann[cosign.LegacyBundleAnnotation] = rb
 		}
 		if s.selfCheck != nil {
-			if err := s.judge("signature", func(v *verify.Verifier) error {
+			if err := s.judge("signature", func(v *verify.Verifier, _ bool) error {
 				_, err := v.VerifyLegacy(verify.LegacyFromAnnotations(payload, ann), policy)
 				return err
 			}); err != nil {

@@ -118,15 +118,15 @@ func (s *Signer) Certificate() *x509.Certificate { return s.cert }
 // A signer with a self-check verifier has check judge it against the trusted
 // root, certificate, log entry and timestamps together (the signature with
 // them, so nothing is checked twice); any other signer has check judge the
-// signature alone with the signing key. what names it in the error.
-func (s *Signer) judge(what string, check func(*verify.Verifier) error) error {
+// signature alone with the signing key (keyed). what names it in the error.
+func (s *Signer) judge(what string, check func(v *verify.Verifier, keyed bool) error) error {
 	if s.selfCheck != nil {
-		if err := check(s.selfCheck); err != nil {
+		if err := check(s.selfCheck, false); err != nil {
 			return fmt.Errorf("the new %s does not verify against the trusted root: %w", what, err)
 		}
 		return nil
 	}
-	if err := check(s.verifier); err != nil {
+	if err := check(s.verifier, true); err != nil {
 		return fmt.Errorf("self-check of new %s failed: %w", what, err)
 	}
 	return nil
@@ -135,8 +135,8 @@ func (s *Signer) judge(what string, check func(*verify.Verifier) error) error {
 // judgeBundle is judge for a bundle: the signing key alone judges b as the
 // key would have signed it (asKeyed).
 func (s *Signer) judgeBundle(what string, b *cosign.Bundle, check func(*verify.Verifier, *cosign.Bundle) error) error {
-	return s.judge(what, func(v *verify.Verifier) error {
-		if v == s.verifier {
+	return s.judge(what, func(v *verify.Verifier, keyed bool) error {
+		if keyed {
 			return check(v, s.asKeyed(b))
 		}
 		return check(v, b)
