@@ -240,9 +240,17 @@ func TestParityVerifyOutput(t *testing.T) {
 			t.Errorf("version --json keys: cosign %v, hallmark %v", ka, kb)
 		}
 		co, hm = p.both("version")
+		startsALine := func(out, f string) bool {
+			for _, l := range strings.Split(out, "\n") {
+				if strings.HasPrefix(l, f) {
+					return true
+				}
+			}
+			return false
+		}
 		for _, f := range []string{"GitVersion:", "GitCommit:", "GitTreeState:", "BuildDate:", "GoVersion:", "Compiler:", "Platform:"} {
-			if !strings.Contains(co.stdout, f) || !strings.Contains(hm.stdout, f) {
-				t.Errorf("version lacks %s", f)
+			if !startsALine(co.stdout, f) || !startsALine(hm.stdout, f) {
+				t.Errorf("version: no line starts with %s:\ncosign:\n%s\nhallmark:\n%s", f, co.stdout, hm.stdout)
 			}
 		}
 	})

@@ -82,13 +82,13 @@ func (a *app) versionCommand() *cobra.Command {
 				return nil
 			}
 			var b strings.Builder
-			fmt.Fprintf(&b, "hallmark: %s\\n\\n", cmd.Root().Short)
+			fmt.Fprintf(&b, "hallmark: %s\n\n", cmd.Root().Short)
 			w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 			for _, kv := range [][2]string{
 				{"GitVersion:", v.GitVersion}, {"GitCommit:", v.GitCommit}, {"GitTreeState:", v.GitTreeState},
 				{"BuildDate:", v.BuildDate}, {"GoVersion:", v.GoVersion}, {"Compiler:", v.Compiler}, {"Platform:", v.Platform},
 			} {
-				fmt.Fprintf(w, "%s\\t%s\\n", kv[0], kv[1])
+				fmt.Fprintf(w, "%s\t%s\n", kv[0], kv[1])
 			}
 			w.Flush()
 			fmt.Fprintln(a.stdout, b.String())
