@@ -130,6 +130,17 @@ func TestBlobAttestationInterop(t *testing.T) {
 	mustHM(t, exitNoMatchingSig, nil, "verify-blob-attestation", "--key", coPub, "--type", "slsaprovenance1", "--bundle", coBundle, "--insecure-ignore-tlog", otherBlob)
 	mustHM(t, exitNoMatchingSig, nil, "verify-blob-attestation", "--key", coPub, "--type", "vuln", "--bundle", coBundle, "--insecure-ignore-tlog", blob)
 	mustHM(t, exitNoMatchingSig, nil, "verify-blob-attestation", "--key", hmPub, "--type", "slsaprovenance1", "--bundle", coBundle, "--insecure-ignore-tlog", blob)
+
+	// verify-blob takes an attestation bundle too, its artifact a subject of
+	// the statement (an in-toto v0.1 one from both tools), as cosign's does.
+	for _, c := range []struct{ tool, pub, bundle string }{{"hallmark", hmPub, hmBundle}, {"cosign", coPub, coBundle}} {
+		r := mustHM(t, 0, nil, "verify-blob", "--key", c.pub, "--bundle", c.bundle, "--insecure-ignore-tlog", blob)
+		wantContains(t, r.stderr, "Verified OK")
+		if r := hm(t, nil, "verify-blob", "--key", c.pub, "--bundle", c.bundle, "--insecure-ignore-tlog", otherBlob); r.code == 0 {
+			t.Errorf("verify-blob accepted %s's attestation bundle for another file", c.tool)
+		}
+		co.must("verify-blob", "--key", c.pub, "--bundle", c.bundle, "--insecure-ignore-tlog", "--trusted-root", co.root, blob)
+	}
 }
 
 // TestBlobAttestationLegacyOutputs: attest-blob --new-bundle-format=false

@@ -37,13 +37,17 @@ func TestSignStatementShape(t *testing.T) {
 	}
 	for name, bad := range map[string]string{
 		"no subject":   `{"_type":"https://in-toto.io/Statement/v1","predicateType":"x"}`,
-		"wrong type":   `{"_type":"https://in-toto.io/Statement/v0.1","subject":[{"digest":{"sha256":"a"}}],"predicateType":"x"}`,
+		"wrong type":   `{"_type":"https://in-toto.io/Statement/v2","subject":[{"digest":{"sha256":"a"}}],"predicateType":"x"}`,
 		"empty digest": `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a"}],"predicateType":"x"}`,
 		"not json":     `{`,
 	} {
 		if _, err := ParseStatement([]byte(bad)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	// cosign attest-blob writes v0.1 statements.
+	if _, err := ParseStatement([]byte(`{"_type":"https://in-toto.io/Statement/v0.1","subject":[{"digest":{"sha256":"a"}}],"predicateType":"x"}`)); err != nil {
+		t.Errorf("a v0.1 statement was refused: %v", err)
 	}
 }
 

@@ -35,7 +35,8 @@ func NewSignStatement(algorithm, hex string, annotations map[string]any) ([]byte
 // Statement is a parsed in-toto statement.
 type Statement = intoto.Statement
 
-// ParseStatement decodes an in-toto Statement v1 and checks its structure.
+// ParseStatement decodes an in-toto Statement, v1 or v0.1 (which cosign
+// attest-blob writes; the fields are the same), and checks its structure.
 func ParseStatement(b []byte) (*Statement, error) {
 	if len(b) > MaxPayloadSize {
 		return nil, fmt.Errorf("statement of %d bytes exceeds the %d byte limit", len(b), MaxPayloadSize)
@@ -44,8 +45,8 @@ func ParseStatement(b []byte) (*Statement, error) {
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, st); err != nil {
 		return nil, fmt.Errorf("decoding in-toto statement: %w", err)
 	}
-	if st.GetType() != StatementType {
-		return nil, fmt.Errorf("statement _type is %q, want %q", st.GetType(), StatementType)
+	if st.GetType() != StatementType && st.GetType() != StatementTypeV01 {
+		return nil, fmt.Errorf("statement _type is %q, want %q or %q", st.GetType(), StatementType, StatementTypeV01)
 	}
 	if len(st.GetSubject()) == 0 {
 		return nil, errors.New("statement has no subject")

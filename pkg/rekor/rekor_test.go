@@ -80,6 +80,26 @@ func TestParseEveryKind(t *testing.T) {
 	}
 }
 
+// The subjects of an in-toto v0.1 statement (cosign attest-blob's) are
+// indexed as a v1 statement's are.
+func TestStatementV01SubjectsAreIndexed(t *testing.T) {
+	k := newKey(t)
+	st, _ := cosign.NewSignStatement("sha256", strings.Repeat("cd", 32), nil)
+	st = []byte(strings.Replace(string(st), cosign.StatementType, cosign.StatementTypeV01, 1))
+	psig := k.sign(t, cosign.PAE(cosign.InTotoPayloadType, st))
+	ds, _ := NewDSSE(cosign.InTotoPayloadType, st, psig, k.pem)
+	it, _ := NewIntoto(cosign.InTotoPayloadType, st, psig, k.pem)
+	for kind, p := range map[string][]byte{"dsse": ds, "intoto": it} {
+		e, err := Parse(p)
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		if !contains(e.Keys, "sha256:"+strings.Repeat("cd", 32)) {
+			t.Errorf("%s: v0.1 statement subject not indexed: %v", kind, e.Keys)
+		}
+	}
+}
+
 func contains(xs []string, s string) bool {
 	for _, x := range xs {
 		if x == s {
