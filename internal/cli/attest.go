@@ -108,7 +108,8 @@ func (a *app) attest(ctx context.Context, o *attestOptions, images []string) err
 			return withCode(exitUsage, err)
 		}
 	}
-	// The predicate is checked before anyone is asked to sign in.
+	// The predicate is checked, and every image resolved, before anyone is
+	// asked to sign in or a certificate issued.
 	var predicateType string
 	var predicate json.RawMessage
 	if o.statement != "" {
@@ -129,6 +130,14 @@ func (a *app) attest(ctx context.Context, o *attestOptions, images []string) err
 	if o.replace && o.newBundleFormat {
 		a.infof("--replace applies to the legacy .att image (--new-bundle-format=false); bundle referrers are added beside earlier ones")
 	}
+	resolved := make([]resolvedImage, len(refs))
+	for i, ref := range refs {
+		d, desc, err := c.Resolve(ctx, ref)
+		if err != nil {
+			return registryExit(err, ref.String())
+		}
+		resolved[i] = resolvedImage{ref, d, desc}
+	}
 	signer, err := a.signerFor(ctx, o.keyPath, &o.log, &o.keyless)
 	if err != nil {
 		return err
@@ -137,11 +146,8 @@ func (a *app) attest(ctx context.Context, o *attestOptions, images []string) err
 	if !o.newBundleFormat {
 		format = verify.FormatLegacy
 	}
-	for _, ref := range refs {
-		d, desc, err := c.Resolve(ctx, ref)
-		if err != nil {
-			return registryExit(err, ref.String())
-		}
+	for _, img := range resolved {
+		ref, d, desc := img.ref, img.d, img.desc
 		if _, isTag := ref.(name.Tag); isTag {
 			a.infof("%s is a tag: attesting to the digest it points to now, %s", ref, d.DigestStr())
 		}

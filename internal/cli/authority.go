@@ -102,8 +102,10 @@ func (a *app) verifier(f *authorityFlags) (*verify.Verifier, error) {
 			GithubWorkflowRepository: f.ghRepository, GithubWorkflowRef: f.ghRef,
 		},
 	}
-	for _, re := range id.Unanchored() {
-		a.infof("WARNING: the regular expression %q is not anchored: it matches anywhere in the value, so it also accepts identities that merely contain a match. Anchor it: ^...$", re)
+	for _, r := range []struct{ flag, re string }{{"--certificate-identity-regexp", f.identityRegexp}, {"--certificate-oidc-issuer-regexp", f.issuerRegexp}} {
+		if loose := verify.Unanchored(r.re); loose != "" {
+			a.infof("WARNING: %s %s is not anchored at both ends: it %s. Anchor it (^...$) unless that is what you mean", r.flag, r.re, loose)
+		}
 	}
 	v, err := verify.NewCertificateVerifier([]verify.Identity{id}, opts...)
 	if err != nil {

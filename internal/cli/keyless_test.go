@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -77,7 +78,9 @@ func TestKeylessVerifyCommands(t *testing.T) {
 	wantContains(t, r.stderr, "OIDC issuer", "https://evil.test")
 	// An unanchored regexp is accepted with a warning.
 	r = mustHM(t, 0, nil, "verify", "--certificate-identity-regexp", "hallmark.test", "--certificate-oidc-issuer", iss, "--trusted-root", root, bundled.String())
-	wantContains(t, r.stderr, "WARNING", "not anchored")
+	wantContains(t, r.stderr, "WARNING: --certificate-identity-regexp hallmark.test is not anchored", "matches anywhere")
+	r = mustHM(t, 0, nil, "verify", "--certificate-identity-regexp", "^"+regexp.QuoteMeta(sub), "--certificate-oidc-issuer", iss, "--trusted-root", root, bundled.String())
+	wantContains(t, r.stderr, "WARNING: --certificate-identity-regexp ^"+regexp.QuoteMeta(sub)+" is not anchored at both ends: it matches any value that begins")
 
 	// A key-signed image under keyless verification: exit 13.
 	key, _ := shared(t)

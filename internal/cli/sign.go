@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/hallmark/pkg/oci"
@@ -83,11 +84,19 @@ func (a *app) sign(ctx context.Context, o *signOptions, images []string) error {
 	if err != nil {
 		return err
 	}
-	refs := make([]name.Reference, len(images))
+	// Every image is resolved before the key is unlocked or a certificate
+	// issued (and logged by the CA): a missing image costs neither.
+	resolved := make([]resolvedImage, len(images))
 	for i, img := range images {
-		if refs[i], err = c.ParseReference(img); err != nil {
+		ref, err := c.ParseReference(img)
+		if err != nil {
 			return withCode(exitUsage, err)
 		}
+		d, desc, err := c.Resolve(ctx, ref)
+		if err != nil {
+			return registryExit(err, ref.String())
+		}
+		resolved[i] = resolvedImage{ref, d, desc}
 	}
 	signer, err := a.signerFor(ctx, o.keyPath, &o.log, &o.keyless)
 	if err != nil {
@@ -97,19 +106,24 @@ func (a *app) sign(ctx context.Context, o *signOptions, images []string) error {
 	if !o.newBundleFormat {
 		format = verify.FormatLegacy
 	}
-	for _, ref := range refs {
-		if err := a.signOne(ctx, c, signer, ref, format, ann, o.recursive); err != nil {
+	for _, img := range resolved {
+		if err := a.signOne(ctx, c, signer, img, format, ann, o.recursive); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (a *app) signOne(ctx context.Context, c *oci.Client, signer *sign.Signer, ref name.Reference, format verify.Format, ann map[string]any, recursive bool) error {
-	d, desc, err := c.Resolve(ctx, ref)
-	if err != nil {
-		return registryExit(err, ref.String())
-	}
+// resolvedImage is an image named on the command line and what it points to.
+type resolvedImage struct {
+	ref  name.Reference
+	d    name.Digest
+	desc *v1.Descriptor
+}
+
+func (a *app) signOne(ctx context.Context, c *oci.Client, signer *sign.Signer, img resolvedImage, format verify.Format, ann map[string]any, recursive bool) error {
+	ref, d, desc := img.ref, img.d, img.desc
+	var err error
 	if _, isTag := ref.(name.Tag); isTag {
 		a.infof("%s is a tag: signing the digest it points to now, %s (sign by digest to be sure what you sign)", ref, d.DigestStr())
 	}

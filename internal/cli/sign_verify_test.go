@@ -16,7 +16,7 @@ func TestSignVerifyBothFormats(t *testing.T) {
 	tag := reg.Host + "/app:v1"
 
 	r := mustHM(t, 0, pw, "sign", "--key", key, "-a", "env=prod", tag)
-	wantContains(t, r.stderr, "is a tag: signing the digest", img.DigestStr(), "without a log entry")
+	wantContains(t, r.stderr, "is a tag: signing the digest", img.DigestStr(), "gets no log entry")
 	mustHM(t, 0, pw, "sign", "--key", key, "-a", "env=prod", "--new-bundle-format=false", "-y", tag)
 
 	r = mustHM(t, 0, nil, "verify", "--key", pub, "--insecure-ignore-tlog", "-a", "env=prod", tag)

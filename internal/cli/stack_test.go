@@ -211,6 +211,22 @@ func TestKeylessStack(t *testing.T) {
 		}
 	})
 
+	// A missing image is found missing before a certificate is issued for
+	// it (and logged by the CA), as cosign resolves first.
+	t.Run("a missing image gets no certificate", func(t *testing.T) {
+		missing := strings.Replace(img, "demo/app:v1", "demo/nosuch:v1", 1)
+		pred := writeFile(t, filepath.Join(t.TempDir(), "pred.json"), `{"k":"v"}`)
+		for _, args := range [][]string{
+			{"sign", "--identity-token", tok, "--signing-config", sc1, missing},
+			{"attest", "--identity-token", tok, "--signing-config", sc1, "--predicate", pred, "--type", "custom", missing},
+		} {
+			r := mustHM(t, exitNoSuchTag, nil, args...)
+			if strings.Contains(r.stderr, "certificate") {
+				t.Errorf("%s of a missing image asked for a certificate:\n%s", args[0], r.stderr)
+			}
+		}
+	})
+
 	t.Run("attestations, keyless", func(t *testing.T) {
 		att := st.pushImage(t, "demo/attested:v1", "attested content")
 		keyless := []string{"--trusted-root", tr, "--certificate-identity", "dev@hallmark.local", "--certificate-oidc-issuer", st.svc.OIDC}

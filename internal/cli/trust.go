@@ -48,11 +48,11 @@ func (a *app) logOptions(f *logFlags) ([]sign.Option, uint32, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		a.infof("Uploading the signature to the transparency log %s", f.rekorURL)
+		a.infof("The signature will be logged on the transparency log %s", f.rekorURL)
 		return []sign.Option{sign.WithLog(sign.RekorV1(c))}, 1, nil
 	}
 	if f.signingConfig == "" {
-		a.infof("No transparency log is configured (--rekor-url or --signing-config): the signature is stored without a log entry (verifiers will need --insecure-ignore-tlog)")
+		a.infof("No transparency log is configured (--rekor-url or --signing-config): the signature gets no log entry (verifiers will need --insecure-ignore-tlog)")
 		return nil, 0, nil
 	}
 	data, err := os.ReadFile(f.signingConfig)
@@ -68,14 +68,14 @@ func (a *app) logOptions(f *logFlags) ([]sign.Option, uint32, error) {
 		return nil, 0, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
 	}
 	if svc == nil {
-		a.infof("Signing config %s names no transparency log: the signature is stored without a log entry", f.signingConfig)
+		a.infof("Signing config %s names no transparency log: the signature gets no log entry", f.signingConfig)
 		return nil, 0, nil
 	}
 	c, err := rekor.NewClient(svc.URL, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
 	}
-	a.infof("Uploading the signature to the transparency log %s (Rekor API v%d)", svc.URL, svc.APIVersion)
+	a.infof("The signature will be logged on the transparency log %s (Rekor API v%d)", svc.URL, svc.APIVersion)
 	if svc.APIVersion == 2 {
 		return []sign.Option{sign.WithLog(sign.RekorV2(c))}, 2, nil
 	}

@@ -48,17 +48,21 @@ func (id *Identity) validate() error {
 	return nil
 }
 
-// Unanchored lists the identity's regular expressions that are not anchored
-// at both ends: "^https://github.com/org/" also matches
-// "https://github.com/org/../evil" and "x^https://github.com/org/".
-func (id *Identity) Unanchored() []string {
-	var out []string
-	for _, re := range []string{id.SubjectRegexp, id.IssuerRegexp} {
-		if re != "" && (!strings.HasPrefix(re, "^") || !strings.HasSuffix(re, "$")) {
-			out = append(out, re)
-		}
+// Unanchored says how a certificate regexp that is not anchored at both ends
+// is looser than it may look ("" when it is anchored): "^https://github.com/org/"
+// also matches "https://github.com/org/../evil", and without "^" it matches
+// anywhere in the value, "x^https://github.com/org/" included.
+func Unanchored(re string) string {
+	switch start, end := strings.HasPrefix(re, "^"), strings.HasSuffix(re, "$"); {
+	case re == "" || start && end:
+		return ""
+	case start:
+		return "matches any value that begins with a match"
+	case end:
+		return "matches any value that ends with a match"
+	default:
+		return "matches anywhere in the value"
 	}
-	return out
 }
 
 // String describes the identity for messages.

@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,13 +184,12 @@ func TestIdentityPolicy(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	id := verify.Identity{SubjectRegexp: "^https://github.com/org/", IssuerRegexp: "token"}
-	if got := id.Unanchored(); len(got) != 2 {
-		t.Errorf("unanchored: %v", got)
-	}
-	anchored := verify.Identity{SubjectRegexp: "^a$", IssuerRegexp: "^b$"}
-	if got := anchored.Unanchored(); len(got) != 0 {
-		t.Errorf("anchored reported unanchored: %v", got)
+	for re, want := range map[string]string{
+		"^https://github.com/org/": "begins with", "token": "anywhere", "org/repo$": "ends with", "^a$": "", "": "",
+	} {
+		if got := verify.Unanchored(re); want == "" && got != "" || !strings.Contains(got, want) {
+			t.Errorf("Unanchored(%q) = %q, want it to say %q", re, got, want)
+		}
 	}
 	// A verifier needs CAs, and CT logs unless the SCT check is waived.
 	if _, err := verify.NewCertificateVerifier([]verify.Identity{{Subject: subject, Issuer: issuer}}, verify.WithTrust(&trust.Material{})); err == nil {
