@@ -45,7 +45,7 @@ func TestKeylessVerifyCommands(t *testing.T) {
 
 	r := mustHM(t, 0, nil, append(append([]string{"verify"}, keyless...), "-a", "env=prod", bundled.String())...)
 	wantContains(t, r.stderr, "The code-signing certificate was verified using trusted certificate authority certificates",
-		`Proven identity: subject "ci@hallmark.test", issuer "https://oidc.test.local"`)
+		`Proven identity: subject "ci@hallmark.test", issuer "https://oidc.test.local"`, "Z per the transparency log")
 	var out []cosign.SimpleSigning
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out) != 1 || out[0].Optional["env"] != "prod" {
 		t.Fatalf("bundle output: %v %s", err, r.stdout)

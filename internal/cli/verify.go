@@ -159,18 +159,23 @@ func (a *app) printChecks(ref string, o *verifyOptions, v *verify.Verifier, anno
 	}
 	for _, r := range results {
 		if c := r.Certificate; c != nil {
-			a.infof("  - Proven identity: subject %q, issuer %q (certificate checked at %s)", c.Subject, c.Extensions.Issuer, times(r.Times))
+			a.infof("  - Proven identity: subject %q, issuer %q (certificate valid at %s)", c.Subject, c.Extensions.Issuer, times(r.Times, r.TimeSources))
 		}
 	}
 }
 
-func times(ts []time.Time) string {
+// times lists signing times with what gave each: "2026-01-02T03:04:05Z per
+// the transparency log, ...".
+func times(ts []time.Time, sources []string) string {
 	s := ""
 	for i, t := range ts {
 		if i > 0 {
 			s += ", "
 		}
 		s += t.UTC().Format(time.RFC3339)
+		if i < len(sources) {
+			s += " per the " + sources[i]
+		}
 	}
 	return s
 }

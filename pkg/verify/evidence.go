@@ -38,8 +38,10 @@ type signature struct {
 type proof struct {
 	cert    *CertificateInfo
 	entries []loggedEntry
-	// times are the times the signing certificate was checked at.
-	times []time.Time
+	// times are the times the signing certificate was checked at, and
+	// timeSources what gave each.
+	times       []time.Time
+	timeSources []string
 	// timestamps are the signature's RFC 3161 timestamps, as given.
 	timestamps [][]byte
 }
@@ -103,11 +105,11 @@ func (v *Verifier) judge(s signature) (*proof, error) {
 	if leaf == nil {
 		return p, nil
 	}
-	times, err := v.signingTimes(p.entries, ts)
+	times, sources, err := v.signingTimes(p.entries, ts)
 	if err != nil {
 		return nil, err
 	}
-	p.times = times
+	p.times, p.timeSources = times, sources
 	for _, e := range p.entries {
 		if it := e.tle.GetIntegratedTime(); it != 0 {
 			if t := time.Unix(it, 0); t.Before(leaf.NotBefore) || t.After(leaf.NotAfter) {
@@ -183,37 +185,40 @@ func (v *Verifier) countEntries(entries []loggedEntry, skipped []string, ts *laz
 // WithSignedTimestamps, tsaThreshold verified timestamps are required.
 // Only when the log check is waived and no timestamp verifies is the current
 // time used, as cosign does.
-func (v *Verifier) signingTimes(entries []loggedEntry, ts *lazyTimestamps) ([]time.Time, error) {
-	var out []time.Time
+func (v *Verifier) signingTimes(entries []loggedEntry, ts *lazyTimestamps) ([]time.Time, []string, error) {
+	var (
+		out     []time.Time
+		sources []string
+	)
 	logs := map[string]bool{}
 	for _, e := range entries {
 		if !e.setTime.IsZero() && !logs[string(e.log.ID)] {
 			logs[string(e.log.ID)] = true
-			out = append(out, e.setTime)
+			out, sources = append(out, e.setTime), append(sources, TimeFromLog)
 		}
 	}
 	got, errs := ts.get()
 	for _, t := range got {
-		out = append(out, t.time)
+		out, sources = append(out, t.time), append(sources, TimeFromTSA)
 	}
 	if v.signedTimestamps && len(got) < v.tsaThreshold {
 		detail := fmt.Sprintf("%d RFC 3161 timestamps verified, %d needed (--use-signed-timestamps)", len(got), v.tsaThreshold)
 		if len(ts.responses) == 0 {
 			detail = "the signature has no RFC 3161 timestamp (--use-signed-timestamps requires one)"
 		}
-		return nil, &StepError{Step: ErrTimestamp, Detail: detail, Err: joinReasons(errs)}
+		return nil, nil, &StepError{Step: ErrTimestamp, Detail: detail, Err: joinReasons(errs)}
 	}
 	if len(out) > 0 {
-		return out, nil
+		return out, sources, nil
 	}
 	if v.ignoreTlog {
-		return []time.Time{v.now()}, nil
+		return []time.Time{v.now()}, []string{TimeNow}, nil
 	}
 	detail := "nothing dates the signature: no verified log entry has a signed integrated time (SET) and no RFC 3161 timestamp verified"
 	if len(ts.responses) == 0 {
 		detail = "nothing dates the signature: no verified log entry has a signed integrated time (SET; Rekor v2 entries have none) and the signature has no RFC 3161 timestamp"
 	}
-	return nil, &StepError{Step: ErrTimestamp, Detail: detail, Err: joinReasons(errs)}
+	return nil, nil, &StepError{Step: ErrTimestamp, Detail: detail, Err: joinReasons(errs)}
 }
 
 // lazyTimestamps verifies a signature's RFC 3161 timestamps once, and only

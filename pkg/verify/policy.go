@@ -43,15 +43,24 @@ type Result struct {
 	Certificate *CertificateInfo
 	// LogEntries are the verified transparency-log entries.
 	LogEntries []*protorekor.TransparencyLogEntry
-	// Times are the times the signing certificate was checked at.
-	Times []time.Time
+	// Times are the times the signing certificate was checked at, and
+	// TimeSources what gave each: TimeFromLog, TimeFromTSA or TimeNow.
+	Times       []time.Time
+	TimeSources []string
 	// RFC3161Timestamps are the signature's timestamp responses, as stored.
 	RFC3161Timestamps [][]byte
 }
 
+// What a signing time came from (Result.TimeSources).
+const (
+	TimeFromLog = "transparency log"       // a log entry's signed integrated time
+	TimeFromTSA = "timestamp authority"    // an RFC 3161 timestamp
+	TimeNow     = "clock (no log checked)" // the time of verification
+)
+
 func (p *proof) fill(r *Result) *Result {
 	r.Certificate = p.cert
-	r.Times = p.times
+	r.Times, r.TimeSources = p.times, p.timeSources
 	r.RFC3161Timestamps = p.timestamps
 	r.TlogVerified = len(p.entries) > 0
 	for _, e := range p.entries {
