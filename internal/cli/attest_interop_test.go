@@ -127,7 +127,8 @@ func TestBlobAttestationInterop(t *testing.T) {
 	co.must("attest-blob", "--key", coKey, "--type", "slsaprovenance1", "--predicate", pred, "--bundle", coBundle, "--signing-config", co.sc, "-y", blob)
 	r := mustHM(t, 0, nil, "verify-blob-attestation", "--key", coPub, "--type", "slsaprovenance1", "--bundle", coBundle, "--insecure-ignore-tlog", blob)
 	wantContains(t, r.stderr, "Verified OK")
-	mustHM(t, exitNoMatchingSig, nil, "verify-blob-attestation", "--key", coPub, "--type", "slsaprovenance1", "--bundle", coBundle, "--insecure-ignore-tlog", otherBlob)
+	r = mustHM(t, exitNoMatchingSig, nil, "verify-blob-attestation", "--key", coPub, "--type", "slsaprovenance1", "--bundle", coBundle, "--insecure-ignore-tlog", otherBlob)
+	wantContains(t, r.stderr, otherBlob+" does not verify against attestation bundle "+coBundle)
 	mustHM(t, exitNoMatchingSig, nil, "verify-blob-attestation", "--key", coPub, "--type", "vuln", "--bundle", coBundle, "--insecure-ignore-tlog", blob)
 	mustHM(t, exitNoMatchingSig, nil, "verify-blob-attestation", "--key", hmPub, "--type", "slsaprovenance1", "--bundle", coBundle, "--insecure-ignore-tlog", blob)
 

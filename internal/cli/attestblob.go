@@ -204,12 +204,17 @@ func (a *app) verifyBlobAttestation(o *verifyBlobAttestationOptions, arg string)
 		return withCode(exitUsage, err)
 	}
 	var digest string
+	subject := arg // the artifact, as errors name it
+	if subject == "" {
+		subject = "the artifact"
+	}
 	switch {
 	case o.digest != "":
 		if _, err := hex.DecodeString(o.digest); err != nil || o.digestAlg == "" {
 			return fmt.Errorf("%w: --digest %q (--digestAlg %q) is not a digest in hex", errUsage, o.digest, o.digestAlg)
 		}
 		digest = o.digestAlg + ":" + strings.ToLower(o.digest)
+		subject = digest
 	case arg != "":
 		data, err := a.readBlob(arg)
 		if err != nil {
@@ -237,7 +242,7 @@ func (a *app) verifyBlobAttestation(o *verifyBlobAttestationOptions, arg string)
 		}
 		att, err = v.VerifyAttestationBundle(b, p)
 		if err != nil {
-			return withCode(exitNoMatchingSig, err)
+			return withCode(exitNoMatchingSig, fmt.Errorf("%s does not verify against attestation bundle %s: %w", subject, o.bundlePath, err))
 		}
 	} else {
 		env, err := os.ReadFile(o.signature)
@@ -245,7 +250,7 @@ func (a *app) verifyBlobAttestation(o *verifyBlobAttestationOptions, arg string)
 			return fmt.Errorf("reading --signature: %w", err)
 		}
 		if att, err = v.VerifyLegacyAttestation(env, nil, p); err != nil {
-			return withCode(exitNoMatchingSig, err)
+			return withCode(exitNoMatchingSig, fmt.Errorf("%s does not verify against attestation %s: %w", subject, o.signature, err))
 		}
 	}
 	if c := att.Certificate; c != nil {

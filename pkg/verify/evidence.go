@@ -85,7 +85,7 @@ func (v *Verifier) judge(s signature) (*proof, error) {
 	var skipped []string
 	if !v.ignoreTlog {
 		if len(s.entries) == 0 {
-			return nil, stepErr(ErrTlog, "signature has no transparency log entry; pass --insecure-ignore-tlog to accept signatures made without a log", nil)
+			return nil, stepErr(ErrTlog, "no transparency log entry came with the signature (verification is offline: give the bundle that carries the entry, or pass --insecure-ignore-tlog to accept a signature without one)", nil)
 		}
 		if len(v.trust.Logs) == 0 {
 			return nil, stepErr(ErrTlog, "signature has a transparency log entry, but no log is trusted: pass --trusted-root naming the log's key (or --insecure-ignore-tlog to skip the log check)", nil)
