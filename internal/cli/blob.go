@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -77,7 +79,7 @@ without it, to standard output (base64 unless --b64=false).`,
 	f.BoolVar(&o.b64, "b64", true, "write the signature (and certificate) base64-encoded; false writes raw bytes")
 	f.BoolVar(&o.newBundleFormat, "new-bundle-format", true, "write a Sigstore bundle (false: cosign v2's outputs)")
 	f.BoolVarP(&o.yes, "yes", "y", false, "skip confirmation prompts (Hallmark never prompts here; accepted for cosign compatibility)")
-	f.StringVar(&o.tsPath, "rfc3161-timestamp", "", "write the RFC 3161 timestamp (DER) to this file (with --timestamp-server-url or tsaUrls)")
+	f.StringVar(&o.tsPath, "rfc3161-timestamp", "", "write the RFC 3161 timestamp to this file, as cosign does (JSON: base64 DER under SignedRFC3161Timestamp; with --timestamp-server-url or tsaUrls)")
 	o.log.add(cmd)
 	o.keyless.add(cmd)
 	notYet(cmd, slices.Clone(hardwareKeyFlags)...)
@@ -202,7 +204,11 @@ func (a *app) signBlob(ctx context.Context, o *signBlobOptions, arg string) erro
 		if len(tss) == 0 {
 			return fmt.Errorf("--rfc3161-timestamp %s: no timestamp authority was asked (give --timestamp-server-url or tsaUrls in --signing-config)", o.tsPath)
 		}
-		if err := writeFileMode(o.tsPath, tss[0].GetSignedTimestamp(), 0o600, true); err != nil {
+		out, err := json.Marshal(cosign.RFC3161Annotation{SignedRFC3161Timestamp: tss[0].GetSignedTimestamp()})
+		if err != nil {
+			return err
+		}
+		if err := writeFileMode(o.tsPath, out, 0o600, true); err != nil {
 			return err
 		}
 		a.infof("Wrote RFC3161 timestamp to file %s", o.tsPath)
@@ -233,6 +239,7 @@ type verifyBlobOptions struct {
 	auth                  authorityFlags
 	bundlePath, signature string
 	certificate           string
+	timestamp             string
 	newBundleFormat       bool
 }
 
@@ -256,6 +263,7 @@ naming the file as a subject. cosign's legacy blob bundle and a detached
 	f.StringVar(&o.bundlePath, "bundle", "", "Sigstore bundle (or cosign's legacy blob bundle)")
 	f.StringVar(&o.signature, "signature", "", "detached signature: a file or the base64 value itself")
 	f.StringVar(&o.certificate, "certificate", "", "keyless, with --signature: the signing certificate (PEM, or base64 PEM)")
+	f.StringVar(&o.timestamp, "rfc3161-timestamp", "", "with --signature: the RFC 3161 timestamp over it, as sign-blob --rfc3161-timestamp writes it (cosign's JSON, or DER)")
 	f.BoolVar(&o.newBundleFormat, "new-bundle-format", true, "accepted for cosign compatibility: the bundle's format is recognised")
 	return cmd
 }
@@ -307,6 +315,9 @@ func (a *app) verifyBlobInput(v *verify.Verifier, o *verifyBlobOptions, blob ver
 			return nil, src, badInput{err}
 		}
 		if !isLegacy {
+			if o.timestamp != "" {
+				return nil, src, badInput{errors.New("--rfc3161-timestamp goes with --signature or a legacy bundle: a Sigstore bundle carries its own timestamps")}
+			}
 			b, err := cosign.ParseBundle(raw)
 			if err != nil {
 				return nil, src, badInput{err}
@@ -346,8 +357,36 @@ func (a *app) verifyBlobInput(v *verify.Verifier, o *verifyBlobOptions, blob ver
 			return nil, src, badInput{fmt.Errorf("--certificate %s: %w", o.certificate, err)}
 		}
 	}
+	if o.timestamp != "" {
+		data, err := os.ReadFile(o.timestamp)
+		if err != nil {
+			return nil, src, badInput{fmt.Errorf("reading --rfc3161-timestamp %s: %w", o.timestamp, err)}
+		}
+		if d.RFC3161Timestamp, err = timestampFile(data); err != nil {
+			return nil, src, badInput{fmt.Errorf("--rfc3161-timestamp %s: %w", o.timestamp, err)}
+		}
+	}
 	r, err := v.VerifyBlobSignature(d, blob)
 	return r, src, err
+}
+
+// timestampFile reads a timestamp file: cosign's JSON (base64 DER under
+// SignedRFC3161Timestamp) or the DER TimeStampResp itself.
+func timestampFile(data []byte) ([]byte, error) {
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
+		var ts cosign.RFC3161Annotation
+		if err := json.Unmarshal(t, &ts); err != nil {
+			return nil, fmt.Errorf("not cosign's timestamp JSON: %w", err)
+		}
+		if len(ts.SignedRFC3161Timestamp) == 0 {
+			return nil, errors.New("no SignedRFC3161Timestamp in it")
+		}
+		return ts.SignedRFC3161Timestamp, nil
+	}
+	if len(data) == 0 || data[0] != 0x30 {
+		return nil, errors.New("neither cosign's timestamp JSON nor a DER timestamp response")
+	}
+	return data, nil
 }
 
 // badInput is an input that could not be read at all: exit 1 as any bad

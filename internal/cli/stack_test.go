@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"os"
@@ -20,6 +22,7 @@ import (
 
 	"hallmark.dev/hallmark/internal/sample"
 	"hallmark.dev/hallmark/internal/server/stack"
+	"hallmark.dev/hallmark/pkg/cosign"
 )
 
 // lockedBuffer is a bytes.Buffer safe to write from the server's goroutines.
@@ -177,6 +180,46 @@ func TestKeylessStack(t *testing.T) {
 		}
 	}
 
+	// A detached signature, its certificate and its timestamp file (cosign's
+	// JSON) verify without a log entry when the timestamp dates them; another
+	// signature's timestamp does not.
+	detached := func(name string) (sig, cert, ts string) {
+		d := t.TempDir()
+		sig, cert, ts = filepath.Join(d, name+".sig"), filepath.Join(d, name+".pem"), filepath.Join(d, name+".ts.json")
+		mustHM(t, 0, nil, "sign-blob", "--identity-token", tok, "--signing-config", sc1, "--new-bundle-format=false",
+			"--output-signature", sig, "--output-certificate", cert, "--rfc3161-timestamp", ts, blob)
+		return sig, cert, ts
+	}
+	dSig, dCert, dTS := detached("one")
+	verifyDetached := func(ts string) result {
+		return hm(t, nil, "verify-blob", "--signature", dSig, "--certificate", dCert, "--rfc3161-timestamp", ts, "--use-signed-timestamps",
+			"--insecure-ignore-tlog", "--trusted-root", tr, "--certificate-identity", "dev@hallmark.local", "--certificate-oidc-issuer", st.svc.OIDC, blob)
+	}
+	t.Run("detached signature with a timestamp file", func(t *testing.T) {
+		if raw := mustRead(t, dTS); !strings.HasPrefix(raw, `{"SignedRFC3161Timestamp":"`) {
+			t.Errorf("the timestamp file is not cosign's JSON: %.60q", raw)
+		}
+		if r := verifyDetached(dTS); r.code != 0 {
+			t.Errorf("verify-blob with the timestamp file: exit %d\n%s", r.code, r.stderr)
+		}
+		_, _, otherTS := detached("two")
+		if r := verifyDetached(otherTS); r.code != exitNoMatchingSig {
+			t.Errorf("verify-blob with another signature's timestamp: exit %d, want %d\n%s", r.code, exitNoMatchingSig, r.stderr)
+		}
+		var ts cosign.RFC3161Annotation
+		if err := json.Unmarshal([]byte(mustRead(t, dTS)), &ts); err != nil {
+			t.Fatal(err)
+		}
+		der := writeFile(t, filepath.Join(t.TempDir(), "ts.der"), string(ts.SignedRFC3161Timestamp))
+		if r := verifyDetached(der); r.code != 0 {
+			t.Errorf("verify-blob with the DER timestamp: exit %d\n%s", r.code, r.stderr)
+		}
+		bad := writeFile(t, filepath.Join(t.TempDir(), "ts.txt"), "not a timestamp")
+		r := mustHM(t, 1, nil, "verify-blob", "--signature", dSig, "--certificate", dCert, "--rfc3161-timestamp", bad, "--use-signed-timestamps",
+			"--insecure-ignore-tlog", "--trusted-root", tr, "--certificate-identity", "dev@hallmark.local", "--certificate-oidc-issuer", st.svc.OIDC, blob)
+		wantContains(t, r.stderr, "--rfc3161-timestamp "+bad)
+	})
+
 	t.Run("token for another audience is refused by the CA", func(t *testing.T) {
 		bad := st.token(t, "--audience", "other")
 		r := mustHM(t, 1, nil, "sign-blob", "--identity-token", bad, "--signing-config", sc1, "--bundle", filepath.Join(t.TempDir(), "b.json"), blob)
@@ -285,6 +328,13 @@ func TestKeylessStack(t *testing.T) {
 				t.Errorf("Hallmark refuses cosign's keyless bundle (%s): %s", api, r.stderr)
 			}
 		}
+		// cosign reads Hallmark's detached signature, certificate and timestamp
+		// file; cosign v3 takes those only in its legacy mode, which trusts
+		// chain files and the CT log's key instead of a trusted root.
+		c.env = append(c.env, "SIGSTORE_CT_LOG_PUBLIC_KEY_FILE="+ctLogKey(t, tr))
+		c.must("verify-blob", "--signature", dSig, "--certificate", dCert, "--certificate-chain", filepath.Join(dir, "ca", "chain.pem"),
+			"--rfc3161-timestamp", dTS, "--timestamp-certificate-chain", filepath.Join(dir, "tsa", "chain.pem"), "--use-signed-timestamps",
+			"--insecure-ignore-tlog", "--certificate-identity", "dev@hallmark.local", "--certificate-oidc-issuer", st.svc.OIDC, blob)
 		img2 := st.pushImage(t, "demo/cosigned:v1", "cosign's image")
 		c.must("sign", "--identity-token", mustRead(t, tok), "--signing-config", sc2, "--trusted-root", tr, "--allow-http-registry", "-y", img2)
 		mustHM(t, 0, nil, "verify", "--trusted-root", tr, "--certificate-identity", "dev@hallmark.local", "--certificate-oidc-issuer", st.svc.OIDC, img2)
@@ -355,4 +405,22 @@ func actionsEnv(t *testing.T, out string) map[string]string {
 		t.Fatalf("actions-env printed %q", out)
 	}
 	return env
+}
+
+// ctLogKey writes the trusted root's (first) CT log key to a PEM file for
+// cosign's legacy mode and returns its path.
+func ctLogKey(t *testing.T, trustedRoot string) string {
+	t.Helper()
+	var tr struct {
+		CTLogs []struct {
+			PublicKey struct {
+				RawBytes []byte `json:"rawBytes"`
+			} `json:"publicKey"`
+		} `json:"ctlogs"`
+	}
+	if err := json.Unmarshal([]byte(mustRead(t, trustedRoot)), &tr); err != nil || len(tr.CTLogs) == 0 {
+		t.Fatalf("no CT log in %s: %v", trustedRoot, err)
+	}
+	return writeFile(t, filepath.Join(t.TempDir(), "ct.pub"),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: tr.CTLogs[0].PublicKey.RawBytes})))
 }
