@@ -1,10 +1,12 @@
 package cosign
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -138,9 +140,19 @@ func keyDetails(pub crypto.PublicKey) (protocommon.PublicKeyDetails, error) {
 	return 0, fmt.Errorf("unsupported log key type %T", pub)
 }
 
-// MarshalTrust encodes a trusted root or signing config as protobuf JSON.
+// MarshalTrust encodes a trusted root or signing config as protobuf JSON,
+// indented by two spaces and byte-stable: protojson varies its whitespace
+// from build to build on purpose, and these files are diffed and committed.
 func MarshalTrust(m proto.Message) ([]byte, error) {
-	return protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
+	raw, err := protojson.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, raw, "", "  "); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // validAt reports whether a service's window holds now.
