@@ -39,7 +39,7 @@ spec:
 	r := mustHM(t, 0, nil, "policy", "test", "--policy", policy, reg.Host+"/app:v1")
 	wantContains(t, r.stdout, "ALLOWED "+reg.Host+"/app:v1 ("+signed.DigestStr()+")", "pass ClusterImagePolicy/release", "signed by key sha256:")
 	r = mustHM(t, exitNoMatchingSig, nil, "policy", "test", "--policy", policy, signed.String(), unsigned.String())
-	wantContains(t, r.stdout, "DENIED "+unsigned.String(), "authority release-key: no signatures found")
+	wantContains(t, r.stdout, "DENIED "+unsigned.String()+"\n", "authority release-key: no signatures found")
 	r = mustHM(t, exitRegistryFailure, nil, "policy", "test", "--policy", policy, throttled+"/app@sha256:"+strings.Repeat("e", 64))
 	wantContains(t, r.stdout, "undecided", "throttling (429")
 	r = mustHM(t, exitNoMatchingSig, nil, "policy", "test", "--policy", policy, "elsewhere.example/x:v1")

@@ -115,7 +115,7 @@ func printDecision(w io.Writer, d *admit.Decision) {
 			}
 		}
 		digest := ""
-		if ir.Digest != "" {
+		if ir.Digest != "" && !strings.HasSuffix(ir.Image, "@"+ir.Digest) {
 			digest = " (" + ir.Digest + ")"
 		}
 		fmt.Fprintf(w, "%s %s%s\n", verdict, ir.Image, digest)
