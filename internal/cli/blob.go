@@ -263,7 +263,7 @@ naming the file as a subject. cosign's legacy blob bundle and a detached
 	f.StringVar(&o.bundlePath, "bundle", "", "Sigstore bundle (or cosign's legacy blob bundle)")
 	f.StringVar(&o.signature, "signature", "", "detached signature: a file or the base64 value itself")
 	f.StringVar(&o.certificate, "certificate", "", "keyless, with --signature: the signing certificate (PEM, or base64 PEM)")
-	f.StringVar(&o.timestamp, "rfc3161-timestamp", "", "with --signature: the RFC 3161 timestamp over it, as sign-blob --rfc3161-timestamp writes it (cosign's JSON, or DER)")
+	f.StringVar(&o.timestamp, "rfc3161-timestamp", "", "with --signature: the RFC 3161 timestamp over it, as sign-blob --rfc3161-timestamp writes it (cosign's JSON, or DER); it must verify (implies --use-signed-timestamps)")
 	f.BoolVar(&o.newBundleFormat, "new-bundle-format", true, "accepted for cosign compatibility: the bundle's format is recognised")
 	return cmd
 }
@@ -271,6 +271,10 @@ naming the file as a subject. cosign's legacy blob bundle and a detached
 func (a *app) verifyBlob(o *verifyBlobOptions, arg string) error {
 	if o.bundlePath == "" && o.signature == "" {
 		return fmt.Errorf("%w: give --bundle FILE, or --signature SIG", errUsage)
+	}
+	if o.timestamp != "" {
+		// A timestamp given by hand must verify, not be skipped.
+		o.auth.useSignedTimestamps = true
 	}
 	v, err := a.verifier(&o.auth)
 	if err != nil {

@@ -191,9 +191,9 @@ func TestKeylessStack(t *testing.T) {
 		return sig, cert, ts
 	}
 	dSig, dCert, dTS := detached("one")
-	verifyDetached := func(ts string) result {
-		return hm(t, nil, "verify-blob", "--signature", dSig, "--certificate", dCert, "--rfc3161-timestamp", ts, "--use-signed-timestamps",
-			"--insecure-ignore-tlog", "--trusted-root", tr, "--certificate-identity", "dev@hallmark.local", "--certificate-oidc-issuer", st.svc.OIDC, blob)
+	verifyDetached := func(ts string, extra ...string) result {
+		return hm(t, nil, append([]string{"verify-blob", "--signature", dSig, "--certificate", dCert, "--rfc3161-timestamp", ts,
+			"--insecure-ignore-tlog", "--trusted-root", tr, "--certificate-identity", "dev@hallmark.local", "--certificate-oidc-issuer", st.svc.OIDC, blob}, extra...)...)
 	}
 	t.Run("detached signature with a timestamp file", func(t *testing.T) {
 		if raw := mustRead(t, dTS); !strings.HasPrefix(raw, `{"SignedRFC3161Timestamp":"`) {
@@ -203,8 +203,11 @@ func TestKeylessStack(t *testing.T) {
 			t.Errorf("verify-blob with the timestamp file: exit %d\n%s", r.code, r.stderr)
 		}
 		_, _, otherTS := detached("two")
-		if r := verifyDetached(otherTS); r.code != exitNoMatchingSig {
-			t.Errorf("verify-blob with another signature's timestamp: exit %d, want %d\n%s", r.code, exitNoMatchingSig, r.stderr)
+		// Given by hand, a timestamp must verify, with or without --use-signed-timestamps.
+		for _, extra := range [][]string{nil, {"--use-signed-timestamps"}} {
+			if r := verifyDetached(otherTS, extra...); r.code != exitNoMatchingSig || !strings.Contains(r.stderr, "timestamp") {
+				t.Errorf("verify-blob %v with another signature's timestamp: exit %d, want %d\n%s", extra, r.code, exitNoMatchingSig, r.stderr)
+			}
 		}
 		var ts cosign.RFC3161Annotation
 		if err := json.Unmarshal([]byte(mustRead(t, dTS)), &ts); err != nil {
@@ -215,8 +218,10 @@ func TestKeylessStack(t *testing.T) {
 			t.Errorf("verify-blob with the DER timestamp: exit %d\n%s", r.code, r.stderr)
 		}
 		bad := writeFile(t, filepath.Join(t.TempDir(), "ts.txt"), "not a timestamp")
-		r := mustHM(t, 1, nil, "verify-blob", "--signature", dSig, "--certificate", dCert, "--rfc3161-timestamp", bad, "--use-signed-timestamps",
-			"--insecure-ignore-tlog", "--trusted-root", tr, "--certificate-identity", "dev@hallmark.local", "--certificate-oidc-issuer", st.svc.OIDC, blob)
+		r := verifyDetached(bad)
+		if r.code != 1 {
+			t.Errorf("verify-blob with a file that is no timestamp: exit %d, want 1", r.code)
+		}
 		wantContains(t, r.stderr, "--rfc3161-timestamp "+bad)
 	})
 

@@ -85,7 +85,7 @@ func (v *Verifier) judge(s signature) (*proof, error) {
 	var skipped []string
 	if !v.ignoreTlog {
 		if len(s.entries) == 0 {
-			return nil, stepErr(ErrTlog, "no transparency log entry came with the signature (verification is offline: give the bundle that carries the entry, or pass --insecure-ignore-tlog to accept a signature without one)", nil)
+			return nil, stepErr(ErrTlog, "no transparency log entry came with the signature (verification is offline and looks none up: the entry travels with the signature, in its bundle or annotations; pass --insecure-ignore-tlog to accept a signature without one)", nil)
 		}
 		if len(v.trust.Logs) == 0 {
 			return nil, stepErr(ErrTlog, "signature has a transparency log entry, but no log is trusted: pass --trusted-root naming the log's key (or --insecure-ignore-tlog to skip the log check)", nil)
@@ -103,6 +103,13 @@ func (v *Verifier) judge(s signature) (*proof, error) {
 		}
 	}
 	if leaf == nil {
+		// A key has no certificate to date, but timestamps asked for
+		// (--use-signed-timestamps) must still verify, as many as needed.
+		if v.signedTimestamps {
+			if err := v.requireTimestamps(ts); err != nil {
+				return nil, err
+			}
+		}
 		return p, nil
 	}
 	times, sources, err := v.signingTimes(p.entries, ts)
@@ -201,12 +208,10 @@ func (v *Verifier) signingTimes(entries []loggedEntry, ts *lazyTimestamps) ([]ti
 	for _, t := range got {
 		out, sources = append(out, t.time), append(sources, TimeFromTSA)
 	}
-	if v.signedTimestamps && len(got) < v.tsaThreshold {
-		detail := fmt.Sprintf("%d RFC 3161 timestamps verified, %d needed (--use-signed-timestamps)", len(got), v.tsaThreshold)
-		if len(ts.responses) == 0 {
-			detail = "the signature has no RFC 3161 timestamp (--use-signed-timestamps requires one)"
+	if v.signedTimestamps {
+		if err := v.requireTimestamps(ts); err != nil {
+			return nil, nil, err
 		}
-		return nil, nil, &StepError{Step: ErrTimestamp, Detail: detail, Err: joinReasons(errs)}
 	}
 	if len(out) > 0 {
 		return out, sources, nil
@@ -219,6 +224,20 @@ func (v *Verifier) signingTimes(entries []loggedEntry, ts *lazyTimestamps) ([]ti
 		detail = "nothing dates the signature: no verified log entry has a signed integrated time (SET; Rekor v2 entries have none) and the signature has no RFC 3161 timestamp"
 	}
 	return nil, nil, &StepError{Step: ErrTimestamp, Detail: detail, Err: joinReasons(errs)}
+}
+
+// requireTimestamps checks that as many RFC 3161 timestamps verified as
+// --use-signed-timestamps asks for.
+func (v *Verifier) requireTimestamps(ts *lazyTimestamps) error {
+	got, errs := ts.get()
+	if len(got) >= v.tsaThreshold {
+		return nil
+	}
+	detail := fmt.Sprintf("%d RFC 3161 timestamps verified, %d needed (--use-signed-timestamps)", len(got), v.tsaThreshold)
+	if len(ts.responses) == 0 {
+		detail = "the signature has no RFC 3161 timestamp (--use-signed-timestamps requires one)"
+	}
+	return &StepError{Step: ErrTimestamp, Detail: detail, Err: joinReasons(errs)}
 }
 
 // lazyTimestamps verifies a signature's RFC 3161 timestamps once, and only
