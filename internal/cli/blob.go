@@ -144,6 +144,9 @@ func (a *app) signBlob(ctx context.Context, o *signBlobOptions, arg string) erro
 	if err != nil {
 		return err
 	}
+	if o.tsPath != "" && !s.Timestamped() {
+		return fmt.Errorf("%w: --rfc3161-timestamp %s: no timestamp authority to ask (give --timestamp-server-url or tsaUrls in --signing-config)", errUsage, o.tsPath)
+	}
 	if src != nil {
 		if early != nil {
 			select {

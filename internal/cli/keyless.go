@@ -88,12 +88,8 @@ func (a *app) keylessServices(kf *keylessFlags, lf *logFlags) (*keylessServices,
 		if o, err := cosign.SelectService(sc.GetOidcUrls(), []uint32{1}, now, "oidcUrls"); err == nil {
 			s.oidc = o.GetUrl()
 		}
-		tsas, err := cosign.SelectServices(sc.GetTsaUrls(), sc.GetTsaConfig(), []uint32{1}, now, "tsaUrls")
-		if err != nil {
-			return nil, fmt.Errorf("signing config %s: %w", lf.signingConfig, err)
-		}
-		for _, t := range tsas {
-			s.tsas = append(s.tsas, t.GetUrl())
+		if s.tsas, err = signingConfigTSAs(sc, lf.signingConfig, now); err != nil {
+			return nil, err
 		}
 		return s, nil
 	}
@@ -105,6 +101,50 @@ func (a *app) keylessServices(kf *keylessFlags, lf *logFlags) (*keylessServices,
 		s.tsas = []string{kf.tsaURL}
 	}
 	return s, nil
+}
+
+// signingConfigTSAs are the timestamp authorities a signing config selects.
+func signingConfigTSAs(sc *cosign.SigningConfig, path string, now time.Time) ([]string, error) {
+	tsas, err := cosign.SelectServices(sc.GetTsaUrls(), sc.GetTsaConfig(), []uint32{1}, now, "tsaUrls")
+	if err != nil {
+		return nil, fmt.Errorf("signing config %s: %w", path, err)
+	}
+	var out []string
+	for _, t := range tsas {
+		out = append(out, t.GetUrl())
+	}
+	return out, nil
+}
+
+// keyTSAs are the timestamp authorities a key signer asks, as cosign's:
+// --timestamp-server-url, or the signing config's tsaUrls.
+func keyTSAs(kf *keylessFlags, lf *logFlags) ([]string, error) {
+	switch {
+	case kf.tsaURL != "" && lf.signingConfig != "":
+		return nil, fmt.Errorf("%w: cannot specify service URLs (--timestamp-server-url) and use --signing-config", errUsage)
+	case kf.tsaURL != "":
+		return []string{kf.tsaURL}, nil
+	case lf.signingConfig == "":
+		return nil, nil
+	}
+	data, err := os.ReadFile(lf.signingConfig)
+	if err != nil {
+		return nil, fmt.Errorf("reading signing config %s: %w", lf.signingConfig, err)
+	}
+	sc, err := cosign.ParseSigningConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("signing config %s: %w", lf.signingConfig, err)
+	}
+	return signingConfigTSAs(sc, lf.signingConfig, time.Now())
+}
+
+// timestampOptions asks each of urls for a timestamp over every signature.
+func timestampOptions(urls []string) []sign.Option {
+	var opts []sign.Option
+	for _, u := range urls {
+		opts = append(opts, sign.WithTimestamps(&tsa.Client{URL: u, HTTP: &http.Client{Timeout: 30 * time.Second}}))
+	}
+	return opts
 }
 
 // keylessSigner gets a certificate for key (a fresh key when nil) from the
@@ -163,9 +203,7 @@ func (a *app) keylessSigner(ctx context.Context, kf *keylessFlags, lf *logFlags,
 	ext, _ := cosign.ParseCertExtensions(chain[0])
 	a.infof("Certificate issued to %s by %s (valid until %s)", subject, ext.Issuer, chain[0].NotAfter.UTC().Format(time.RFC3339))
 	opts := append(logOpts, sign.WithCertificate(chain[0], chain[1:]))
-	for _, u := range svcs.tsas {
-		opts = append(opts, sign.WithTimestamps(&tsa.Client{URL: u, HTTP: &http.Client{Timeout: 30 * time.Second}}))
-	}
+	opts = append(opts, timestampOptions(svcs.tsas)...)
 	if kf.trustedRoot != "" {
 		loaded := <-trustc
 		if loaded.err != nil {

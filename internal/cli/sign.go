@@ -84,10 +84,11 @@ func (a *app) sign(ctx context.Context, o *signOptions, images []string) error {
 	if err != nil {
 		return err
 	}
-	// Every image is resolved before the key is unlocked or a certificate
-	// issued (and logged by the CA): a missing image costs neither.
-	resolved := make([]resolvedImage, len(images))
-	for i, img := range images {
+	// Every image (and with --recursive every child) is resolved before the
+	// key is unlocked or a certificate issued (and logged by the CA): a
+	// missing image costs neither.
+	var targets []signTarget
+	for _, img := range images {
 		ref, err := c.ParseReference(img)
 		if err != nil {
 			return withCode(exitUsage, err)
@@ -96,7 +97,24 @@ func (a *app) sign(ctx context.Context, o *signOptions, images []string) error {
 		if err != nil {
 			return registryExit(err, ref.String())
 		}
-		resolved[i] = resolvedImage{ref, d, desc}
+		if _, isTag := ref.(name.Tag); isTag {
+			a.infof("%s is a tag: signing the digest it points to now, %s (sign by digest to be sure what you sign)", ref, d.DigestStr())
+		}
+		targets = append(targets, signTarget{d, desc})
+		if !o.recursive {
+			continue
+		}
+		children, err := c.Children(ctx, d)
+		if err != nil {
+			return registryExit(err, d.String())
+		}
+		for _, child := range children {
+			_, cdesc, err := c.Resolve(ctx, child)
+			if err != nil {
+				return registryExit(err, child.String())
+			}
+			targets = append(targets, signTarget{child, cdesc})
+		}
 	}
 	signer, err := a.signerFor(ctx, o.keyPath, &o.log, &o.keyless)
 	if err != nil {
@@ -106,12 +124,20 @@ func (a *app) sign(ctx context.Context, o *signOptions, images []string) error {
 	if !o.newBundleFormat {
 		format = verify.FormatLegacy
 	}
-	for _, img := range resolved {
-		if err := a.signOne(ctx, c, signer, img, format, ann, o.recursive); err != nil {
-			return err
+	for _, t := range targets {
+		res, err := signer.SignImage(ctx, c, t.d, t.desc, format, ann)
+		if err != nil {
+			return registryExit(err, t.d.String())
 		}
+		a.infof("Signed %s (%s format), stored at %s", t.d, res.Format, res.Location)
 	}
 	return nil
+}
+
+// signTarget is a manifest to sign: its digest and descriptor.
+type signTarget struct {
+	d    name.Digest
+	desc *v1.Descriptor
 }
 
 // resolvedImage is an image named on the command line and what it points to.
@@ -119,36 +145,6 @@ type resolvedImage struct {
 	ref  name.Reference
 	d    name.Digest
 	desc *v1.Descriptor
-}
-
-func (a *app) signOne(ctx context.Context, c *oci.Client, signer *sign.Signer, img resolvedImage, format verify.Format, ann map[string]any, recursive bool) error {
-	ref, d, desc := img.ref, img.d, img.desc
-	var err error
-	if _, isTag := ref.(name.Tag); isTag {
-		a.infof("%s is a tag: signing the digest it points to now, %s (sign by digest to be sure what you sign)", ref, d.DigestStr())
-	}
-	targets := []name.Digest{d}
-	if recursive {
-		children, err := c.Children(ctx, d)
-		if err != nil {
-			return registryExit(err, d.String())
-		}
-		targets = append(targets, children...)
-	}
-	for _, t := range targets {
-		tdesc := desc
-		if t != d {
-			if _, tdesc, err = c.Resolve(ctx, t); err != nil {
-				return registryExit(err, t.String())
-			}
-		}
-		res, err := signer.SignImage(ctx, c, t, tdesc, format, ann)
-		if err != nil {
-			return registryExit(err, t.String())
-		}
-		a.infof("Signed %s (%s format), stored at %s", t, res.Format, res.Location)
-	}
-	return nil
 }
 
 // registryExit maps registry errors to their exit codes.
@@ -187,7 +183,7 @@ func truthy(s string) bool {
 // the key with a certificate (--issue-certificate).
 func (a *app) signerFor(ctx context.Context, keyRef string, lf *logFlags, kf *keylessFlags) (*sign.Signer, error) {
 	if keyRef != "" && !kf.issueCertificate {
-		return a.newSigner(keyRef, lf)
+		return a.newSigner(keyRef, lf, kf)
 	}
 	var key crypto.Signer
 	if keyRef != "" {
@@ -199,7 +195,11 @@ func (a *app) signerFor(ctx context.Context, keyRef string, lf *logFlags, kf *ke
 	return a.keylessSigner(ctx, kf, lf, key)
 }
 
-func (a *app) newSigner(keyRef string, lf *logFlags) (*sign.Signer, error) {
+func (a *app) newSigner(keyRef string, lf *logFlags, kf *keylessFlags) (*sign.Signer, error) {
+	tsas, err := keyTSAs(kf, lf)
+	if err != nil {
+		return nil, err
+	}
 	priv, err := a.loadPrivateKey(keyRef)
 	if err != nil {
 		return nil, err
@@ -208,5 +208,5 @@ func (a *app) newSigner(keyRef string, lf *logFlags) (*sign.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sign.New(priv, opts...)
+	return sign.New(priv, append(opts, timestampOptions(tsas)...)...)
 }

@@ -217,8 +217,29 @@ func TestKeylessStack(t *testing.T) {
 		if r := verifyDetached(der); r.code != 0 {
 			t.Errorf("verify-blob with the DER timestamp: exit %d\n%s", r.code, r.stderr)
 		}
+		// A key signature is timestamped too (the signing config's TSA), and
+		// its timestamp must verify.
+		key, pub := shared(t)
+		kd := t.TempDir()
+		kSig, kTS := filepath.Join(kd, "k.sig"), filepath.Join(kd, "k.ts.json")
+		mustHM(t, 0, pw, "sign-blob", "--key", key, "--signing-config", sc1, "--new-bundle-format=false",
+			"--output-signature", kSig, "--rfc3161-timestamp", kTS, blob)
+		for ts, want := range map[string]int{kTS: 0, otherTS: exitNoMatchingSig} {
+			if r := hm(t, nil, "verify-blob", "--key", pub, "--signature", kSig, "--rfc3161-timestamp", ts, "--insecure-ignore-tlog",
+				"--trusted-root", tr, blob); r.code != want {
+				t.Errorf("verify-blob --key with timestamp %s: exit %d, want %d\n%s", filepath.Base(ts), r.code, want, r.stderr)
+			}
+		}
+		// Asked for a timestamp file with no TSA to ask: refused before signing.
+		r := mustHM(t, exitUsage, pw, "sign-blob", "--key", key, "--tlog-upload=false", "--output-signature", filepath.Join(kd, "n.sig"),
+			"--rfc3161-timestamp", filepath.Join(kd, "n.ts.json"), blob)
+		wantContains(t, r.stderr, "no timestamp authority to ask")
+		if _, err := os.Stat(filepath.Join(kd, "n.sig")); err == nil {
+			t.Error("the signature was written though the timestamp could not be")
+		}
+
 		bad := writeFile(t, filepath.Join(t.TempDir(), "ts.txt"), "not a timestamp")
-		r := verifyDetached(bad)
+		r = verifyDetached(bad)
 		if r.code != 1 {
 			t.Errorf("verify-blob with a file that is no timestamp: exit %d, want 1", r.code)
 		}

@@ -111,6 +111,9 @@ func (s *Signer) legacyKeylessAnnotations(ann map[string]string, tss [][]byte) e
 	return nil
 }
 
+// Timestamped reports whether every signature gets RFC 3161 timestamps.
+func (s *Signer) Timestamped() bool { return len(s.tsa) > 0 }
+
 // Certificate returns the keyless signer's certificate (nil when keyed).
 func (s *Signer) Certificate() *x509.Certificate { return s.cert }
 
