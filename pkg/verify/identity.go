@@ -3,7 +3,7 @@ package verify
 import (
 	"fmt"
 	"regexp"
-	"strings"
+	"regexp/syntax"
 
 	"hallmark.dev/hallmark/pkg/cosign"
 )
@@ -49,12 +49,17 @@ func (id *Identity) validate() error {
 }
 
 // Unanchored says how a certificate regexp that is not anchored at both ends
-// is looser than it may look ("" when it is anchored): "^https://github.com/org/"
-// also matches "https://github.com/org/../evil", and without "^" it matches
-// anywhere in the value, "x^https://github.com/org/" included.
+// is looser than it may look ("" when it is anchored, or does not compile):
+// "^https://github.com/org/" also matches "https://github.com/org/../evil",
+// without "^" it matches anywhere in the value, "x^https://github.com/org/"
+// included, and in "^a|b$" each alternative is anchored at one end only.
 func Unanchored(re string) string {
-	switch start, end := strings.HasPrefix(re, "^"), strings.HasSuffix(re, "$"); {
-	case re == "" || start && end:
+	r, err := syntax.Parse(re, syntax.Perl)
+	if re == "" || err != nil {
+		return ""
+	}
+	switch start, end := anchoredAt(r, true), anchoredAt(r, false); {
+	case start && end:
 		return ""
 	case start:
 		return "matches any value that begins with a match"
@@ -63,6 +68,35 @@ func Unanchored(re string) string {
 	default:
 		return "matches anywhere in the value"
 	}
+}
+
+// anchoredAt reports whether every match of r must begin at the start of the
+// text (start) or end at its end (!start).
+func anchoredAt(r *syntax.Regexp, start bool) bool {
+	switch r.Op {
+	case syntax.OpBeginText:
+		return start
+	case syntax.OpEndText:
+		return !start
+	case syntax.OpCapture:
+		return anchoredAt(r.Sub[0], start)
+	case syntax.OpConcat:
+		if len(r.Sub) == 0 {
+			return false
+		}
+		if start {
+			return anchoredAt(r.Sub[0], start)
+		}
+		return anchoredAt(r.Sub[len(r.Sub)-1], start)
+	case syntax.OpAlternate:
+		for _, sub := range r.Sub {
+			if !anchoredAt(sub, start) {
+				return false
+			}
+		}
+		return len(r.Sub) > 0
+	}
+	return false
 }
 
 // String describes the identity for messages.

@@ -186,6 +186,7 @@ func TestIdentityPolicy(t *testing.T) {
 	}
 	for re, want := range map[string]string{
 		"^https://github.com/org/": "begins with", "token": "anywhere", "org/repo$": "ends with", "^a$": "", "": "",
+		"^a|b$": "anywhere", "^a$|^b$": "", "^(a|b)$": "", "(^a$)": "", "^a$|b": "anywhere", "(": "",
 	} {
 		if got := verify.Unanchored(re); want == "" && got != "" || !strings.Contains(got, want) {
 			t.Errorf("Unanchored(%q) = %q, want it to say %q", re, got, want)
