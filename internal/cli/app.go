@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,6 +73,9 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	if err == nil {
 		return 0
+	}
+	if strings.HasPrefix(err.Error(), "required flag(s) ") { // cobra's, for a flag marked required
+		err = fmt.Errorf("%w: %v", errUsage, err)
 	}
 	fmt.Fprintf(a.stderr, "Error: %v\n", err)
 	return exitCode(err)
@@ -163,8 +167,20 @@ func shellCompletion(args []string) bool {
 	return len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd)
 }
 
-// usageArgs makes every command's argument-count errors usage errors.
+// usageArgs makes every command's argument-count errors usage errors, and
+// gives every group command (one with subcommands and nothing to run) an
+// error for a subcommand it does not have: cobra would print the group's
+// help and exit 0 (`download sbom IMG > sbom.json` "succeeding").
 func usageArgs(c *cobra.Command) {
+	if c.HasSubCommands() && !c.Runnable() && c.HasParent() {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unknown command %q", args[0])
+			}
+			return nil
+		}
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
 	if v := c.Args; v != nil {
 		c.Args = func(cmd *cobra.Command, args []string) error {
 			if err := v(cmd, args); err != nil {

@@ -61,3 +61,21 @@ func TestRootCommandBuildsWhatTheRunNeeds(t *testing.T) {
 		t.Errorf("completion bash extra: exit %d, want 2 (stderr %q)", r.code, r.stderr)
 	}
 }
+
+// A group command given a subcommand it does not have is a usage error
+// (exit 2), not its help and exit 0; alone, it prints its help. A required
+// flag left out is a usage error too.
+func TestGroupCommandsRefuseUnknownSubcommands(t *testing.T) {
+	for _, args := range [][]string{{"download", "sbom", "img"}, {"log", "bogus"}, {"policy", "bogus"}} {
+		r := hm(t, nil, args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, `unknown command "`+args[1]+`"`) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and unknown command", args, r.code, r.stderr)
+		}
+	}
+	if r := hm(t, nil, "download"); r.code != 0 || !strings.Contains(r.stdout, "Available Commands") {
+		t.Errorf("download alone: exit %d, stdout %q", r.code, r.stdout)
+	}
+	if r := hm(t, nil, "policy", "test", "img"); r.code != exitUsage || !strings.Contains(r.stderr, `required flag(s) "policy" not set`) {
+		t.Errorf("policy test without --policy: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -84,7 +84,7 @@ func (a *app) policyTest(ctx context.Context, o *policyTestOptions, images []str
 		b, _ := json.MarshalIndent(d, "", "  ")
 		fmt.Fprintln(a.stdout, string(b))
 	} else {
-		printDecision(a.stdout, d)
+		printDecision(a.stdout, d, cfg.NoMatch)
 	}
 	if d.Allowed {
 		return nil
@@ -106,9 +106,14 @@ func (a *app) policyTest(ctx context.Context, o *policyTestOptions, images []str
 	return withCode(exitNoMatchingSig, errors.New("denied: not every image satisfies the policies (see above)"))
 }
 
-func printDecision(w io.Writer, d *admit.Decision) {
+// printDecision prints each image's verdict: DENIED when an enforcing
+// policy did not pass it, or no policy matches it and noMatch denies.
+func printDecision(w io.Writer, d *admit.Decision, noMatch admit.NoMatch) {
 	for _, ir := range d.Images {
 		verdict := "ALLOWED"
+		if len(ir.Policies) == 0 && noMatch == admit.NoMatchDeny {
+			verdict = "DENIED"
+		}
 		for _, pr := range ir.Policies {
 			if pr.Result != "pass" && pr.Mode == string(imagepolicy.Enforce) {
 				verdict = "DENIED"
