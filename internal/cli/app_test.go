@@ -79,3 +79,30 @@ func TestGroupCommandsRefuseUnknownSubcommands(t *testing.T) {
 		t.Errorf("policy test without --policy: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// Errors name the flag or argument the user gave.
+func TestUsageErrorsNameTheInput(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"download", "attestation", "--predicate-type", "bogus", "img"}, `--predicate-type: predicate type "bogus"`},
+		{[]string{"verify-attestation", "--type", "bogus", "--key", "k.pub", "img"}, `--type: predicate type "bogus"`},
+		{[]string{"generate-key-pair", "k8s://ns/name"}, "generate-key-pair k8s://ns/name: key references"},
+	} {
+		if r := hm(t, nil, c.args...); r.code != exitUsage || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+}
+
+// cosign's --offline is accepted by the verify commands (Hallmark is always
+// offline): the error is about the missing key, not an unknown flag.
+func TestOfflineIsAccepted(t *testing.T) {
+	for _, cmd := range []string{"verify", "verify-attestation", "verify-blob", "verify-blob-attestation"} {
+		r := hm(t, nil, cmd, "--offline", "--key", "missing.pub", "x")
+		if strings.Contains(r.stderr, "unknown flag") {
+			t.Errorf("%s --offline: %s", cmd, r.stderr)
+		}
+	}
+}

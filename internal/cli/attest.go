@@ -85,7 +85,7 @@ func (a *app) attest(ctx context.Context, o *attestOptions, images []string) err
 	}
 	if o.statement == "" {
 		if _, err := attest.PredicateURI(o.typ); err != nil {
-			return withCode(exitUsage, err)
+			return withCode(exitUsage, fmt.Errorf("--type: %w", err))
 		}
 	}
 	ctx, cancel := a.withTimeout(ctx)

@@ -201,7 +201,7 @@ func (a *app) verifyBlobAttestation(o *verifyBlobAttestationOptions, arg string)
 	}
 	predicateType, err := attest.PredicateURI(o.typ)
 	if err != nil {
-		return withCode(exitUsage, err)
+		return withCode(exitUsage, fmt.Errorf("--type: %w", err))
 	}
 	var digest string
 	subject := arg // the artifact, as errors name it

@@ -34,6 +34,7 @@ func (f *authorityFlags) add(cmd *cobra.Command) {
 	fl.BoolVar(&f.ignoreTlog, "insecure-ignore-tlog", false, "accept signatures without a verified transparency log entry")
 	fl.BoolVar(&f.ignoreSCT, "insecure-ignore-sct", false, "do not require a verified SCT (certificate transparency) in keyless certificates")
 	fl.BoolVar(&f.useSignedTimestamps, "use-signed-timestamps", false, "date keyless signatures by their RFC 3161 timestamps instead of log integrated times")
+	fl.Bool("offline", true, "accepted for cosign compatibility: Hallmark always verifies offline (log entries travel with the signature; nothing is looked up)")
 	fl.StringVar(&f.identity, "certificate-identity", "", "keyless: the identity (e-mail, URI or username) the certificate must be issued to")
 	fl.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "keyless: a Go regular expression the certificate identity must match (anchor it with ^ and $)")
 	fl.StringVar(&f.issuer, "certificate-oidc-issuer", "", "keyless: the OIDC issuer the certificate must name, e.g. https://token.actions.githubusercontent.com")

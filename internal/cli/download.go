@@ -47,7 +47,7 @@ func (a *app) downloadAttestations(ctx context.Context, rf *registryFlags, typ, 
 	if typ != "" {
 		var err error
 		if want, err = attest.PredicateURI(typ); err != nil {
-			return withCode(exitUsage, err)
+			return withCode(exitUsage, fmt.Errorf("--predicate-type: %w", err))
 		}
 	}
 	ctx, cancel := a.withTimeout(ctx)

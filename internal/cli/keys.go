@@ -21,8 +21,11 @@ func (a *app) generateKeyPairCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "generate-key-pair",
 		Short: "Generate an encrypted ECDSA P-256 key pair (cosign.key / cosign.pub)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 { // cosign's generate-key-pair k8s://NS/NAME (or a KMS reference)
+				return fmt.Errorf("%w: generate-key-pair %s: key references (KMS, Kubernetes secrets) are not supported yet; keys are written to files (--output-key-prefix)", errUsage, args[0])
+			}
 			priv, err := keys.Generate()
 			if err != nil {
 				return err

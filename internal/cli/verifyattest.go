@@ -66,7 +66,7 @@ func (a *app) verifyAttestation(ctx context.Context, o *verifyAttestationOptions
 	}
 	predicateType, err := attest.PredicateURI(o.typ)
 	if err != nil {
-		return withCode(exitUsage, err)
+		return withCode(exitUsage, fmt.Errorf("--type: %w", err))
 	}
 	pol, err := a.loadPolicies(o.policies)
 	if err != nil {

@@ -57,7 +57,7 @@ func PredicateURI(t string) (string, error) {
 	}
 	u, err := url.ParseRequestURI(t)
 	if err != nil || u.Scheme == "" || u.Host == "" {
-		return "", fmt.Errorf("--type %q: want one of %s, or a predicate type URI", t, strings.Join(ShortTypes(), ", "))
+		return "", fmt.Errorf("predicate type %q: want one of %s, or a predicate type URI", t, strings.Join(ShortTypes(), ", "))
 	}
 	if t == SignatureURI {
 		return "", fmt.Errorf("--type %s is the predicate type of image signatures, which `sign` makes and `verify` checks; an attestation needs another type", t)
