@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"golang.org/x/term"
 )
@@ -37,7 +39,7 @@ func (a *app) password(confirm bool, what string) ([]byte, error) {
 	}
 	fd := int(a.stdin.(*os.File).Fd())
 	fmt.Fprintf(a.stderr, "Enter password for %s: ", what)
-	p1, err := term.ReadPassword(fd)
+	p1, err := readPassword(fd)
 	fmt.Fprintln(a.stderr)
 	if err != nil {
 		return nil, fmt.Errorf("reading password: %w", err)
@@ -46,7 +48,7 @@ func (a *app) password(confirm bool, what string) ([]byte, error) {
 		return p1, nil
 	}
 	fmt.Fprintf(a.stderr, "Enter password for %s again: ", what)
-	p2, err := term.ReadPassword(fd)
+	p2, err := readPassword(fd)
 	fmt.Fprintln(a.stderr)
 	if err != nil {
 		return nil, fmt.Errorf("reading password: %w", err)
@@ -55,4 +57,30 @@ func (a *app) password(confirm bool, what string) ([]byte, error) {
 		return nil, errors.New("passwords do not match")
 	}
 	return p1, nil
+}
+
+// readPassword reads a password from the terminal fd without echo, and gives
+// up on SIGINT or SIGTERM (which the process catches, so a blocked read
+// would ignore Ctrl-C), giving the terminal its echo back.
+func readPassword(fd int) ([]byte, error) {
+	state, err := term.GetState(fd)
+	if err != nil {
+		return nil, err
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	type read struct {
+		p   []byte
+		err error
+	}
+	done := make(chan read, 1)
+	go func() { p, err := term.ReadPassword(fd); done <- read{p, err} }()
+	select {
+	case r := <-done:
+		return r.p, r.err
+	case s := <-sigs:
+		_ = term.Restore(fd, state)
+		return nil, fmt.Errorf("interrupted (%v)", s)
+	}
 }
