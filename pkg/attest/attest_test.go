@@ -48,7 +48,7 @@ func TestPredicateMismatches(t *testing.T) {
 		{"link", `{"_type":"link","name":"x"}`, "materials"},
 		{"cyclonedx", `<bom xmlns="http://cyclonedx.org/schema/bom/1.5"/>`, "JSON object"},
 		{"spdx", "PackageName: x\n", "SPDXVersion"},
-		{"https://example.com/predicate/v1", `[1,2]`, "JSON object"},
+		{"https://example.com/predicate/v1", `[1,2]`, "must be a JSON object: it is a JSON array"},
 		{"https://example.com/predicate/v1", `{"a":1} {"b":2}`, "more after"},
 	}
 	for _, c := range cases {

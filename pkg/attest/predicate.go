@@ -66,6 +66,10 @@ func jsonObject(raw []byte) (map[string]json.RawMessage, error) {
 	var obj map[string]json.RawMessage
 	d := json.NewDecoder(bytes.NewReader(raw))
 	if err := d.Decode(&obj); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("it is a JSON %s", te.Value)
+		}
 		return nil, err
 	}
 	if obj == nil {

@@ -94,6 +94,11 @@ func TestParseTrustedRoot(t *testing.T) {
 			t.Errorf("accepted %s", bad)
 		}
 	}
+	// A PEM file given as a trusted root is told what a trusted root is.
+	_, err := ParseTrustedRoot([]byte("-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"))
+	if err == nil || !strings.Contains(err.Error(), "not a trusted root: a trusted root is a JSON object") {
+		t.Errorf("a PEM file: %v", err)
+	}
 }
 
 func TestAttestationStatementKeysAreExact(t *testing.T) {

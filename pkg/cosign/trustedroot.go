@@ -1,6 +1,7 @@
 package cosign
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -19,6 +20,9 @@ const trustedRootMediaTypePrefix = "application/vnd.dev.sigstore.trustedroot"
 func ParseTrustedRoot(data []byte) (*TrustedRoot, error) {
 	if len(data) > MaxPayloadSize {
 		return nil, fmt.Errorf("trusted root of %d bytes exceeds the %d byte limit", len(data), MaxPayloadSize)
+	}
+	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
+		return nil, fmt.Errorf("not a trusted root: a trusted root is a JSON object (application/vnd.dev.sigstore.trustedroot+json), and this starts with %.20q", t)
 	}
 	tr := &TrustedRoot{}
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, tr); err != nil {
