@@ -70,13 +70,9 @@ func (a *app) keylessServices(kf *keylessFlags, lf *logFlags) (*keylessServices,
 		if urlFlags {
 			return nil, fmt.Errorf("%w: cannot specify service URLs (--fulcio-url, --rekor-url, --oidc-issuer, --timestamp-server-url) and use --signing-config", errUsage)
 		}
-		data, err := os.ReadFile(lf.signingConfig)
+		sc, err := readSigningConfig(lf.signingConfig)
 		if err != nil {
-			return nil, fmt.Errorf("reading signing config %s: %w", lf.signingConfig, err)
-		}
-		sc, err := cosign.ParseSigningConfig(data)
-		if err != nil {
-			return nil, fmt.Errorf("signing config %s: %w", lf.signingConfig, err)
+			return nil, err
 		}
 		now := time.Now()
 		s := &keylessServices{}
@@ -127,13 +123,9 @@ func keyTSAs(kf *keylessFlags, lf *logFlags) ([]string, error) {
 	case lf.signingConfig == "":
 		return nil, nil
 	}
-	data, err := os.ReadFile(lf.signingConfig)
+	sc, err := readSigningConfig(lf.signingConfig)
 	if err != nil {
-		return nil, fmt.Errorf("reading signing config %s: %w", lf.signingConfig, err)
-	}
-	sc, err := cosign.ParseSigningConfig(data)
-	if err != nil {
-		return nil, fmt.Errorf("signing config %s: %w", lf.signingConfig, err)
+		return nil, err
 	}
 	return signingConfigTSAs(sc, lf.signingConfig, time.Now())
 }

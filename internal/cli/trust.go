@@ -55,13 +55,9 @@ func (a *app) logOptions(f *logFlags) ([]sign.Option, uint32, error) {
 		a.infof("No transparency log is configured (--rekor-url or --signing-config): the signature gets no log entry (verifiers will need --insecure-ignore-tlog)")
 		return nil, 0, nil
 	}
-	data, err := os.ReadFile(f.signingConfig)
+	sc, err := readSigningConfig(f.signingConfig)
 	if err != nil {
-		return nil, 0, fmt.Errorf("reading signing config %s: %w", f.signingConfig, err)
-	}
-	sc, err := cosign.ParseSigningConfig(data)
-	if err != nil {
-		return nil, 0, fmt.Errorf("signing config %s: %w", f.signingConfig, err)
+		return nil, 0, err
 	}
 	svc, err := cosign.SelectRekor(sc, time.Now())
 	if err != nil {
@@ -88,13 +84,22 @@ func logURL(rekorURL, signingConfig string) (string, error) {
 	if rekorURL != "" || signingConfig == "" {
 		return rekorURL, nil
 	}
-	data, err := os.ReadFile(signingConfig)
+	sc, err := readSigningConfig(signingConfig)
 	if err != nil {
-		return "", fmt.Errorf("reading signing config %s: %w", signingConfig, err)
+		return "", err
+	}
+	return cosign.RekorV1URL(sc, time.Now()), nil
+}
+
+// readSigningConfig reads and parses the signing config at path.
+func readSigningConfig(path string) (*cosign.SigningConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading signing config %s: %w", path, err)
 	}
 	sc, err := cosign.ParseSigningConfig(data)
 	if err != nil {
-		return "", fmt.Errorf("signing config %s: %w", signingConfig, err)
+		return nil, fmt.Errorf("signing config %s: %w", path, err)
 	}
-	return cosign.RekorV1URL(sc, time.Now()), nil
+	return sc, nil
 }

@@ -1,7 +1,6 @@
 package sign
 
 import (
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -23,11 +22,6 @@ import (
 	"hallmark.dev/hallmark/pkg/verify"
 )
 
-// timestamper is a TSA in memory.
-type timestamper func(sig []byte) []byte
-
-func (f timestamper) Timestamp(_ context.Context, sig []byte) ([]byte, error) { return f(sig), nil }
-
 // otherKeySigner claims one key and signs with another.
 type otherKeySigner struct {
 	claimed crypto.PublicKey
@@ -48,7 +42,7 @@ func (s otherKeySigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte
 func TestKeylessSignerJudgesItsSignatures(t *testing.T) {
 	sg := sigstoretest.New(t)
 	leaf := sg.Issue(t, sigstoretest.CertOptions{Subject: "ci@hallmark.test", Issuer: "https://oidc.test.local"})
-	stamps := timestamper(func(sig []byte) []byte { return sg.Timestamp(t, sig, sigstoretest.Evidence{Timestamp: true}) })
+	stamps := sg.TSA(t)
 	checker := func(m *sigstoretest.Sigstore, subject string) *verify.Verifier {
 		v, err := verify.NewCertificateVerifier([]verify.Identity{{Subject: subject, Issuer: "https://oidc.test.local"}},
 			verify.WithTrust(m.Material(t)), verify.WithoutTlogUnsafe())

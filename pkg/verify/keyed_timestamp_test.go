@@ -1,7 +1,6 @@
 package verify_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,10 +15,6 @@ import (
 	"hallmark.dev/hallmark/pkg/verify"
 )
 
-type stamper func(sig []byte) []byte
-
-func (f stamper) Timestamp(_ context.Context, sig []byte) ([]byte, error) { return f(sig), nil }
-
 // --use-signed-timestamps holds for key-signed signatures too: their
 // timestamps must verify (cosign refuses a missing or foreign one), though a
 // key has no certificate to date.
@@ -27,8 +22,7 @@ func TestKeySignedTimestampsAreChecked(t *testing.T) {
 	sg := sigstoretest.New(t)
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	data := []byte("keyed artifact")
-	stamps := stamper(func(sig []byte) []byte { return sg.Timestamp(t, sig, sigstoretest.Evidence{Timestamp: true}) })
-	s, err := sign.New(k, sign.WithTimestamps(stamps))
+	s, err := sign.New(k, sign.WithTimestamps(sg.TSA(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package sigstoretest
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/x509"
@@ -95,6 +96,18 @@ func (s *Sigstore) Entry(t testing.TB, body []byte, e Evidence) *protorekor.Tran
 	}
 	return tle
 }
+
+// TSA is the instance's timestamp authority as a signer asks one (pkg/sign's
+// Timestamper): every signature stamped now.
+func (s *Sigstore) TSA(t testing.TB) Stamper {
+	return func(sig []byte) []byte { return s.Timestamp(t, sig, Evidence{Timestamp: true}) }
+}
+
+// Stamper timestamps a signature in memory.
+type Stamper func(sig []byte) []byte
+
+// Timestamp stamps sig.
+func (f Stamper) Timestamp(_ context.Context, sig []byte) ([]byte, error) { return f(sig), nil }
 
 // Timestamp returns an RFC 3161 timestamp response over sig from the
 // instance's TSA, shaped by e's timestamp fields.
