@@ -170,17 +170,21 @@ func shortWarnings(ws []string) []string {
 	return out
 }
 
-// objectName is Kind namespace/name (or generateName...).
+// objectName is Kind namespace/name: the request's name, else the object's,
+// else its generateName and "*".
 func objectName(req *admissionv1.AdmissionRequest, obj []byte) string {
 	n := req.Name
 	if n == "" {
 		var m struct {
 			Metadata struct {
-				GenerateName string `json:"generateName"`
+				Name, GenerateName string
 			} `json:"metadata"`
 		}
 		_ = json.Unmarshal(obj, &m)
-		n = m.Metadata.GenerateName + "*"
+		n = m.Metadata.Name
+		if n == "" {
+			n = m.Metadata.GenerateName + "*"
+		}
 	}
 	if req.Namespace != "" {
 		n = req.Namespace + "/" + n

@@ -206,3 +206,25 @@ func TestImageVolumesAndPinning(t *testing.T) {
 		t.Errorf("an unpinned tag on the validating path: %+v", out.Response)
 	}
 }
+
+// A denial names the object: the request's name, else the object's, else its
+// generateName and "*".
+func TestObjectName(t *testing.T) {
+	req := func(name string) *admissionv1.AdmissionRequest {
+		r := &admissionv1.AdmissionRequest{Name: name, Namespace: "team"}
+		r.Kind.Kind = "Pod"
+		return r
+	}
+	for _, c := range []struct {
+		req       *admissionv1.AdmissionRequest
+		obj, want string
+	}{
+		{req("x"), `{"metadata":{"name":"y"}}`, "Pod team/x"},
+		{req(""), `{"metadata":{"name":"y"}}`, "Pod team/y"},
+		{req(""), `{"metadata":{"generateName":"web-"}}`, "Pod team/web-*"},
+	} {
+		if got := objectName(c.req, []byte(c.obj)); got != c.want {
+			t.Errorf("objectName(name %q, %s) = %q, want %q", c.req.Name, c.obj, got, c.want)
+		}
+	}
+}
