@@ -146,6 +146,13 @@ func TestCosignInteropThroughLog(t *testing.T) {
 		addEntries(t, lg.URL, 3)
 		r = mustHM(t, 0, nil, "log", "consistency", "--state", state, "--rekor-url", lg.URL, "--trusted-root", lg.TrustedRoot)
 		wantContains(t, r.stdout, "Consistent: size")
+		// Run again with nothing new, it proves the same tree and saves it once.
+		saved := mustRead(t, state)
+		r = mustHM(t, 0, nil, "log", "consistency", "--state", state, "--rekor-url", lg.URL, "--trusted-root", lg.TrustedRoot)
+		wantContains(t, r.stdout, "Consistent: size")
+		if again := mustRead(t, state); again != saved {
+			t.Errorf("a second run with no new entries changed the saved checkpoints:\n%s\nthen\n%s", saved, again)
+		}
 		// The same log key over another history (a fork, or a rewrite) is caught.
 		forked := logtest.StartLogWithKey(t, lg.Key)
 		addEntries(t, forked.URL, 60) // longer than the real log: a fork, not a shrink

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -336,6 +337,9 @@ forked or rewritten fails. Each verified checkpoint is saved for the next run.`,
 				fmt.Fprintf(a.stdout, "Consistent: size %d (root %s) extends size %d (root %s)\n", cur.Size, hex.EncodeToString(cur.Hash), old.Size, old.RootHash)
 			} else {
 				fmt.Fprintf(a.stdout, "First checkpoint saved: size %d (root %s)\n", cur.Size, hex.EncodeToString(cur.Hash))
+			}
+			if slices.Contains(savedSizes(st), cur.Size) {
+				return nil // the same tree (consistent, so the same root) is saved already
 			}
 			st.Checkpoints = append(st.Checkpoints, savedCheckpoint{Size: cur.Size, RootHash: hex.EncodeToString(cur.Hash), Signed: li.SignedTreeHead})
 			return saveMonitorState(state, st)
