@@ -94,3 +94,25 @@ spec:
 	r = mustHM(t, 0, nil, "policy", "convert", "--to", "model", policy)
 	wantContains(t, r.stdout, "name: ClusterImagePolicy/release", "requirements:")
 }
+
+// A policy that does not compile is named with its file, so that one file
+// of a --policy directory can be found.
+func TestPolicyErrorsNameTheFile(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "good.yaml"), `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: good}
+spec:
+  images: [{glob: "registry.example/good/**"}]
+  authorities: [{name: static, static: {action: pass}}]
+`)
+	bad := writeFile(t, filepath.Join(dir, "bad.yaml"), `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: bad}
+spec:
+  images: [{glob: "registry.example/bad/**"}]
+  authorities: [{name: release-key, key: {data: "not a key"}}]
+`)
+	r := mustHM(t, exitUsage, nil, "policy", "test", "--policy", dir, "registry.example/good/x:v1")
+	wantContains(t, r.stderr, bad+": ClusterImagePolicy/bad authority \"release-key\"")
+}

@@ -148,6 +148,9 @@ func (e *Engine) compile() error {
 			if cp, err = e.compilePolicy(p); err == nil && p.Invalid != nil {
 				cp, err = nil, p.Invalid
 			}
+			if err != nil && p.Source != "" && e.cfg.OnInvalid == nil {
+				err = fmt.Errorf("%s: %w", p.Source, err) // which file, with --policy DIR
+			}
 		}
 		if err != nil {
 			if e.cfg.OnInvalid == nil {
