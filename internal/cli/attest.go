@@ -130,13 +130,9 @@ func (a *app) attest(ctx context.Context, o *attestOptions, images []string) err
 	if o.replace && o.newBundleFormat {
 		a.infof("--replace applies to the legacy .att image (--new-bundle-format=false); bundle referrers are added beside earlier ones")
 	}
-	resolved := make([]resolvedImage, len(refs))
-	for i, ref := range refs {
-		d, desc, err := c.Resolve(ctx, ref)
-		if err != nil {
-			return registryExit(err, ref.String())
-		}
-		resolved[i] = resolvedImage{ref, d, desc}
+	targets, err := a.resolveTargets(ctx, c, refs, false, "attesting to")
+	if err != nil {
+		return err
 	}
 	signer, err := a.signerFor(ctx, o.keyPath, &o.log, &o.keyless)
 	if err != nil {
@@ -146,11 +142,8 @@ func (a *app) attest(ctx context.Context, o *attestOptions, images []string) err
 	if !o.newBundleFormat {
 		format = verify.FormatLegacy
 	}
-	for _, img := range resolved {
-		ref, d, desc := img.ref, img.d, img.desc
-		if _, isTag := ref.(name.Tag); isTag {
-			a.infof("%s is a tag: attesting to the digest it points to now, %s", ref, d.DigestStr())
-		}
+	for _, t := range targets {
+		d, desc := t.d, t.desc
 		statement := raw
 		if o.statement == "" {
 			_, hex, _ := strings.Cut(d.DigestStr(), ":")

@@ -84,37 +84,15 @@ func (a *app) sign(ctx context.Context, o *signOptions, images []string) error {
 	if err != nil {
 		return err
 	}
-	// Every image (and with --recursive every child) is resolved before the
-	// key is unlocked or a certificate issued (and logged by the CA): a
-	// missing image costs neither.
-	var targets []signTarget
-	for _, img := range images {
-		ref, err := c.ParseReference(img)
-		if err != nil {
+	refs := make([]name.Reference, len(images))
+	for i, img := range images {
+		if refs[i], err = c.ParseReference(img); err != nil {
 			return withCode(exitUsage, err)
 		}
-		d, desc, err := c.Resolve(ctx, ref)
-		if err != nil {
-			return registryExit(err, ref.String())
-		}
-		if _, isTag := ref.(name.Tag); isTag {
-			a.infof("%s is a tag: signing the digest it points to now, %s (sign by digest to be sure what you sign)", ref, d.DigestStr())
-		}
-		targets = append(targets, signTarget{d, desc})
-		if !o.recursive {
-			continue
-		}
-		children, err := c.Children(ctx, d)
-		if err != nil {
-			return registryExit(err, d.String())
-		}
-		for _, child := range children {
-			_, cdesc, err := c.Resolve(ctx, child)
-			if err != nil {
-				return registryExit(err, child.String())
-			}
-			targets = append(targets, signTarget{child, cdesc})
-		}
+	}
+	targets, err := a.resolveTargets(ctx, c, refs, o.recursive, "signing")
+	if err != nil {
+		return err
 	}
 	signer, err := a.signerFor(ctx, o.keyPath, &o.log, &o.keyless)
 	if err != nil {
@@ -140,11 +118,37 @@ type signTarget struct {
 	desc *v1.Descriptor
 }
 
-// resolvedImage is an image named on the command line and what it points to.
-type resolvedImage struct {
-	ref  name.Reference
-	d    name.Digest
-	desc *v1.Descriptor
+// resolveTargets resolves every image (with recursive, every child of an
+// index too) before anything is signed: a key unlocked, or a certificate
+// issued and logged by the CA, for a missing image would be for nothing.
+// verb says, for an image named by tag, what is done to its digest.
+func (a *app) resolveTargets(ctx context.Context, c *oci.Client, refs []name.Reference, recursive bool, verb string) ([]signTarget, error) {
+	var targets []signTarget
+	for _, ref := range refs {
+		d, desc, err := c.Resolve(ctx, ref)
+		if err != nil {
+			return nil, registryExit(err, ref.String())
+		}
+		if _, isTag := ref.(name.Tag); isTag {
+			a.infof("%s is a tag: %s the digest it points to now, %s (name the digest to be sure what you sign)", ref, verb, d.DigestStr())
+		}
+		targets = append(targets, signTarget{d, desc})
+		if !recursive {
+			continue
+		}
+		children, err := c.Children(ctx, d)
+		if err != nil {
+			return nil, registryExit(err, d.String())
+		}
+		for _, child := range children {
+			_, cdesc, err := c.Resolve(ctx, child)
+			if err != nil {
+				return nil, registryExit(err, child.String())
+			}
+			targets = append(targets, signTarget{child, cdesc})
+		}
+	}
+	return targets, nil
 }
 
 // registryExit maps registry errors to their exit codes.

@@ -122,7 +122,7 @@ func (s *Signer) SignImage(ctx context.Context, c *oci.Client, d name.Digest, de
 			}
 			ann[cosign.LegacyBundleAnnotation] = rb
 		}
-		if s.selfCheck != nil {
+		if s.selfCheck != nil { // the key judged it before it was logged, above
 			if err := s.judge("signature", func(v *verify.Verifier, _ bool) error {
 				_, err := v.VerifyLegacy(verify.LegacyFromAnnotations(payload, ann), policy)
 				return err
