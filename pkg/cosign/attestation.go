@@ -146,8 +146,8 @@ func ParseAttestationStatement(b []byte) (*AttestationStatement, error) {
 			return nil, fmt.Errorf("statement %s: %w", k, err)
 		}
 	}
-	if st.Type != StatementType && st.Type != StatementTypeV01 {
-		return nil, fmt.Errorf("statement _type is %q, want %q or %q", st.Type, StatementType, StatementTypeV01)
+	if err := checkStatementType(st.Type); err != nil {
+		return nil, err
 	}
 	if len(st.Subject) == 0 {
 		return nil, errors.New("statement has no subject")

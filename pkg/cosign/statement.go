@@ -45,8 +45,8 @@ func ParseStatement(b []byte) (*Statement, error) {
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, st); err != nil {
 		return nil, fmt.Errorf("decoding in-toto statement: %w", err)
 	}
-	if st.GetType() != StatementType && st.GetType() != StatementTypeV01 {
-		return nil, fmt.Errorf("statement _type is %q, want %q or %q", st.GetType(), StatementType, StatementTypeV01)
+	if err := checkStatementType(st.GetType()); err != nil {
+		return nil, err
 	}
 	if len(st.GetSubject()) == 0 {
 		return nil, errors.New("statement has no subject")
@@ -60,4 +60,13 @@ func ParseStatement(b []byte) (*Statement, error) {
 		return nil, errors.New("statement has no predicateType")
 	}
 	return st, nil
+}
+
+// checkStatementType accepts the in-toto Statement types cosign writes and
+// reads: v1, and v0.1 (attest-blob's).
+func checkStatementType(t string) error {
+	if t != StatementType && t != StatementTypeV01 {
+		return fmt.Errorf("statement _type is %q, want %q or %q", t, StatementType, StatementTypeV01)
+	}
+	return nil
 }
